@@ -1,0 +1,43 @@
+"""IAM policy documents built from data, so that tests can parse and check every statement."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pulumi
+
+
+def statement(
+    actions: Sequence[str],
+    resources: Sequence[Any],
+    *,
+    sid: str | None = None,
+    conditions: dict[str, Any] | None = None,
+    effect: str = "Allow",
+) -> dict[str, Any]:
+    stmt: dict[str, Any] = {"Effect": effect, "Action": list(actions), "Resource": list(resources)}
+    if sid:
+        stmt["Sid"] = sid
+    if conditions:
+        stmt["Condition"] = conditions
+    return stmt
+
+
+def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
+    """A policy document; statements may hold Outputs (ARNs of resources being created)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust(service: str, account_id: str, source_arn: str | None = None) -> pulumi.Output[str]:
+    """Trust policy for an AWS service, limited to this account (confused-deputy protection)."""
+    conditions: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": conditions,
+        }
+    )

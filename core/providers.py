@@ -1,0 +1,55 @@
+"""AWS providers: one per deployed region, plus providers for inherently global resources.
+
+Tags are attached here as ``default_tags`` so that Environment, Region and DR-Role reach
+every taggable resource from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from core import tags
+from core.config import DrRole, StackConfig
+
+# Route 53 health-check metrics exist only in us-east-1, so alarms on them live there.
+ROUTE53_METRICS_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Providers:
+    regional: dict[str, aws.Provider]
+    # Global resources (global cluster, Route 53, DR IAM roles), API calls made in the primary region.
+    global_: aws.Provider
+    # Alarms on Route 53 health-check metrics.
+    route53_metrics: aws.Provider
+
+    def for_region(self, region: str) -> aws.Provider:
+        return self.regional[region]
+
+
+def _provider(name: str, region: str, tag_values: dict[str, str]) -> aws.Provider:
+    return aws.Provider(
+        name,
+        region=region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tag_values),
+    )
+
+
+def build(cfg: StackConfig) -> Providers:
+    regional = {
+        spec.name: _provider(f"aws-{spec.name}", spec.name, tags.for_region(cfg, spec.name, spec.role))
+        for spec in cfg.regions
+    }
+    global_tags = tags.for_region(cfg, None, DrRole.GLOBAL)
+    return Providers(
+        regional=regional,
+        global_=_provider("aws-global", cfg.primary.name, global_tags),
+        route53_metrics=_provider(f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION, global_tags),
+    )
+
+
+def options(provider: aws.Provider, parent: pulumi.Resource | None = None, **kwargs) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(provider=provider, parent=parent, **kwargs)

@@ -1,0 +1,21 @@
+"""What is inherently cross-region, linking the regional stacks the factory built."""
+
+from __future__ import annotations
+
+import pulumi
+
+from core.config import StackConfig
+from core.providers import Providers
+from global_resources.peering import VpcPeering, peer_all
+from region_factory import RegionalStack
+
+
+class GlobalResources(pulumi.ComponentResource):
+    def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalStack]):
+        super().__init__("payment-dr:global:GlobalResources", "global")
+        self.peerings: list[VpcPeering] = peer_all(cfg, regions, self)
+        self.register_outputs({})
+
+
+def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalStack]) -> GlobalResources:
+    return GlobalResources(cfg, providers, regions)

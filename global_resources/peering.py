@@ -1,0 +1,72 @@
+"""Cross-region VPC peering, full mesh, with routes both ways and DNS resolution over peering.
+
+Every pair of regions is peered, not only primary-secondary, so that after a failover the new
+primary still reaches every other region. Cross-region peering cannot be auto-accepted by the
+requester (tf#6706): an accepter resource in the peer region accepts it.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import pulumi
+import pulumi_aws as aws
+
+from core import naming
+from core.config import StackConfig
+from region_factory import RegionalStack
+
+
+class VpcPeering(pulumi.ComponentResource):
+    def __init__(self, cfg: StackConfig, requester: RegionalStack, accepter: RegionalStack, parent: pulumi.Resource):
+        pair = f"{requester.region}-{accepter.region}"
+        super().__init__("payment-dr:global:VpcPeering", f"peering-{pair}", None, pulumi.ResourceOptions(parent=parent))
+        name = cfg.namer.qualified(naming.VPC_PEERING, pair)
+        self.connection = aws.ec2.VpcPeeringConnection(
+            f"peering-{pair}",
+            vpc_id=requester.network.vpc.id,
+            peer_vpc_id=accepter.network.vpc.id,
+            peer_region=accepter.region,
+            tags={"Name": name},
+            opts=requester.ctx.opts(self),
+        )
+        self.accepter = aws.ec2.VpcPeeringConnectionAccepter(
+            f"peering-{pair}-accept",
+            vpc_peering_connection_id=self.connection.id,
+            auto_accept=True,
+            tags={"Name": name},
+            opts=accepter.ctx.opts(self),
+        )
+        # DNS options can only be set once the connection is active, hence the accepter's id.
+        aws.ec2.PeeringConnectionOptions(
+            f"peering-{pair}-requester-dns",
+            vpc_peering_connection_id=self.accepter.id,
+            requester=aws.ec2.PeeringConnectionOptionsRequesterArgs(allow_remote_vpc_dns_resolution=True),
+            opts=requester.ctx.opts(self),
+        )
+        aws.ec2.PeeringConnectionOptions(
+            f"peering-{pair}-accepter-dns",
+            vpc_peering_connection_id=self.accepter.id,
+            accepter=aws.ec2.PeeringConnectionOptionsAccepterArgs(allow_remote_vpc_dns_resolution=True),
+            opts=accepter.ctx.opts(self),
+        )
+        self._routes(requester, accepter)
+        self._routes(accepter, requester)
+        self.register_outputs({"peeringConnectionId": self.connection.id})
+
+    def _routes(self, local: RegionalStack, remote: RegionalStack) -> None:
+        for index, table in enumerate(local.network.private_route_tables):
+            aws.ec2.Route(
+                f"peering-{local.region}-to-{remote.region}-{index}",
+                route_table_id=table.id,
+                destination_cidr_block=remote.ctx.spec.cidr,
+                vpc_peering_connection_id=self.accepter.id,
+                opts=local.ctx.opts(self),
+            )
+
+
+def peer_all(cfg: StackConfig, regions: list[RegionalStack], parent: pulumi.Resource) -> list[VpcPeering]:
+    # Pairs are ordered by region name, not by DR role, so that swapping the primary in config
+    # (a planned switchover) never replaces a peering connection.
+    ordered = sorted(regions, key=lambda stack: stack.region)
+    return [VpcPeering(cfg, a, b, parent) for a, b in combinations(ordered, 2)]

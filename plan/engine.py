@@ -1,0 +1,225 @@
+"""Evaluates the real Pulumi program under the SDK's mock runtime: real program, fake cloud.
+
+The offline plan and the tests share this engine. It records every resource registration
+with what a reviewer of `pulumi preview` checks: type, logical name, inputs, provider (and so
+region), parent, dependencies and resource options. Values only AWS can know are returned
+as recognisable placeholders (``MOCK_ACCOUNT_ID``, ``<computed ...>``), never as plausible data.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = ROOT / "__main__.py"
+PROJECT = "payment-dr"
+MOCK_ACCOUNT_ID = "000000000000"
+COMPUTED = "<computed>"
+
+
+@dataclass
+class ResourceRecord:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    custom: bool
+    provider_urn: str | None
+    parent_urn: str | None
+    dependencies: list[str]
+    ignore_changes: list[str]
+    protect: bool
+    delete_before_replace: bool
+    region: str | None = None
+
+
+
+@dataclass
+class Evaluation:
+    resources: list[ResourceRecord]
+    outputs: dict[str, Any]
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, predicate: Callable[[ResourceRecord], bool] = lambda r: True) -> ResourceRecord:
+        found = [r for r in self.of_type(type_) if predicate(r)]
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_}, found {len(found)}: {[r.name for r in found]}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> ResourceRecord:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def by_output(self, key: str, value: Any) -> ResourceRecord:
+        """The resource whose (mocked) output `key` equals `value`: follows wiring back to its source."""
+        return next(r for r in self.resources if r.outputs.get(key) == value)
+
+    def ancestors(self, record: ResourceRecord) -> list[ResourceRecord]:
+        """The components a resource sits in, innermost first."""
+        by_urn = {r.urn: r for r in self.resources}
+        chain = []
+        parent = by_urn.get(record.parent_urn or "")
+        while parent is not None:
+            chain.append(parent)
+            parent = by_urn.get(parent.parent_urn or "")
+        return chain
+
+    def in_component(self, component_type: str) -> list[ResourceRecord]:
+        return [r for r in self.managed if any(a.type == component_type for a in self.ancestors(r))]
+
+    def in_region(self, region: str) -> list[ResourceRecord]:
+        return [r for r in self.resources if r.region == region]
+
+    @property
+    def managed(self) -> list[ResourceRecord]:
+        """Resources a `pulumi up` would create in AWS (no providers, no components)."""
+        return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, computed: Callable[[pulumi_mocks.MockResourceArgs, str | None], dict[str, Any]]):
+        self.computed = computed
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        self.regions: dict[str, str] = {}
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        region = args.inputs.get("region") or self.regions.get(_provider_urn(args.provider))
+        if args.typ.startswith("pulumi:providers:"):
+            return f"{args.name}-id", dict(args.inputs)
+        resource_id = args.resource_id or f"{args.name}-id"
+        return resource_id, {**args.inputs, **self.computed(args, region)}
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        region = self.regions.get(_provider_urn(args.provider))
+        return mock_invoke(args.token, args.args, region)
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: _Mocks):
+        super().__init__(mocks)
+        self.records: list[ResourceRecord] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        provider_urn = _provider_urn(request.provider) or None
+        record = ResourceRecord(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            inputs=inputs,
+            outputs={"id": registration.id, **registration.state},
+            custom=request.custom,
+            provider_urn=provider_urn,
+            parent_urn=request.parent or None,
+            dependencies=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
+            protect=request.protect,
+            delete_before_replace=request.deleteBeforeReplace,
+        )
+        if request.type.startswith("pulumi:providers:"):
+            # Provider config arrives JSON-encoded, as the engine would pass it to the plugin.
+            record.inputs = {k: _decode(v) for k, v in inputs.items()}
+            self.mocks.regions[response.urn] = inputs.get("region")
+            record.region = inputs.get("region")
+        else:
+            record.region = inputs.get("region") or self.mocks.regions.get(provider_urn or "")
+        self.records.append(record)
+        return response
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        return json.loads(value)
+    return value
+
+
+def _provider_urn(reference: str | None) -> str:
+    """Provider references are `<urn>::<id>`."""
+    return (reference or "").rpartition("::")[0]
+
+
+def _arn(service: str, region: str | None, resource: str) -> str:
+    return f"arn:aws:{service}:{region or ''}:{MOCK_ACCOUNT_ID}:{resource}"
+
+
+def computed_outputs(args: pulumi_mocks.MockResourceArgs, region: str | None) -> dict[str, Any]:
+    """Outputs AWS would compute, as placeholders that name their resource."""
+    service = args.typ.split(":")[1].split("/")[0]
+    name = args.inputs.get("name") or args.name
+    outputs: dict[str, Any] = {"arn": _arn(service, region, f"{args.typ.split(':')[-1].lower()}/{name}")}
+    extra = _TYPE_OUTPUTS.get(args.typ)
+    if extra:
+        outputs.update(extra(args.inputs, name, region))
+    return outputs
+
+
+_TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, Any]]] = {
+    "aws:cloudwatch/logGroup:LogGroup": lambda i, n, r: {"arn": _arn("logs", r, f"log-group:{n}")},
+    "aws:iam/role:Role": lambda i, n, r: {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{n}", "name": n},
+}
+
+
+def mock_invoke(token: str, args: dict[str, Any], region: str | None) -> dict[str, Any]:
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": MOCK_ACCOUNT_ID, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan", "userId": "offline-plan", "id": MOCK_ACCOUNT_ID}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{region}{letter}" for letter in "abc"]
+        return {"names": names, "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)], "id": region, "groupNames": [region]}
+    raise NotImplementedError(f"the offline engine has no mock for invoke {token}: add one in plan/engine.py")
+
+
+def _config_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def evaluate(
+    raw_config: Mapping[str, Any], *, stack: str = "dev", preview: bool = True, records: list[ResourceRecord] | None = None
+) -> Evaluation:
+    """Runs __main__.py once under the mock engine with the given config (keys without namespace).
+
+    ``records``, when given, is filled as resources register, so a caller still sees what was
+    declared when the program fails part way.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    mocks = _Mocks(computed_outputs)
+    monitor = _RecordingMonitor(mocks)
+    if records is not None:
+        monitor.records = records
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": _config_value(v) for k, v in raw_config.items()})
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    exported = pulumi.runtime.settings.get_root_resource().outputs
+    outputs = _sync_await(pulumi.Output.from_input(exported).future())
+    return Evaluation(resources=monitor.records, outputs=outputs or {}, invokes=mocks.invokes)
+
+
+def stack_config(path: Path) -> dict[str, Any]:
+    """The `payment-dr:` keys of a Pulumi.<stack>.yaml file, without the namespace."""
+    import yaml
+
+    document = yaml.safe_load(path.read_text()) or {}
+    prefix = f"{PROJECT}:"
+    return {k[len(prefix):]: v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}
+
+
+def types_in(records: Iterable[ResourceRecord]) -> list[str]:
+    return sorted({r.type for r in records})

@@ -1,0 +1,30 @@
+"""The region factory: one function, called once per region, builds an identical regional stack.
+
+The DR role (primary or secondary) changes tags and which side of each cross-region link a
+region is on, never which resources a region gets; ``global_resources`` links the regions.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from core.config import RegionSpec, StackConfig
+from core.providers import Providers
+from region_factory.context import RegionContext
+from region_factory.network import Network
+
+
+class RegionalStack(pulumi.ComponentResource):
+    def __init__(self, ctx: RegionContext):
+        super().__init__("payment-dr:region:RegionalStack", f"region-{ctx.region}")
+        self.ctx = ctx
+        self.network = Network(ctx, self)
+        self.register_outputs({"region": ctx.region, "role": ctx.spec.role.value, "vpcId": self.network.vpc.id})
+
+    @property
+    def region(self) -> str:
+        return self.ctx.region
+
+
+def build_region(cfg: StackConfig, spec: RegionSpec, providers: Providers, account_id: str) -> RegionalStack:
+    return RegionalStack(RegionContext(cfg, spec, providers.for_region(spec.name), account_id))

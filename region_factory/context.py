@@ -1,0 +1,40 @@
+"""What every regional builder needs: the config, its region, its provider and names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from core import naming
+from core.config import RegionSpec, StackConfig
+
+
+@dataclass(frozen=True)
+class RegionContext:
+    cfg: StackConfig
+    spec: RegionSpec
+    provider: aws.Provider
+    account_id: str
+
+    @property
+    def region(self) -> str:
+        return self.spec.name
+
+    def name(self, spec: naming.NameSpec, qualifier: str | None = None) -> str:
+        """Physical name in this region (the region is only inserted where the catalog asks)."""
+        if qualifier:
+            return self.cfg.namer.qualified(spec, qualifier, self.region)
+        return self.cfg.namer(spec, self.region)
+
+    def logical(self, name: str) -> str:
+        """Pulumi logical names must be unique across regions, so they carry the region."""
+        return f"{self.region}-{name}"
+
+    def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(provider=self.provider, parent=parent, **kwargs)
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"

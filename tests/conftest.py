@@ -1,0 +1,34 @@
+"""Shared fixtures: the example stack's config and the program evaluated under the mock engine."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plan import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def example_config() -> dict[str, Any]:
+    return copy.deepcopy(engine.stack_config(ROOT / "Pulumi.dev.yaml"))
+
+
+@pytest.fixture
+def config() -> dict[str, Any]:
+    """A fresh copy of the example stack's config for a test to change."""
+    return example_config()
+
+
+@pytest.fixture(scope="session")
+def dev() -> engine.Evaluation:
+    """The example stack (two regions), evaluated once per test session."""
+    return engine.evaluate(example_config())
+
+
+@pytest.fixture(scope="session")
+def three_regions() -> engine.Evaluation:
+    return engine.evaluate({**example_config(), "secondaryRegions": ["us-east-2", "us-west-2"]})

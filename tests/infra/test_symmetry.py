@@ -1,0 +1,107 @@
+"""Property tests: for any valid suffix and region set, every region gets the same stack.
+
+Regions differ only in their region name and CIDR blocks; the DR role shows in provider
+tags, never in a regional resource's inputs, so a role swap replaces nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core import config as stack_config
+from core import naming
+from plan import engine
+from tests.conftest import example_config
+from tests.infra.helpers import regional, regional_signature
+
+# Regions with at least three default-opt-in AZs, long and short names mixed.
+REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1"]
+suffixes = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True).filter(
+    lambda s: naming.suffix_problem(s, REGIONS) is None
+)
+region_sets = st.lists(st.sampled_from(REGIONS), min_size=2, max_size=3, unique=True)
+EVALUATIONS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def stack(suffix: str, regions: list[str]) -> engine.Evaluation:
+    return engine.evaluate({**example_config(), "environmentSuffix": suffix, "primaryRegion": regions[0], "secondaryRegions": regions[1:]})
+
+
+@EVALUATIONS
+@given(suffix=suffixes, regions=region_sets)
+def test_every_region_gets_an_identical_stack(suffix, regions):
+    evaluation = stack(suffix, regions)
+    signatures = {region: regional_signature(evaluation, region) for region in regions}
+    reference = signatures[regions[0]]
+    assert reference, "the factory built nothing"
+    for region in regions[1:]:
+        assert signatures[region] == reference, f"{region} differs from {regions[0]}"
+
+
+@EVALUATIONS
+@given(suffix=suffixes, regions=region_sets)
+def test_every_name_carries_the_suffix_and_fits(suffix, regions):
+    evaluation = stack(suffix, regions)
+    for record in evaluation.managed:
+        for key in ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName"):
+            value = record.inputs.get(key)
+            if isinstance(value, str):
+                assert value.endswith(f"-{suffix}"), (record.type, key, value)
+                assert len(value) <= 255
+        name_tag = (record.inputs.get("tags") or {}).get("Name")
+        if name_tag:
+            assert name_tag.endswith(f"-{suffix}")
+    for spec in naming.all_specs():
+        for region in regions:
+            assert len(spec.render(suffix, region)) <= spec.limit
+
+
+@EVALUATIONS
+@given(regions=region_sets)
+def test_a_third_region_is_one_more_config_entry(regions):
+    """Adding a region adds its regional stack and its links, and changes nothing that existed."""
+    before = stack("dr", regions[:2])
+    after = stack("dr", regions)
+    before_urns = {r.urn: r for r in before.managed}
+    after_urns = {r.urn: r for r in after.managed}
+    assert set(before_urns) <= set(after_urns)
+    for urn, record in before_urns.items():
+        assert json.dumps(after_urns[urn].inputs, sort_keys=True) == json.dumps(record.inputs, sort_keys=True), urn
+    for region in regions[2:]:
+        assert regional_signature(after, region) == regional_signature(after, regions[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.text(min_size=1, max_size=12))
+def test_invalid_suffixes_are_refused_naming_the_key(value):
+    problem = naming.suffix_problem(value, ["us-east-1", "us-east-2"])
+    raw = {**example_config(), "environmentSuffix": value}
+    if problem is None:
+        stack_config.parse(raw)
+    else:
+        try:
+            stack_config.parse(raw)
+        except stack_config.ConfigError as error:
+            assert f"environmentSuffix={value!r}" in str(error)
+        else:
+            raise AssertionError(f"{value!r} was accepted")
+
+
+@settings(max_examples=30, deadline=None)
+@given(region=st.text(min_size=1, max_size=15).filter(lambda r: r not in stack_config.KNOWN_REGIONS))
+def test_unknown_regions_are_refused_naming_the_key(region):
+    raw = {**example_config(), "secondaryRegions": [region]}
+    try:
+        stack_config.parse(raw)
+    except stack_config.ConfigError as error:
+        assert "secondaryRegions=" in str(error)
+    else:
+        raise AssertionError(f"{region!r} was accepted")
+
+
+def test_regional_resources_exist_in_every_region(three_regions):
+    counts = {region: len(regional(three_regions, region)) for region in ("us-east-1", "us-east-2", "us-west-2")}
+    assert len(set(counts.values())) == 1 and counts["us-east-1"] > 0
