@@ -14,6 +14,9 @@ class GlobalResources(pulumi.ComponentResource):
     def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalStack]):
         super().__init__("payment-dr:global:GlobalResources", "global")
         self.peerings: list[VpcPeering] = peer_all(cfg, regions, self)
+        # --- data tier (secrets, Aurora global database, DynamoDB global tables, S3 replication) ---
+        # --- failover (Route 53 health checks and records, DR IAM roles) ---
+        # --- global alerting (Route 53 health-check alarms in us-east-1) ---
         self.register_outputs({})
 
 

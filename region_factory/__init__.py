@@ -1,7 +1,8 @@
 """The region factory: one function, called once per region, builds an identical regional stack.
 
 The DR role (primary or secondary) changes tags and which side of each cross-region link a
-region is on, never which resources a region gets; ``global_resources`` links the regions.
+region is on, never which resources a region gets or their inputs; ``global_resources``
+links the regions.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ class RegionalStack(pulumi.ComponentResource):
         super().__init__("payment-dr:region:RegionalStack", f"region-{ctx.region}")
         self.ctx = ctx
         self.network = Network(ctx, self)
-        self.register_outputs({"region": ctx.region, "role": ctx.spec.role.value, "vpcId": self.network.vpc.id})
+        # --- data tier (keys, buckets, database access) ---
+        # --- alerting (SNS topic) ---
+        # --- payment service (Lambda, API Gateway, custom domain) ---
+        # --- database probe ---
+        # --- dashboards and alarms ---
+        self.register_outputs({"region": ctx.region, "vpcId": self.network.vpc.id})
 
     @property
     def region(self) -> str:
