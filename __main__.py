@@ -10,13 +10,17 @@ import pulumi_aws as aws
 
 from core import config, providers
 from global_resources import link_regions
-from region_factory import build_region
+from global_resources.zone import hosted_zone_id
+from region_factory import SharedInputs, build_region
 
 cfg = config.load()
 aws_providers = providers.build(cfg)
-account_id = aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_providers.global_)).account_id
+shared = SharedInputs(
+    account_id=aws.get_caller_identity(opts=pulumi.InvokeOptions(provider=aws_providers.global_)).account_id,
+    hosted_zone_id=hosted_zone_id(cfg, aws_providers),
+)
 
-regions = [build_region(cfg, spec, aws_providers, account_id) for spec in cfg.regions]
+regions = [build_region(cfg, spec, aws_providers, shared) for spec in cfg.regions]
 global_resources = link_regions(cfg, aws_providers, regions)
 
 pulumi.export("primaryRegion", cfg.primary.name)

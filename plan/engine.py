@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
 PROJECT = "payment-dr"
 MOCK_ACCOUNT_ID = "000000000000"
+MOCK_ZONE_ID = "Z00000000000000000000"
 COMPUTED = "<computed>"
 
 
@@ -118,7 +119,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = self.resources[response.urn]
-        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        inputs = _known(pulumi.runtime.rpc.deserialize_properties(request.object))
         provider_urn = _provider_urn(request.provider) or None
         record = ResourceRecord(
             urn=response.urn,
@@ -143,6 +144,17 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             record.region = inputs.get("region") or self.mocks.regions.get(provider_urn or "")
         self.records.append(record)
         return response
+
+
+def _known(value: Any) -> Any:
+    """Values the engine cannot know until apply become the COMPUTED marker, never a guess."""
+    if isinstance(value, dict):
+        return {k: _known(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_known(v) for v in value]
+    if isinstance(value, pulumi.output.Unknown):
+        return COMPUTED
+    return value
 
 
 def _decode(value: Any) -> Any:
@@ -174,6 +186,8 @@ def computed_outputs(args: pulumi_mocks.MockResourceArgs, region: str | None) ->
 _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, Any]]] = {
     "aws:cloudwatch/logGroup:LogGroup": lambda i, n, r: {"arn": _arn("logs", r, f"log-group:{n}")},
     "aws:iam/role:Role": lambda i, n, r: {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{n}", "name": n},
+    "aws:kms/key:Key": lambda i, n, r: {"keyId": f"{n}-key-id", "arn": _arn("kms", r, f"key/{n}-key-id")},
+    "aws:sns/topic:Topic": lambda i, n, r: {"arn": _arn("sns", r, n)},
 }
 
 
@@ -183,6 +197,9 @@ def mock_invoke(token: str, args: dict[str, Any], region: str | None) -> dict[st
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         names = [f"{region}{letter}" for letter in "abc"]
         return {"names": names, "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)], "id": region, "groupNames": [region]}
+    if token == "aws:route53/getZone:getZone":
+        # The zone exists only in the real account: a placeholder id that cannot be mistaken for one.
+        return {"zoneId": MOCK_ZONE_ID, "name": args.get("name"), "id": MOCK_ZONE_ID, "nameServers": [], "privateZone": False}
     raise NotImplementedError(f"the offline engine has no mock for invoke {token}: add one in plan/engine.py")
 
 

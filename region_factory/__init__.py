@@ -11,7 +11,9 @@ import pulumi
 
 from core.config import RegionSpec, StackConfig
 from core.providers import Providers
-from region_factory.context import RegionContext
+from region_factory.alerting import Alerts
+from region_factory.context import RegionContext, SharedInputs
+from region_factory.keys import RegionalKey
 from region_factory.network import Network
 
 
@@ -20,8 +22,9 @@ class RegionalStack(pulumi.ComponentResource):
         super().__init__("payment-dr:region:RegionalStack", f"region-{ctx.region}")
         self.ctx = ctx
         self.network = Network(ctx, self)
-        # --- data tier (keys, buckets, database access) ---
-        # --- alerting (SNS topic) ---
+        self.keys = RegionalKey(ctx, self)
+        # --- data tier (buckets, database access) ---
+        self.alerts = Alerts(ctx, self.keys.key, self)
         # --- payment service (Lambda, API Gateway, custom domain) ---
         # --- database probe ---
         # --- dashboards and alarms ---
@@ -32,5 +35,5 @@ class RegionalStack(pulumi.ComponentResource):
         return self.ctx.region
 
 
-def build_region(cfg: StackConfig, spec: RegionSpec, providers: Providers, account_id: str) -> RegionalStack:
-    return RegionalStack(RegionContext(cfg, spec, providers.for_region(spec.name), account_id))
+def build_region(cfg: StackConfig, spec: RegionSpec, providers: Providers, shared: SharedInputs) -> RegionalStack:
+    return RegionalStack(RegionContext(cfg, spec, providers.for_region(spec.name), shared))

@@ -12,11 +12,23 @@ from core.config import RegionSpec, StackConfig
 
 
 @dataclass(frozen=True)
+class SharedInputs:
+    """Inputs every region shares, resolved once before the factory runs."""
+
+    account_id: str
+    hosted_zone_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class RegionContext:
     cfg: StackConfig
     spec: RegionSpec
     provider: aws.Provider
-    account_id: str
+    shared: SharedInputs
+
+    @property
+    def account_id(self) -> str:
+        return self.shared.account_id
 
     @property
     def region(self) -> str:

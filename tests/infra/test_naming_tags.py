@@ -20,6 +20,8 @@ NAME_INPUTS: dict[str, str] = {
     "aws:ec2/flowLog:FlowLog": "tags.Name",
     "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": "tags.Name",
     "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter": "tags.Name",
+    "aws:kms/alias:Alias": "name",
+    "aws:sns/topic:Topic": "name",
 }
 # Resources with no name of their own in AWS (they belong to a named parent).
 UNNAMED = {
@@ -27,6 +29,9 @@ UNNAMED = {
     "aws:ec2/routeTableAssociation:RouteTableAssociation",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:ec2/peeringConnectionOptions:PeeringConnectionOptions",
+    "aws:kms/key:Key",  # keys have ids, not names; their alias carries the name
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:sns/topicSubscription:TopicSubscription",
 }
 TAG_KEYS = ("Environment", "Region", "DR-Role")
 

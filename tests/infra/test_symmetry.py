@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from core import config as stack_config
@@ -23,7 +23,14 @@ suffixes = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
     lambda s: naming.suffix_problem(s, REGIONS) is None
 )
 region_sets = st.lists(st.sampled_from(REGIONS), min_size=2, max_size=3, unique=True)
-EVALUATIONS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example evaluates the whole program: few examples, and no shrinking (a failure reports
+# the generated suffix and regions as they are; shrinking would re-evaluate dozens of times).
+EVALUATIONS = settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
 
 
 def stack(suffix: str, regions: list[str]) -> engine.Evaluation:
