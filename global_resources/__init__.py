@@ -7,11 +7,11 @@ import pulumi
 from core.config import StackConfig
 from core.providers import Providers
 from global_resources.peering import VpcPeering, peer_all
-from region_factory import RegionalStack
+from region_factory import RegionalStack, SharedInputs
 
 
 class GlobalResources(pulumi.ComponentResource):
-    def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalStack]):
+    def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalStack], shared: SharedInputs):
         super().__init__("payment-dr:global:GlobalResources", "global")
         self.peerings: list[VpcPeering] = peer_all(cfg, regions, self)
         # --- data tier (secrets, Aurora global database, DynamoDB global tables, S3 replication) ---
@@ -20,5 +20,5 @@ class GlobalResources(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalStack]) -> GlobalResources:
-    return GlobalResources(cfg, providers, regions)
+def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalStack], shared: SharedInputs) -> GlobalResources:
+    return GlobalResources(cfg, providers, regions, shared)

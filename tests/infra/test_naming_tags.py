@@ -32,6 +32,7 @@ UNNAMED = {
     "aws:kms/key:Key",  # keys have ids, not names; their alias carries the name
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:sns/topicSubscription:TopicSubscription",
+    "aws:route53/zone:Zone",  # named by the domain the operators own (hostedZoneName)
 }
 TAG_KEYS = ("Environment", "Region", "DR-Role")
 
