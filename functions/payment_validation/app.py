@@ -1,0 +1,328 @@
+"""Payment validation API: POST /payments and GET /health (API Gateway REST, proxy integration).
+
+Handler `app.lambda_handler`. Powertools for AWS Lambda (Python) v3 comes from the AWS-managed
+layer (AWSLambdaPowertoolsPythonV3-python313-*, built with the `[all]` extras, so pydantic and
+the X-Ray SDK are there); this folder holds only the function's own modules.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from payment_card import fingerprint, redact_pans
+from payment_health import check_region
+from payment_money import format_amount
+from payment_request import PaymentRequest, RequestRejected, Violation, policy_violations, violations_from
+from payment_settings import load_settings
+from payment_store import DependencyError, Ledger, TransactionConflict, error_code, new_transaction, payment_view
+
+MAX_BODY_BYTES = 16 * 1024
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+# Room for UUIDs, ULIDs and "order-123:attempt" styles; short keys collide too easily.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
+# Constant across regions and function names, so a retry in another region finds the record.
+IDEMPOTENCY_KEY_PREFIX = "payment-validation.record_payment"
+SECRET_MAX_AGE_SECONDS = 300
+MIN_CARD_KEY_BYTES = 32
+SERVED_REGION_HEADER = "X-Served-Region"
+REPLAYED_HEADER = "Idempotent-Replayed"
+_RETRY_SOON = {"Retry-After": "1"}
+
+# Metric dimension for a rejection, by violation code; anything else is "InvalidField".
+_REJECTION_REASONS = {
+    "body_too_large": "MalformedRequest",
+    "body_encoding": "MalformedRequest",
+    "json_invalid": "MalformedRequest",
+    "model_type": "MalformedRequest",
+    "idempotency_key_missing": "IdempotencyKey",
+    "idempotency_key_format": "IdempotencyKey",
+    "card_number_format": "InvalidCard",
+    "card_number_length": "InvalidCard",
+    "card_number_luhn": "InvalidCard",
+    "card_expired": "CardExpired",
+    "amount_format": "InvalidAmount",
+    "amount_not_positive": "InvalidAmount",
+    "amount_precision": "InvalidAmount",
+    "amount_over_limit": "AmountOverLimit",
+    "currency_not_allowed": "UnsupportedCurrency",
+}
+
+settings = load_settings(os.environ)
+
+
+class _RedactingFormatter(LambdaPowertoolsFormatter):
+    """Last line of defence: no log line leaves with something that looks like a card number."""
+
+    def format(self, record: Any) -> str:
+        return redact_pans(super().format(record))
+
+
+logger = Logger(logger_formatter=_RedactingFormatter())
+tracer = Tracer()
+metrics = Metrics()
+# debug=False explicitly: POWERTOOLS_DEV would otherwise print whole events, card numbers included.
+# Sorted keys: a replayed result (stored sorted by the idempotency layer) is byte-identical.
+app = APIGatewayRestResolver(debug=False, serializer=partial(json.dumps, sort_keys=True, separators=(",", ":")))
+
+# Short timeouts and few retries: API Gateway gives up after 29 s, Route 53 after a few.
+_SDK_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
+_PROBE_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1})
+dynamodb = boto3.client("dynamodb", region_name=settings.region, config=_SDK_CONFIG)
+s3 = boto3.client("s3", region_name=settings.region, config=_SDK_CONFIG)
+secrets = SecretsProvider(boto3_client=boto3.client("secretsmanager", region_name=settings.region, config=_SDK_CONFIG))
+probe_dynamodb = boto3.client("dynamodb", region_name=settings.region, config=_PROBE_CONFIG)
+probe_s3 = boto3.client("s3", region_name=settings.region, config=_PROBE_CONFIG)
+ledger = Ledger(dynamodb, s3, settings.transactions_table, settings.receipts_bucket, settings.audit_bucket)
+
+
+def _mark_replayed(response: dict[str, Any], _record: Any) -> dict[str, Any]:
+    return response | {"replayed": True}
+
+
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="[merchant_id, idempotency_key]",
+    payload_validation_jmespath="payment",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=settings.idempotency_expires_seconds,
+    hash_function="sha256",
+    response_hook=_mark_replayed,
+)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def card_key() -> bytes:
+    """The HMAC key for card fingerprints (Secrets Manager, cached for SECRET_MAX_AGE_SECONDS)."""
+    try:
+        value = secrets.get(settings.card_hash_secret_name, max_age=SECRET_MAX_AGE_SECONDS)
+    except GetParameterError as exc:
+        cause = exc.__context__
+        code = error_code(cause) if isinstance(cause, (BotoCoreError, ClientError)) else "GetParameterError"
+        raise DependencyError("card_hash_secret", code) from exc
+    key = value.encode() if isinstance(value, str) else value
+    if not isinstance(key, bytes) or len(key) < MIN_CARD_KEY_BYTES:
+        raise DependencyError("card_hash_secret", f"SecretShorterThan{MIN_CARD_KEY_BYTES}Bytes")
+    return key
+
+
+def _respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """Every response names the region that served it, in the body and in a header."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body | {"region": settings.region},
+        headers={SERVED_REGION_HEADER: settings.region, "Cache-Control": "no-store"} | (headers or {}),
+    )
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any) -> Response:
+    body = {"code": code, "message": message, "request_id": logger.get_correlation_id()} | details
+    return _respond(status, body, headers)
+
+
+def _count(metric: str, value: int = 1, **dimensions: str) -> None:
+    # One outcome metric per invocation, so its dimensions apply to it alone.
+    for name, dimension in dimensions.items():
+        metrics.add_dimension(name=name, value=dimension)
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=value)
+
+
+def _reject(violation: Violation) -> RequestRejected:
+    return RequestRejected([violation])
+
+
+def _read_body(event: APIGatewayProxyEvent) -> str:
+    raw = event.body or ""
+    try:
+        data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
+    except binascii.Error:
+        raise _reject(Violation("body", "body_encoding", "is not valid base64")) from None
+    if len(data) > MAX_BODY_BYTES:
+        raise _reject(Violation("body", "body_too_large", f"must not exceed {MAX_BODY_BYTES} bytes"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _reject(Violation("body", "body_encoding", "must be UTF-8 encoded JSON")) from None
+
+
+def _idempotency_key(event: APIGatewayProxyEvent) -> str:
+    field = f"headers.{IDEMPOTENCY_KEY_HEADER}"
+    key = event.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        raise _reject(Violation(field, "idempotency_key_missing", "is required for POST /payments"))
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
+        message = "must be 8-128 characters: letters, digits, '_', '-', '.' or ':'"
+        raise _reject(Violation(field, "idempotency_key_format", message))
+    return key
+
+
+def _protected_payment(request: PaymentRequest) -> dict[str, Any]:
+    """The request with the card reduced to last four + fingerprint: all that leaves this function."""
+    pan = request.card.number.get_secret_value()
+    return {
+        "merchant_id": request.merchant_id,
+        "amount": format_amount(request.amount, request.currency),
+        "currency": request.currency,
+        "card_last4": pan[-4:],
+        "card_fingerprint": fingerprint(pan, card_key()),
+        "card_expiry": f"{request.card.expiry_month:02d}/{request.card.expiry_year}",
+        "description": request.description,
+        "reference": request.reference,
+    }
+
+
+@idempotent_function(
+    data_keyword_argument="command",
+    config=idempotency_config,
+    persistence_store=persistence,
+    key_prefix=IDEMPOTENCY_KEY_PREFIX,
+)
+def record_payment(command: dict[str, Any]) -> dict[str, Any]:
+    """Runs once per (merchant_id, Idempotency-Key); a retry with the same payment gets this result."""
+    item = ledger.record(new_transaction(command, settings.region, _now()))
+    return {"payment": payment_view(item)}
+
+
+# Responses stay out of X-Ray: payment details have no business in trace metadata.
+@app.post("/payments")
+@tracer.capture_method(capture_response=False)
+def create_payment() -> Response:
+    event = app.current_event
+    body = _read_body(event)
+    idempotency_key = _idempotency_key(event)
+    request = parse(event=body, model=PaymentRequest)
+    violations = policy_violations(request, settings, _now())
+    if violations:
+        raise RequestRejected(violations)
+    command = {
+        "merchant_id": request.merchant_id,
+        "idempotency_key": idempotency_key,
+        "request_id": logger.get_correlation_id(),
+        "payment": _protected_payment(request),
+    }
+    result = record_payment(command=command)
+    payment = result["payment"]
+    replayed = result.get("replayed", False)
+    _count("PaymentReplayed" if replayed else "PaymentAccepted")
+    logger.info(
+        "Payment replayed" if replayed else "Payment accepted",
+        transaction_id=payment["transaction_id"],
+        merchant_id=payment["merchant_id"],
+        amount=payment["amount"],
+        currency=payment["currency"],
+    )
+    return _respond(201, payment, {REPLAYED_HEADER: "true"} if replayed else None)
+
+
+@app.get("/health")
+@tracer.capture_method
+def health() -> Response:
+    checks = check_region(
+        probe_dynamodb,
+        probe_s3,
+        tables={"transactions_table": settings.transactions_table, "idempotency_table": settings.idempotency_table},
+        buckets={"receipts_bucket": settings.receipts_bucket, "audit_bucket": settings.audit_bucket},
+        card_key=card_key,
+    )
+    failing = sorted(name for name, outcome in checks.items() if outcome != "ok")
+    # 0 on success too, so the metric's average is the failure rate.
+    _count("HealthCheckFailed", value=int(bool(failing)))
+    if failing:
+        logger.warning("Health check failed", checks=checks)
+        return _respond(503, {"status": "unavailable", "failing": failing, "checks": checks})
+    return _respond(200, {"status": "ok", "checks": checks})
+
+
+@app.exception_handler(ValidationError)
+def _invalid_request_body(exc: ValidationError) -> Response:
+    return _rejected(RequestRejected(violations_from(exc)))
+
+
+@app.exception_handler(RequestRejected)
+def _rejected(exc: RequestRejected) -> Response:
+    reason = _REJECTION_REASONS.get(exc.violations[0].code, "InvalidField")
+    _count("PaymentRejected", Reason=reason)
+    logger.info("Payment rejected", reason=reason, violations=[f"{v.field}:{v.code}" for v in exc.violations])
+    violations = [violation.as_dict() for violation in exc.violations]
+    return _error(400, "invalid_request", f"Invalid request: {exc}", violations=violations)
+
+
+@app.exception_handler([IdempotencyValidationError, TransactionConflict])
+def _key_reused(exc: Exception) -> Response:
+    reason = "IdempotencyConflict" if isinstance(exc, IdempotencyValidationError) else "TransactionConflict"
+    _count("PaymentRejected", Reason=reason)
+    logger.info("Idempotency-Key reused with a different payment", reason=reason)
+    message = f"This {IDEMPOTENCY_KEY_HEADER} was already used for a different payment; use a new key for a new payment"
+    return _error(409, "idempotency_key_reused", message)
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def _in_progress(_exc: IdempotencyAlreadyInProgressError) -> Response:
+    _count("PaymentRejected", Reason="RequestInProgress")
+    message = f"A request with this {IDEMPOTENCY_KEY_HEADER} is still being processed; retry shortly"
+    return _error(409, "request_in_progress", message, headers=_RETRY_SOON)
+
+
+@app.exception_handler([DependencyError, IdempotencyPersistenceLayerError])
+def _dependency_failed(exc: Exception) -> Response:
+    dependency = exc.dependency if isinstance(exc, DependencyError) else "idempotency_table"
+    _count("DependencyFailure", Dependency=dependency)
+    logger.exception("Dependency failed", dependency=dependency)
+    message = f"A dependency is unavailable; retry with the same {IDEMPOTENCY_KEY_HEADER}"
+    return _error(503, "dependency_unavailable", message, headers=_RETRY_SOON)
+
+
+@app.exception_handler(Exception)
+def _unexpected(_exc: Exception) -> Response:
+    logger.exception("Unexpected error")
+    _count("UnexpectedError")
+    return _error(500, "internal_error", "Internal error; quote the request_id when reporting it")
+
+
+@app.not_found
+def _no_route(_exc: NotFoundError) -> Response:
+    return _error(404, "not_found", "No such route; the API has POST /payments and GET /health")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency_config.register_lambda_context(context)
+    return app.resolve(event, context)
