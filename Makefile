@@ -6,7 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: plan test benchmark clean
+.PHONY: plan test benchmark clean postgres
+
+# The DB probe's tests start their own PostgreSQL server: Debian keeps its binaries off PATH.
+export PATH := $(PATH):$(subst $(eval) ,:,$(wildcard /usr/lib/postgresql/*/bin))
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +21,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 plan: $(VENV)/.installed
 	$(PY) -m plan --stack $(STACK)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed postgres
 	$(PY) -m pytest
+
+# Installs PostgreSQL's server binaries and openssl where they are missing (Debian, as root).
+postgres:
+	@command -v initdb >/dev/null && command -v openssl >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql openssl >/dev/null; }
+	@command -v initdb >/dev/null || { echo "initdb not found even after installing postgresql" >&2; exit 1; }
 
 benchmark: $(VENV)/.installed
 	$(PY) -m pytest tests/benchmarks --benchmark-only
