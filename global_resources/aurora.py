@@ -1,0 +1,175 @@
+"""Aurora Global Database for PostgreSQL: one global cluster, a regional cluster in every region.
+
+The cluster in the primary region is created with the master credentials (the password is the one
+in the replicated secret) and owns the writer; every secondary joins the global cluster with no credentials
+(pa#3751, tf#26030), storage encrypted with its own region's key (tf#13715), after the primary
+exists. docs/data-tier.md explains lag, RPO and the switchover behaviour.
+
+Planned switchover: do it with the API (`switchover-global-cluster`; doing it through IaC fights
+the provider, tf#42919), then swap primaryRegion/secondaryRegions in config. Logical names carry
+the region, never the role, and the role-dependent inputs are ignored after creation, so `pulumi up`
+then changes tags only.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from core import naming
+from core.config import StackConfig
+from core.providers import Providers
+from global_resources.secrets import DATABASE_NAME, MASTER_USERNAME, ReplicatedSecrets
+from region_factory import RegionalStack
+from region_factory.database import ENGINE, PORT
+
+# A primary needs a writer and a reader (an AZ failure then fails over inside the region), and any
+# region can become primary through the config swap, which must neither add nor remove instances
+# (docs/CONTRIBUTING-infra.md; tests/infra/test_data_tier_switchover.py). So every regional cluster
+# is sized as a primary: max(2, auroraSecondaryInstances) instances. This also means a failed-over
+# region carries the load with in-region HA from its first minute. docs/data-tier.md, "Sizing".
+MIN_INSTANCES = 2
+MONITORING_INTERVAL_SECONDS = 15
+PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7  # the free tier
+FINAL_SNAPSHOT_ID_BYTES = 4
+
+# Inputs that AWS or the provider change under us, or that only the cluster created as primary has.
+# The same list on every cluster, so the definitions do not depend on the role.
+CLUSTER_IGNORE_CHANGES = [
+    # Only the cluster created as primary gets master credentials and the database name (secondaries
+    # must not: pa#3751, tf#26030). After a switchover and the config swap, the declared primary is a
+    # cluster created without them and the old primary still has them: ignored, or `pulumi up` would
+    # replace both clusters (master_username and database_name force replacement). The master password
+    # therefore changes through Secrets Manager + ModifyDBCluster, not through this program.
+    "master_username",
+    "master_password",
+    "database_name",
+    # A secondary reports its replication source; "removing" it promotes the cluster to a standalone
+    # one (tf#14490, tf#40921, tf#43214).
+    "replication_source_identifier",
+    # Reads can come back without the global cluster id; applying "-> null" would detach the cluster
+    # from the global database (tf#40921, tf#43214).
+    "global_cluster_identifier",
+    # Engine version drift (pa#5756): we pin the version in config and turn automatic minor upgrades
+    # off on every instance. The global cluster owns the version: changing auroraEngineVersion
+    # upgrades every member through the global cluster, secondaries first (tf#30358, tf#36107), and
+    # the provider's docs ask to ignore engine_version on the member clusters so they do not race it.
+    "engine_version",
+]
+
+
+class AuroraGlobalDatabase(pulumi.ComponentResource):
+    global_cluster: aws.rds.GlobalCluster
+    clusters: dict[str, aws.rds.Cluster]
+    instances: dict[str, list[aws.rds.ClusterInstance]]
+
+    def __init__(
+        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], secrets: ReplicatedSecrets,
+        parent: pulumi.Resource,
+    ):
+        super().__init__("payment-dr:global:AuroraGlobalDatabase", "aurora", None, pulumi.ResourceOptions(parent=parent))
+        self.cfg = cfg
+        self.regions = regions
+        self.secrets = secrets
+        self.global_cluster = aws.rds.GlobalCluster(
+            "aurora-global",
+            global_cluster_identifier=cfg.namer(naming.GLOBAL_CLUSTER),
+            engine=ENGINE,
+            engine_version=cfg.aurora_engine_version,
+            database_name=DATABASE_NAME,  # changing it replaces the global cluster (tf#28187)
+            storage_encrypted=True,
+            deletion_protection=cfg.deletion_protection,
+            # The global provider follows primaryRegion; the global cluster must not (its API region
+            # moving would replace it), so its region is pinned to the data home region.
+            region=cfg.data_home_region,
+            opts=pulumi.ResourceOptions(parent=self, provider=providers.global_, protect=cfg.deletion_protection),
+        )
+        self.clusters = {}
+        self.instances = {}
+        primary = cfg.primary.name
+        self._regional(primary, depends_on=[])
+        # Secondaries join once the primary and its instances exist; the same edges make `pulumi
+        # destroy` delete the secondaries first: a primary cannot be deleted while members remain (tf#12499).
+        primary_members: list[pulumi.Resource] = [self.clusters[primary], *self.instances[primary]]
+        for spec in cfg.secondaries:
+            self._regional(spec.name, depends_on=primary_members)
+        self._peer_access()
+        self.register_outputs({
+            "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
+            "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
+        })
+
+    def _regional(self, region: str, depends_on: list[pulumi.Resource]) -> None:
+        cfg = self.cfg
+        stack = self.regions[region]
+        ctx = stack.ctx
+        key = stack.keys.key
+        is_primary = region == cfg.primary.name
+        credentials = (
+            {"master_username": MASTER_USERNAME, "master_password": self.secrets.db_password.result, "database_name": DATABASE_NAME}
+            if is_primary
+            else {}
+        )
+        # A new random id per cluster incarnation: the final snapshot of a destroyed stack never
+        # blocks the destroy of a re-created one (pa#1276). Always set: a destroy with
+        # skipFinalSnapshot=false and no identifier fails.
+        snapshot_id = random.RandomId(
+            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=pulumi.ResourceOptions(parent=self)
+        )
+        cluster = aws.rds.Cluster(
+            f"aurora-{region}",
+            cluster_identifier=cfg.namer(naming.DB_CLUSTER, region),
+            engine=ENGINE,
+            engine_mode="provisioned",
+            engine_version=cfg.aurora_engine_version,
+            global_cluster_identifier=self.global_cluster.global_cluster_identifier,
+            storage_encrypted=True,
+            kms_key_id=key.arn,  # this region's key (tf#13715)
+            db_subnet_group_name=stack.database.subnet_group.name,
+            vpc_security_group_ids=[stack.database.security_group.id],
+            db_cluster_parameter_group_name=stack.database.parameter_group.name,
+            port=PORT,
+            backup_retention_period=cfg.backup_retention_days,
+            preferred_backup_window=cfg.preferred_backup_window,
+            copy_tags_to_snapshot=True,
+            deletion_protection=cfg.deletion_protection,
+            skip_final_snapshot=cfg.skip_final_snapshot,
+            final_snapshot_identifier=snapshot_id.hex.apply(
+                lambda hex_id: cfg.namer.qualified(naming.DB_FINAL_SNAPSHOT, hex_id, region)
+            ),
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            **credentials,
+            opts=ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection),
+        )
+        count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
+        zones = [plan.az for plan in stack.network.subnet_plan]
+        self.clusters[region] = cluster
+        self.instances[region] = [
+            aws.rds.ClusterInstance(
+                f"aurora-{region}-{number}",
+                identifier=cfg.namer.qualified(naming.DB_INSTANCE, str(number), region),
+                cluster_identifier=cluster.cluster_identifier,
+                engine=ENGINE,
+                instance_class=cfg.aurora_instance_class,
+                db_subnet_group_name=stack.database.subnet_group.name,
+                availability_zone=zones[(number - 1) % len(zones)],  # writer and readers in different AZs
+                publicly_accessible=False,
+                auto_minor_version_upgrade=False,  # pinned version (pa#5756)
+                promotion_tier=0 if number == 1 else 1,
+                monitoring_interval=MONITORING_INTERVAL_SECONDS,
+                monitoring_role_arn=stack.database.monitoring_role.arn,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=key.arn,
+                performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
+                opts=ctx.opts(self),
+            )
+            for number in range(1, count + 1)
+        ]
+
+    def _peer_access(self) -> None:
+        """PostgreSQL from every other region's VPC (over the peering mesh), in every region."""
+        for local in sorted(self.cfg.region_names):
+            for peer in self.cfg.regions:
+                if peer.name != local:
+                    self.regions[local].database.allow_postgres_from_peer(peer, self)

@@ -1,0 +1,117 @@
+"""DynamoDB global tables (version 2019.11.21): transactions and idempotency records.
+
+Every region holds a full, writable replica (multi-active, last writer wins, replication typically
+within a second: docs/data-tier.md). The table resource lives in the data home region, with a
+replica in every other region; none of it depends on the DR role, so a change of primaryRegion
+changes nothing here but the replicas' DR-Role tag values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from core import naming, tags
+from core.config import StackConfig
+from global_resources.secrets import replica_regions
+from region_factory import RegionalStack
+
+
+@dataclass(frozen=True)
+class TableDesign:
+    kind: str
+    name: naming.NameSpec
+    hash_key: str
+    attributes: tuple[str, ...]
+    indexes: tuple[aws.dynamodb.TableGlobalSecondaryIndexArgs, ...] = ()
+    ttl_attribute: str | None = None
+
+
+# What functions/payment_validation expects (docs/payment-validation.md, "Configuration").
+TRANSACTIONS = TableDesign(
+    kind="transactions",
+    name=naming.TRANSACTIONS_TABLE,
+    hash_key="transaction_id",
+    attributes=("transaction_id", "merchant_id", "created_at"),
+    indexes=(
+        aws.dynamodb.TableGlobalSecondaryIndexArgs(
+            name="merchant-time-index",
+            key_schemas=[
+                aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name="merchant_id", key_type="HASH"),
+                aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name="created_at", key_type="RANGE"),
+            ],
+            projection_type="ALL",
+        ),
+    ),
+)
+# Powertools idempotency records: key `id`, expiry epoch seconds in `expiration` (DynamoDB TTL).
+IDEMPOTENCY = TableDesign(kind="idempotency", name=naming.IDEMPOTENCY_TABLE, hash_key="id", attributes=("id",), ttl_attribute="expiration")
+
+
+class GlobalTables(pulumi.ComponentResource):
+    transactions: aws.dynamodb.Table
+    idempotency: aws.dynamodb.Table
+
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], parent: pulumi.Resource):
+        super().__init__("payment-dr:global:GlobalTables", "dynamodb", None, pulumi.ResourceOptions(parent=parent))
+        self.cfg = cfg
+        self.regions = regions
+        self.transactions = self._table(TRANSACTIONS)
+        self.idempotency = self._table(IDEMPOTENCY)
+        self.register_outputs({"transactionsTable": self.transactions.name, "idempotencyTable": self.idempotency.name})
+
+    def _table(self, design: TableDesign) -> aws.dynamodb.Table:
+        cfg = self.cfg
+        home = self.regions[cfg.data_home_region]
+        name = cfg.namer(design.name)
+        table = aws.dynamodb.Table(
+            f"dynamodb-{design.kind}",
+            name=name,
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=design.hash_key,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=attribute, type="S") for attribute in design.attributes],
+            global_secondary_indexes=list(design.indexes) or None,
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name=design.ttl_attribute, enabled=True) if design.ttl_attribute else None,
+            # Global tables replicate through streams; NEW_AND_OLD_IMAGES also serves consumers.
+            stream_enabled=True,
+            stream_view_type="NEW_AND_OLD_IMAGES",
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            # The home region's key on the table, each region's own key on its replica. Every replica
+            # needs its key from the start ("KMSMasterKeyId must be specified for each replica"), and
+            # changing a replica's key or PITR later recreates that replica (tf#29102, tf#29222): both
+            # are set at creation and never toggled.
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=home.keys.key.arn),
+            deletion_protection_enabled=cfg.deletion_protection,
+            replicas=[
+                aws.dynamodb.TableReplicaArgs(
+                    region_name=region,
+                    kms_key_arn=self.regions[region].keys.key.arn,
+                    point_in_time_recovery=True,
+                    deletion_protection_enabled=cfg.deletion_protection,
+                    # Propagating would copy the home table's Region/DR-Role tags to every replica;
+                    # each replica is tagged in its own region below instead.
+                    propagate_tags=False,
+                )
+                for region in replica_regions(cfg)
+            ],
+            opts=home.ctx.opts(self, protect=cfg.deletion_protection),
+        )
+        for region in replica_regions(cfg):
+            self._tag_replica(table, name, region, design.kind)
+        return table
+
+    def _tag_replica(self, table: aws.dynamodb.Table, name: str, region: str, kind: str) -> None:
+        """Provider default_tags reach the home table only; replicas are tagged through their own
+        region's API, with that region's Environment/Region/DR-Role."""
+        stack = self.regions[region]
+        replica_arn = stack.ctx.arn("dynamodb", f"table/{name}")
+        for key, value in tags.for_region(self.cfg, region, self.cfg.region(region).role).items():
+            aws.dynamodb.Tag(
+                f"dynamodb-{kind}-{region}-tag-{key}",
+                resource_arn=replica_arn,
+                key=key,
+                value=value,
+                opts=stack.ctx.opts(self, depends_on=[table]),
+            )

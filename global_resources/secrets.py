@@ -1,0 +1,81 @@
+"""Secrets every region reads: the Aurora master credentials and the card-fingerprint HMAC key.
+
+Each secret lives in the data home region and Secrets Manager replicates it to every other region,
+encrypted there with that region's key, so a region reads its own copy during another region's
+outage. Values come from ``pulumi_random`` (kept encrypted in the Pulumi state as secrets) and never
+appear in config or stack outputs. RDS-managed master passwords (`manage_master_user_password`) are
+not supported on global clusters, hence our own secret (../shared/notes/aws-dr-facts.md).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from core import naming
+from core.config import StackConfig
+from region_factory import RegionalStack
+from region_factory.database import PORT
+
+MASTER_USERNAME = "payment_admin"
+# Changing the database name replaces the global cluster (tf#28187): a constant, not a setting.
+DATABASE_NAME = "payments"
+# RDS refuses '/', '@', '"' and spaces in master passwords.
+PASSWORD_SPECIALS = "!#$%&*()-_=+[]{}<>:?"
+CARD_HASH_KEY_LENGTH = 64
+
+
+def replica_regions(cfg: StackConfig) -> list[str]:
+    """Every region but the data home, sorted by name so that a change of primaryRegion (or of the
+    order of secondaryRegions) never reorders a replica list."""
+    return sorted(name for name in cfg.region_names if name != cfg.data_home_region)
+
+
+class ReplicatedSecrets(pulumi.ComponentResource):
+    db_master: aws.secretsmanager.Secret
+    card_hash: aws.secretsmanager.Secret
+    db_password: random.RandomPassword
+
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], parent: pulumi.Resource):
+        super().__init__("payment-dr:global:ReplicatedSecrets", "secrets", None, pulumi.ResourceOptions(parent=parent))
+        self.cfg = cfg
+        self.regions = regions
+        self.db_password = random.RandomPassword(
+            "db-master-password", length=40, special=True, override_special=PASSWORD_SPECIALS, min_special=2,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.db_master = self._secret(
+            "db-master", naming.DB_MASTER_SECRET, "payment-dr Aurora master credentials (JSON: username, password, dbname, port)",
+            pulumi.Output.json_dumps({
+                "username": MASTER_USERNAME, "password": self.db_password.result, "dbname": DATABASE_NAME, "port": PORT,
+            }),
+        )
+        card_key = random.RandomPassword(
+            "card-hash-key", length=CARD_HASH_KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.card_hash = self._secret(
+            "card-hash-key", naming.CARD_HASH_SECRET, "payment-dr card fingerprint HMAC key", card_key.result
+        )
+        self.register_outputs({"dbMasterSecretArn": self.db_master.arn, "cardHashSecretArn": self.card_hash.arn})
+
+    def _secret(self, name: str, spec: naming.NameSpec, description: str, value: pulumi.Output[str]) -> aws.secretsmanager.Secret:
+        cfg = self.cfg
+        home = self.regions[cfg.data_home_region]
+        secret = aws.secretsmanager.Secret(
+            f"secret-{name}",
+            name=cfg.namer(spec),
+            description=description,
+            kms_key_id=home.keys.key.arn,
+            replicas=[
+                aws.secretsmanager.SecretReplicaArgs(region=region, kms_key_id=self.regions[region].keys.key.arn)
+                for region in replica_regions(cfg)
+            ],
+            # A deleted secret's name stays taken for the recovery window: short for test stacks.
+            recovery_window_in_days=30 if cfg.deletion_protection else 7,
+            opts=home.ctx.opts(self, protect=cfg.deletion_protection),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"secret-{name}", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=home.ctx.opts(self)
+        )
+        return secret

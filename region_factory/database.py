@@ -1,0 +1,141 @@
+"""What the region's Aurora cluster needs from the region: the engine check, a DB subnet group on the
+private subnets, a security group, the cluster parameter group and the enhanced-monitoring role.
+
+The clusters themselves are linked into the global database in ``global_resources/aurora.py``, which
+also opens PostgreSQL to the peered regions' VPCs (``allow_postgres_from_peer``)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from core import iam, naming
+from core.config import ConfigError, RegionSpec
+from region_factory.context import RegionContext
+from region_factory.network import Network
+
+ENGINE = "aurora-postgresql"
+PORT = 5432
+# The engine's error when DescribeDBEngineVersions lists nothing for the version (the version is
+# deprecated, unknown, or not offered in the region).
+VERSION_NOT_FOUND = "no RDS engine versions"
+# The latest 13.x AWS still offers for new clusters (cfn-lint's engine data, 2026-08: 13.9 and 13.23).
+SUGGESTED_VERSION = "13.23"
+ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+
+
+def check_engine_version(ctx: RegionContext) -> aws.rds.GetEngineVersionResult:
+    """Asks AWS (in this region) whether the configured version can still be created and joined to a
+    global database, so that `pulumi preview`/`up` stops before any database resource with a message
+    naming the setting, instead of failing half way through creating the clusters."""
+    version = ctx.cfg.aurora_engine_version
+    try:
+        # include_all stays false: deprecated versions are then not listed, which is the point.
+        found = aws.rds.get_engine_version(engine=ENGINE, version=version, opts=pulumi.InvokeOptions(provider=ctx.provider))
+    except Exception as error:  # the invoke raises a plain Exception carrying the provider's message
+        if VERSION_NOT_FOUND not in str(error):
+            raise
+        raise ConfigError([
+            f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} cannot be used for new clusters in "
+            f"{ctx.region} (AWS lists no such available version; minor versions are deprecated over time). "
+            f"Choose a supported one, e.g. {SUGGESTED_VERSION}; list them with `aws rds describe-db-engine-versions "
+            f"--engine {ENGINE} --region {ctx.region} --query 'DBEngineVersions[].EngineVersion'` "
+            "(docs/data-tier.md, \"Engine version\")"
+        ]) from error
+    if found.supports_global_databases is False:
+        raise ConfigError([
+            f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} does not support Aurora Global Database "
+            f"in {ctx.region}; choose another version, e.g. {SUGGESTED_VERSION}"
+        ])
+    return found
+
+
+class DatabaseAccess(pulumi.ComponentResource):
+    subnet_group: aws.rds.SubnetGroup
+    security_group: aws.ec2.SecurityGroup
+    parameter_group: aws.rds.ClusterParameterGroup
+    monitoring_role: aws.iam.Role
+
+    def __init__(self, ctx: RegionContext, network: Network, parent: pulumi.Resource):
+        super().__init__("payment-dr:region:DatabaseAccess", ctx.logical("database"), None, pulumi.ResourceOptions(parent=parent))
+        self.ctx = ctx
+        engine = check_engine_version(ctx)
+        self.subnet_group = aws.rds.SubnetGroup(
+            ctx.logical("db-subnets"),
+            name=ctx.name(naming.DB_SUBNET_GROUP),
+            description="payment-dr Aurora: private subnets in three AZs",
+            subnet_ids=network.private_subnet_ids,
+            opts=ctx.opts(self),
+        )
+        self.security_group = aws.ec2.SecurityGroup(
+            ctx.logical("db"),
+            name=ctx.name(naming.DB_SECURITY_GROUP),
+            description="payment-dr Aurora: PostgreSQL from peered VPCs and allowed app security groups only",
+            vpc_id=network.vpc.id,
+            # No egress: Aurora answers connections (stateful) and replicates at the storage layer,
+            # outside this security group. Ingress rules are separate resources (allow_postgres_from*).
+            egress=[],
+            tags={"Name": ctx.name(naming.DB_SECURITY_GROUP)},
+            opts=ctx.opts(self),
+        )
+        self.parameter_group = aws.rds.ClusterParameterGroup(
+            ctx.logical("db-params"),
+            name=ctx.name(naming.DB_PARAMETER_GROUP),
+            family=engine.parameter_group_family,
+            description="payment-dr Aurora PostgreSQL cluster parameters",
+            parameters=cluster_parameters(ctx),
+            opts=ctx.opts(self),
+        )
+        self.monitoring_role = aws.iam.Role(
+            ctx.logical("rds-monitoring"),
+            name=ctx.name(naming.DB_MONITORING_ROLE),
+            assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com", ctx.account_id, ctx.arn("rds", "db:*")),
+            opts=ctx.opts(self),
+        )
+        aws.iam.RolePolicyAttachment(
+            ctx.logical("rds-monitoring"), role=self.monitoring_role.name, policy_arn=ENHANCED_MONITORING_POLICY, opts=ctx.opts(self)
+        )
+        self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
+
+    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup) -> None:
+        """Lets an app security group of this region (same VPC) reach PostgreSQL."""
+        self._ingress(
+            self.ctx.logical(f"db-from-{label}"), f"PostgreSQL from {label}", pulumi.ResourceOptions(parent=self),
+            referenced_security_group_id=source.id,
+        )
+
+    def allow_postgres_from_peer(self, peer: RegionSpec, parent: pulumi.Resource) -> None:
+        """Lets a peered region's VPC reach PostgreSQL. Security groups cannot be referenced across
+        regions, hence the peer's CIDR. Declared by the global data tier (a cross-region link), so a
+        new region only adds rules."""
+        self._ingress(
+            f"db-{self.ctx.region}-from-{peer.name}", f"PostgreSQL from {peer.name} over VPC peering",
+            pulumi.ResourceOptions(parent=parent), cidr_ipv4=peer.cidr,
+        )
+
+    def _ingress(self, name: str, description: str, opts: pulumi.ResourceOptions, **source: pulumi.Input[str]) -> None:
+        aws.vpc.SecurityGroupIngressRule(
+            name,
+            security_group_id=self.security_group.id,
+            ip_protocol="tcp",
+            from_port=PORT,
+            to_port=PORT,
+            description=description,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.ctx.provider)),
+            **source,
+        )
+
+
+def cluster_parameters(ctx: RegionContext) -> list[aws.rds.ClusterParameterGroupParameterArgs]:
+    parameters = [
+        # Card-holder data environment: TLS on every connection, refused without it.
+        aws.rds.ClusterParameterGroupParameterArgs(name="rds.force_ssl", value="1", apply_method="immediate"),
+    ]
+    rpo = ctx.cfg.aurora_global_db_rpo_seconds
+    if rpo:
+        # Managed RPO (off by default, docs/data-tier.md): when every secondary lags more than this,
+        # the primary blocks commits. Set in every region: it only acts on the current primary.
+        parameters.append(
+            aws.rds.ClusterParameterGroupParameterArgs(name="rds.global_db_rpo", value=str(rpo), apply_method="immediate")
+        )
+    return parameters

@@ -1,0 +1,160 @@
+"""The region's buckets: audit logs and transaction receipts, each private, versioned and SSE-KMS
+encrypted with the region's own key. Replication between the regions' buckets is linked in
+``global_resources/s3_replication.py``; docs/data-tier.md explains the choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from core import iam, naming
+from region_factory.context import RegionContext
+
+AUDIT = "audit"
+RECEIPTS = "receipts"
+KINDS = (AUDIT, RECEIPTS)
+NAMES = {AUDIT: naming.AUDIT_BUCKET, RECEIPTS: naming.RECEIPTS_BUCKET}
+
+# Receipts' old versions (a replayed request rewrites the same key) are kept 90 days.
+RECEIPTS_NONCURRENT_DAYS = 90
+# Audit objects move to cheaper classes as they age (PCI DSS: the last three months immediately
+# available, a year in total: Glacier Instant Retrieval is still immediate, Deep Archive is for the rest).
+AUDIT_TRANSITIONS = ((30, "STANDARD_IA"), (90, "GLACIER_IR"), (365, "DEEP_ARCHIVE"))
+NONCURRENT_TRANSITION = (30, "STANDARD_IA")
+# S3's default since 2024, stated so nobody "fixes" it: objects under 128 KiB (the Lambda's one-
+# payment JSON records) stay in STANDARD, where they are cheaper than in IA/Glacier (per-object
+# transition fees and minimum billable sizes); only larger objects (exports, batches) transition.
+MINIMUM_TRANSITION_SIZE = "all_storage_classes_128K"
+
+
+def _deny(sid: str, actions: list[str], resources: list[Any], conditions: dict[str, Any]) -> dict[str, Any]:
+    return {**iam.statement(actions, resources, sid=sid, effect="Deny", conditions=conditions), "Principal": "*"}
+
+
+def bucket_policy(bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Deny-only: same-account access (the Lambda, the replication role) is granted by IAM policies,
+    so an Allow here would only widen access. Replication writes over TLS with this region's key."""
+    objects = bucket_arn.apply(lambda arn: f"{arn}/*")
+    return iam.document(
+        _deny("DenyInsecureTransport", ["s3:*"], [bucket_arn, objects], {"Bool": {"aws:SecureTransport": "false"}}),
+        # Uploads naming another encryption (SSE-S3, another key) are refused; uploads naming none get
+        # the bucket default (this key). Null=false: the condition applies only when the header is sent.
+        _deny("DenyOtherEncryption", ["s3:PutObject"], [objects], {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+            "Null": {"s3:x-amz-server-side-encryption": "false"},
+        }),
+        _deny("DenyOtherKmsKey", ["s3:PutObject"], [objects], {
+            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
+            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+        }),
+    )
+
+
+def lifecycle_rules(ctx: RegionContext, kind: str) -> list[dict[str, Any]]:
+    noncurrent_days = ctx.cfg.audit_retention_days if kind == AUDIT else RECEIPTS_NONCURRENT_DAYS
+    rules: list[dict[str, Any]] = [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        },
+        {
+            # Old versions: cheaper storage, then gone. Object Lock keeps locked audit versions
+            # until their retention ends whatever this rule says.
+            "id": "noncurrent-versions",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "noncurrent_version_transitions": [{"noncurrent_days": NONCURRENT_TRANSITION[0], "storage_class": NONCURRENT_TRANSITION[1]}],
+            "noncurrent_version_expiration": {"noncurrent_days": max(noncurrent_days, NONCURRENT_TRANSITION[0] + 1)},
+            "expiration": {"expired_object_delete_marker": True},
+        },
+    ]
+    if kind == AUDIT:
+        rules.append({
+            "id": "audit-storage-classes",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "transitions": [{"days": days, "storage_class": storage_class} for days, storage_class in AUDIT_TRANSITIONS],
+        })
+    return rules
+
+
+class RegionalStorage(pulumi.ComponentResource):
+    audit_bucket: aws.s3.Bucket
+    receipts_bucket: aws.s3.Bucket
+    # In KINDS order; replication depends on both sides' versioning.
+    versionings: list[aws.s3.BucketVersioning]
+
+    def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
+        super().__init__("payment-dr:region:Storage", ctx.logical("storage"), None, pulumi.ResourceOptions(parent=parent))
+        self.ctx = ctx
+        self.buckets: dict[str, aws.s3.Bucket] = {}
+        self.versionings = []
+        for kind in KINDS:
+            bucket, versioning = self._bucket(kind, key)
+            self.buckets[kind] = bucket
+            self.versionings.append(versioning)
+        self.audit_bucket = self.buckets[AUDIT]
+        self.receipts_bucket = self.buckets[RECEIPTS]
+        self.register_outputs({f"{kind}Bucket": bucket.bucket for kind, bucket in self.buckets.items()})
+
+    def _bucket(self, kind: str, key: aws.kms.Key) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+        ctx = self.ctx
+        cfg = ctx.cfg
+        name = f"{kind}-bucket"
+        locked = kind == AUDIT
+        bucket = aws.s3.Bucket(
+            ctx.logical(name),
+            bucket=ctx.name(NAMES[kind]),
+            # Object Lock is set at creation (the provider replaces the bucket to change it); every
+            # region's audit bucket has it, as S3 requires of a replication destination when the
+            # source has it. docs/data-tier.md, "Object Lock".
+            object_lock_enabled=locked,
+            # Test stacks (deletionProtection=false) can be torn down with their objects; production
+            # buckets cannot be deleted while they hold anything.
+            force_destroy=not cfg.deletion_protection,
+            opts=ctx.opts(self, protect=cfg.deletion_protection),
+        )
+        opts = ctx.opts(self)
+        access = aws.s3.BucketPublicAccessBlock(
+            ctx.logical(name), bucket=bucket.bucket, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=opts,
+        )
+        aws.s3.BucketOwnershipControls(
+            ctx.logical(name), bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            ctx.logical(name), bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            rules=[{
+                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
+                # One KMS request per bucket-level key instead of one per object: cheaper, fewer throttles.
+                "bucket_key_enabled": True,
+            }],
+            opts=opts,
+        )
+        aws.s3.BucketPolicy(
+            ctx.logical(name), bucket=bucket.bucket, policy=bucket_policy(bucket.arn, key.arn),
+            opts=ctx.opts(self, depends_on=[access]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            rules=lifecycle_rules(ctx, kind),
+            transition_default_minimum_object_size=MINIMUM_TRANSITION_SIZE,
+            opts=ctx.opts(self, depends_on=[versioning]),
+        )
+        if locked:
+            aws.s3.BucketObjectLockConfiguration(
+                ctx.logical(name),
+                bucket=bucket.bucket,
+                rule={"default_retention": {"mode": cfg.audit_object_lock_mode.value, "days": cfg.audit_retention_days}},
+                opts=ctx.opts(self, depends_on=[versioning]),
+            )
+        return bucket, versioning
