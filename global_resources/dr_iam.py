@@ -1,0 +1,174 @@
+"""IAM roles for disaster-recovery operations: what drctl (the DR CLI, docs/runbook.md) runs as.
+
+- ``payment-dr-operator-<suffix>``: for people. Assumable by ``opsPrincipalArns`` (when empty, by the
+  account, i.e. any IAM principal of this account that its own policies allow to assume it), only with
+  MFA (``aws:MultiFactorAuthPresent``), for at most one hour.
+- ``payment-dr-automation-<suffix>``: for non-interactive tooling (scheduled drills, scripted runbooks),
+  which cannot present MFA. Its only principal is the operator role (role chaining, also at most one
+  hour): no automation principal exists in this stack yet, and trusting a service principal such as
+  Lambda would let any function a deployer may pass the role to act as it. Add the tooling's own
+  principal here, with aws:SourceAccount/aws:SourceArn conditions, when such tooling lands.
+
+Both carry the same permissions: exactly what drctl calls (docs/runbook.md, "Permissions of the
+operator role"; drctl/aurora.py, dns.py, status.py, notify.py), on this stack's resources in every
+region. IAM is global, so either role works from any region, including when the primary region is
+down; the ARNs name each region explicitly. Why each action is there:
+
+- ``rds:DescribeGlobalClusters`` (the global cluster: writer, members) and ``rds:DescribeDBClusters``
+  (each member cluster: status, endpoints), called with identifiers, so scoped to their ARNs.
+- ``rds:SwitchoverGlobalCluster`` and ``rds:FailoverGlobalCluster`` (drctl switchover, failover,
+  drill): authorised on the global cluster and on the member clusters (the target can be a member in
+  any region), as AWS's Region switch sample policy scopes them.
+- ``cloudwatch:GetMetricData``: Aurora lag, DynamoDB and S3 replication metrics, and the CALCULATED
+  checks' status (AWS/Route53 in us-east-1). It has no resource-level permissions: Resource "*" is
+  required by AWS.
+- ``dynamodb:DescribeTable`` (each region's table replicas) and ``s3:GetReplicationConfiguration``
+  (each region's buckets): drctl status.
+- ``route53:ListHealthChecks`` and ``route53:ListHostedZonesByName`` (finding the checks and the
+  public zone): no resource-level permissions, "*". ``route53:ListTagsForResources`` reads the Name
+  tags of every check the listing returns, whose ids the stack cannot know: ``healthcheck/*``, tags only.
+- ``route53:GetHealthCheckStatus`` and ``route53:UpdateHealthCheck`` (drctl dns: the Disabled/Inverted
+  override of a check forces traffic without touching records) on the stack's checks;
+  ``route53:ListResourceRecordSets`` on the public zone (resolving the failover chain). drctl never
+  changes records, so there is no ``route53:ChangeResourceRecordSets``.
+- ``sns:Publish`` on each region's failover topic, and ``kms:GenerateDataKey``/``kms:Decrypt`` on that
+  region's key through SNS only (the topics are encrypted with it; the topic policies already admit
+  these two roles by ARN, region_factory/alerting.py). ``sts:GetCallerIdentity`` needs no permission.
+
+The operator role may also assume the automation role. What is global is an inline policy of each role;
+what is regional is one managed policy per region (``payment-dr-ops-<region>-<suffix>``) attached to both
+roles. So a new region adds a policy and changes none (tests/infra/test_symmetry.py), one policy serves
+both roles, and no role nears IAM's 10,240-character limit on its inline policies (a region's part is
+about 1,450 characters, a managed policy may hold 6,144); the limit that remains is 10 managed policies
+per role (an adjustable quota): nine regions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from core import iam, naming
+from core.config import StackConfig
+from core.providers import Providers
+from global_resources.failover import KINDS, Failover
+from region_factory import RegionalStack, SharedInputs
+
+MAX_SESSION_SECONDS = 3600
+# Statements whose resource cannot be this stack's ARNs (tests/infra/test_dr_iam.py holds the others to them).
+UNSCOPED_SIDS = ("FindHealthChecksAndZone", "ReadMetrics", "ReadHealthCheckTags")
+
+
+def account_root(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:root"
+
+
+def operator_trust(cfg: StackConfig, account_id: str) -> pulumi.Output[str]:
+    # Without opsPrincipalArns, the account root: the account's own IAM policies then decide who may
+    # assume the role (grant sts:AssumeRole on it to the on-call group), and MFA is still required.
+    principals = list(cfg.ops_principal_arns) or [account_root(account_id)]
+    return iam.document({
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+    })
+
+
+def automation_trust(operator_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+    return iam.document({"Effect": "Allow", "Principal": {"AWS": operator_arn}, "Action": "sts:AssumeRole"})
+
+
+def zone_arn(zone_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:route53:::hostedzone/", zone_id)
+
+
+def health_check_arn(check: aws.route53.HealthCheck) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:route53:::healthcheck/", check.id)
+
+
+def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.Input[str]) -> list[dict[str, Any]]:
+    global_cluster = f"arn:aws:rds::{account_id}:global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}"
+    return [
+        iam.statement(["rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"], [global_cluster], sid="GlobalDatabase"),
+        iam.statement(["route53:ListHealthChecks", "route53:ListHostedZonesByName"], ["*"], sid="FindHealthChecksAndZone"),
+        iam.statement(["route53:ListTagsForResources"], ["arn:aws:route53:::healthcheck/*"], sid="ReadHealthCheckTags"),
+        iam.statement(["route53:ListResourceRecordSets"], [zone_arn(public_zone_id)], sid="ReadFailoverRecords"),
+        iam.statement(["cloudwatch:GetMetricData"], ["*"], sid="ReadMetrics"),
+    ]
+
+
+def regional_statements(cfg: StackConfig, account_id: str, stack: RegionalStack, failover: Failover) -> list[dict[str, Any]]:
+    region = stack.region
+
+    def arn(service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{region}:{account_id}:{resource}"
+
+    tables = [arn("dynamodb", f"table/{cfg.namer(spec)}") for spec in (naming.TRANSACTIONS_TABLE, naming.IDEMPOTENCY_TABLE)]
+    buckets = [f"arn:aws:s3:::{cfg.namer(spec, region)}" for spec in (naming.AUDIT_BUCKET, naming.RECEIPTS_BUCKET)]
+    checks = [health_check_arn(failover.health_checks[(region, kind)]) for kind in KINDS]
+    return [
+        iam.statement(
+            ["rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"],
+            [arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, region)}")], sid="MemberCluster",
+        ),
+        iam.statement(["route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"], checks, sid="HealthChecks"),
+        iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),
+        iam.statement(["s3:GetReplicationConfiguration"], buckets, sid="BucketReplication"),
+        iam.statement(["sns:Publish"], [arn("sns", cfg.namer(naming.FAILOVER_TOPIC))], sid="FailoverTopic"),
+        iam.statement(
+            ["kms:GenerateDataKey", "kms:Decrypt"], [stack.keys.key.arn], sid="FailoverTopicKey",
+            conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
+        ),
+    ]
+
+
+class DrIam(pulumi.ComponentResource):
+    operator_role: aws.iam.Role
+    automation_role: aws.iam.Role
+    regional_policies: dict[str, aws.iam.Policy]
+
+    def __init__(
+        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], failover: Failover,
+        shared: SharedInputs, parent: pulumi.Resource,
+    ):
+        super().__init__("payment-dr:global:DrIam", "dr-iam", None, pulumi.ResourceOptions(parent=parent))
+        opts = pulumi.ResourceOptions(parent=self, provider=providers.global_)
+        account_id = shared.account_id
+        self.operator_role = aws.iam.Role(
+            "dr-operator",
+            name=cfg.namer(naming.DR_OPERATOR_ROLE),
+            description="payment-dr DR operations by people (MFA): drctl status, switchover, failover, dns (docs/failover.md)",
+            assume_role_policy=operator_trust(cfg, account_id),
+            max_session_duration=MAX_SESSION_SECONDS,
+            opts=opts,
+        )
+        self.automation_role = aws.iam.Role(
+            "dr-automation",
+            name=cfg.namer(naming.DR_AUTOMATION_ROLE),
+            description="payment-dr DR operations by tooling, reached from the operator role (docs/failover.md)",
+            assume_role_policy=automation_trust(self.operator_role.arn),
+            max_session_duration=MAX_SESSION_SECONDS,
+            opts=opts,
+        )
+        roles = {"dr-operator": self.operator_role, "dr-automation": self.automation_role}
+        shared_global = global_statements(cfg, account_id, shared.hosted_zone_id)
+        assume_automation = iam.statement(["sts:AssumeRole"], [self.automation_role.arn], sid="AssumeAutomationRole")
+        for key, role in roles.items():
+            extra = [assume_automation] if role is self.operator_role else []
+            aws.iam.RolePolicy(f"{key}-global", role=role.id, policy=iam.document(*shared_global, *extra), opts=opts)
+        self.regional_policies = {}
+        for region in sorted(regions):
+            policy = aws.iam.Policy(
+                f"dr-ops-{region}",
+                name=cfg.namer(naming.DR_REGION_POLICY, region),
+                description=f"payment-dr DR operations on the stack's resources in {region} (docs/failover.md)",
+                policy=iam.document(*regional_statements(cfg, account_id, regions[region], failover)),
+                opts=opts,
+            )
+            self.regional_policies[region] = policy
+            for key, role in roles.items():
+                aws.iam.RolePolicyAttachment(f"{key}-{region}", role=role.name, policy_arn=policy.arn, opts=opts)
+        self.register_outputs({"operatorRoleArn": self.operator_role.arn, "automationRoleArn": self.automation_role.arn})

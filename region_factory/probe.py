@@ -1,0 +1,245 @@
+"""The database probe of one region, and the alarm Route 53 watches through it.
+
+Route 53's health checkers are on the internet and cannot reach Aurora's private endpoints, so each
+region runs a probe inside its VPC (functions/db_probe, docs/db-probe.md): once a minute an
+EventBridge schedule starts one invocation that connects to this region's cluster six times, ten
+seconds apart, and publishes ``DatabaseReachable`` (1/0) per probe. An alarm on that metric backs the
+region's CLOUDWATCH_METRIC health check (global_resources/failover.py); a silent probe counts as a
+failure (missing data is breaching), and the alarm reports both ways to the region's failover topic.
+
+Metric resolution: Route 53 health checks on alarms support standard-resolution metrics only
+("High-resolution metrics aren't supported", Route 53 API reference, AlarmIdentifier). So the probe
+publishes at 60-second storage resolution and the alarm is a standard 60-second alarm; the probe still
+probes every 10 seconds, and the alarm counts the share of the minute's probes that failed
+(docs/failover.md, "Detection time").
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from core import iam, naming
+from region_factory import lambda_runtime, packaging
+from region_factory.context import RegionContext
+from region_factory.database import PORT, DatabaseAccess
+from region_factory.network import Network
+from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
+
+HANDLER = "app.lambda_handler"
+SERVICE_NAME = "payment-db-probe"
+METRIC_NAMESPACE = "PaymentDR/DatabaseProbe"
+METRIC_NAME = "DatabaseReachable"
+DIMENSION = "ClusterIdentifier"
+SCHEDULE = "rate(1 minute)"
+PROBE_INTERVAL_SECONDS = 10
+PROBES_PER_INVOCATION = 6  # one minute of probes per scheduled invocation
+CONNECT_TIMEOUT_SECONDS = 3
+SSL_MODE = "require"  # encrypted; the cluster forces TLS (rds.force_ssl). Why not verify-full: docs/db-probe.md
+# Standard resolution: the only kind a Route 53 health check can watch (module docstring).
+METRIC_STORAGE_RESOLUTION = 60
+ALARM_PERIOD_SECONDS = 60
+PROBES_PER_ALARM_PERIOD = ALARM_PERIOD_SECONDS // PROBE_INTERVAL_SECONDS
+# The longest one probe can take: up to four AWS calls (describe cluster, describe global cluster,
+# secret refresh, put metric data) of at most 2 attempts x (1 s connect + 2 s read), plus PostgreSQL's
+# connect and query, each bounded by CONNECT_TIMEOUT_SECONDS.
+PROBE_BUDGET_SECONDS = 4 * 2 * (1 + 2) + 2 * CONNECT_TIMEOUT_SECONDS
+# The last probe starts 50 s into the invocation; with its budget it ends by 80 s: 90 s leaves 10 to spare.
+TIMEOUT_SECONDS = PROBE_INTERVAL_SECONDS * PROBES_PER_INVOCATION + PROBE_BUDGET_SECONDS
+MEMORY_MB = 256
+# One probe loop at a time: an invocation that overruns its minute throttles the next tick instead of
+# doubling the probes (and the datapoints the alarm averages).
+RESERVED_CONCURRENCY = 1
+# A tick older than this is stale, the next one is on its way: never queue or retry probe events
+# (Lambda would otherwise retry a throttled asynchronous invocation for up to 6 hours).
+MAX_EVENT_AGE_SECONDS = 60
+HTTPS = 443
+
+
+def failures_to_alarm(failure_threshold: int) -> int:
+    """healthCheckFailureThreshold read as "this many failed probes in one minute" (at most all of them)."""
+    return min(failure_threshold, PROBES_PER_ALARM_PERIOD)
+
+
+def alarm_threshold(failure_threshold: int) -> float:
+    """The alarm fires when the minute's average of DatabaseReachable falls below this: when at least
+    ``failures_to_alarm`` of the ~6 probes failed. An average, not a sum, because EventBridge's jitter
+    puts 5 or 7 probes into some minutes; the threshold sits half a probe below the boundary so that
+    neither jitter nor float rounding flips the decision."""
+    probes = PROBES_PER_ALARM_PERIOD
+    return round((probes - failures_to_alarm(failure_threshold) + 0.5) / probes, 4)
+
+
+def environment(ctx: RegionContext) -> dict[str, str]:
+    """Exactly the variables functions/db_probe/app.py reads."""
+    cfg = ctx.cfg
+    return {
+        "DB_CLUSTER_IDENTIFIER": cfg.namer(naming.DB_CLUSTER, ctx.region),
+        # Secrets Manager keeps a replica's name: this is this region's copy (global_resources/secrets.py).
+        "DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET),
+        "METRIC_NAMESPACE": METRIC_NAMESPACE,
+        "PROBE_INTERVAL_SECONDS": str(PROBE_INTERVAL_SECONDS),
+        "PROBES_PER_INVOCATION": str(PROBES_PER_INVOCATION),
+        "CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS),
+        "DB_SSL_MODE": SSL_MODE,
+        "METRIC_STORAGE_RESOLUTION": str(METRIC_STORAGE_RESOLUTION),
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+    }
+
+
+def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str], key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """What app.py calls, on this region's resources only. ARNs are built from the catalog names: the
+    clusters are declared later, by the global data tier."""
+    cfg = ctx.cfg
+    cluster = ctx.arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, ctx.region)}")
+    global_cluster = ctx.arn("rds", f"global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
+    # Secrets Manager appends "-" and six random characters to a secret's ARN.
+    secret = ctx.arn("secretsmanager", f"secret:{cfg.namer(naming.DB_MASTER_SECRET)}-??????")
+    return iam.document(
+        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
+        # Which endpoint to probe (writer or reader) is read from the cluster and its global cluster.
+        iam.statement(["rds:DescribeDBClusters"], [cluster], sid="DescribeOwnCluster"),
+        iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
+        iam.statement(["secretsmanager:GetSecretValue"], [secret], sid="MasterSecretReplica"),
+        # The replica is encrypted with this region's key; the function only uses it through Secrets Manager.
+        iam.statement(
+            ["kms:Decrypt"], [key_arn], sid="RegionKeyThroughSecretsManager",
+            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}},
+        ),
+        # PutMetricData has no resource-level permissions: "*", held to the probe's namespace.
+        iam.statement(
+            ["cloudwatch:PutMetricData"], ["*"], sid="PutProbeMetrics",
+            conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        ),
+        # Lambda manages the function's network interfaces with this role (as for the payment function).
+        iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
+        iam.statement(
+            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID,
+        ),
+    )
+
+
+class DatabaseProbe(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    security_group: aws.ec2.SecurityGroup
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    schedule: aws.cloudwatch.EventRule
+    # DatabaseReachable below the threshold: what the region's `db` Route 53 health check watches.
+    alarm: aws.cloudwatch.MetricAlarm
+
+    def __init__(
+        self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, topic: aws.sns.Topic,
+        parent: pulumi.Resource,
+    ):
+        super().__init__("payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, pulumi.ResourceOptions(parent=parent))
+        cfg = ctx.cfg
+        name = ctx.name(naming.DB_PROBE_FUNCTION)
+        cluster_identifier = cfg.namer(naming.DB_CLUSTER, ctx.region)
+        self.security_group = aws.ec2.SecurityGroup(
+            ctx.logical("db-probe"),
+            name=ctx.name(naming.DB_PROBE_SG),
+            description="payment-dr database probe: no inbound; PostgreSQL inside the VPC, HTTPS out",
+            vpc_id=network.vpc.id,
+            egress=[
+                # Only this region's cluster: the probe never connects across regions (Route 53 compares regions).
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=PORT, to_port=PORT, cidr_blocks=[ctx.spec.cidr], description="PostgreSQL in this VPC",
+                ),
+                # RDS, Secrets Manager and CloudWatch APIs through the NAT gateways.
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_blocks=["0.0.0.0/0"], description="AWS APIs over HTTPS",
+                ),
+            ],
+            tags={"Name": ctx.name(naming.DB_PROBE_SG)},
+            opts=ctx.opts(self),
+        )
+        database.allow_postgres_from("db-probe", self.security_group)
+        self.log_group = aws.cloudwatch.LogGroup(
+            ctx.logical("db-probe"),
+            name=f"/aws/lambda/{name}",
+            retention_in_days=cfg.log_retention_days,
+            kms_key_id=key.arn,
+            opts=ctx.opts(self),
+        )
+        self.role = aws.iam.Role(
+            ctx.logical("db-probe"), name=ctx.name(naming.DB_PROBE_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
+        )
+        policy = aws.iam.RolePolicy(
+            ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn, key.arn), opts=ctx.opts(self)
+        )
+        bundle = packaging.probe_bundle(ctx.logical("db-probe-bundle"), ctx.region, self)
+        self.function = aws.lambda_.Function(
+            ctx.logical("db-probe"),
+            name=name,
+            description="payment-dr database probe: reachability of this region's Aurora cluster, every 10 s",
+            role=self.role.arn,
+            code=bundle.archive,
+            handler=HANDLER,
+            runtime=lambda_runtime.RUNTIME,
+            architectures=[lambda_runtime.ARCHITECTURE],
+            layers=[lambda_runtime.powertools_layer_arn(ctx.region)],
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT_SECONDS,
+            reserved_concurrent_executions=RESERVED_CONCURRENCY,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx)),
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=network.private_subnet_ids, security_group_ids=[self.security_group.id]),
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            # Lambda checks at creation that the role may manage ENIs; the log group must exist before
+            # Lambda would create an unencrypted one without retention.
+            opts=ctx.opts(self, depends_on=[policy, self.log_group]),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            ctx.logical("db-probe"),
+            function_name=self.function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            opts=ctx.opts(self),
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            ctx.logical("db-probe"),
+            name=ctx.name(naming.DB_PROBE_SCHEDULE),
+            description="payment-dr: one minute of database probes",
+            schedule_expression=SCHEDULE,
+            opts=ctx.opts(self),
+        )
+        aws.lambda_.Permission(
+            ctx.logical("db-probe-schedule"),
+            function=self.function.name,
+            action="lambda:InvokeFunction",
+            principal="events.amazonaws.com",
+            source_arn=self.schedule.arn,
+            opts=ctx.opts(self),
+        )
+        aws.cloudwatch.EventTarget(
+            ctx.logical("db-probe"),
+            rule=self.schedule.name,
+            arn=self.function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS),
+            opts=ctx.opts(self),
+        )
+        self.alarm = aws.cloudwatch.MetricAlarm(
+            ctx.logical("db-reachable"),
+            name=ctx.name(naming.ALARM, "db-reachable"),
+            alarm_description=(
+                f"Aurora cluster {cluster_identifier} unreachable from its VPC: at least "
+                f"{failures_to_alarm(cfg.health_check_failure_threshold)} of the minute's {PROBES_PER_ALARM_PERIOD} probes "
+                "failed, or the probe published nothing. Backs this region's `db` Route 53 health check (docs/failover.md)."
+            ),
+            namespace=METRIC_NAMESPACE,
+            metric_name=METRIC_NAME,
+            dimensions={DIMENSION: cluster_identifier},
+            statistic="Average",
+            period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            comparison_operator="LessThanThreshold",
+            threshold=alarm_threshold(cfg.health_check_failure_threshold),
+            # A silent probe (not running, not allowed to publish, timing out) is a failure.
+            treat_missing_data="breaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            opts=ctx.opts(self),
+        )
+        self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name})

@@ -1,0 +1,336 @@
+"""Route 53 failover (global_resources/failover.py) and the database probe behind it (region_factory/probe.py).
+
+DNS is checked by resolving it the way Route 53 does: from domainName, PRIMARY first, following the
+SECONDARY alias down the chain; every region found must be guarded by its own `region` check.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from core import config as stack_config
+from global_resources import failover
+from plan import engine
+from plan.engine import Evaluation, ResourceRecord
+from region_factory import packaging, probe
+from tests.conftest import example_config
+from tests.infra.test_data_tier_switchover import SWAPPED
+
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
+COMMAND = "command:local:Command"
+DOMAIN = "api.payments.example.com"
+THREE = ["us-east-1", "us-east-2", "us-west-2"]
+OPS_PRINCIPALS = ["arn:aws:iam::123456789012:role/payments-oncall"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def swapped_with_ops() -> Evaluation:
+    """The example stack after a planned switchover by config (primary us-east-2; data home and CIDRs
+    pinned as the data tier's runbook asks), with opsPrincipalArns set. Shared with test_dr_iam.py."""
+    return engine.evaluate({**example_config(), **SWAPPED, "opsPrincipalArns": OPS_PRINCIPALS})
+
+
+def check(evaluation: Evaluation, region: str, kind: str) -> ResourceRecord:
+    return evaluation.one(HEALTH_CHECK, lambda r: r.inputs["tags"]["Name"] == f"payment-health-{kind}-{region}-dev")
+
+
+def records_at(evaluation: Evaluation, name: str, type_: str = "A") -> dict[str, ResourceRecord]:
+    found = [r for r in evaluation.of_type(RECORD) if r.inputs["name"] == name and r.inputs["type"] == type_]
+    by_failover = {r.inputs["failoverRoutingPolicies"][0]["type"]: r for r in found}
+    assert len(by_failover) == len(found), f"two records of one failover type at {name}"
+    return by_failover
+
+
+def api_domain_region(evaluation: Evaluation, alias: dict) -> str:
+    domain = evaluation.by_output("regionalDomainName", alias["name"])
+    assert domain.type == "aws:apigateway/domainName:DomainName" and alias["zoneId"] == domain.outputs["regionalZoneId"]
+    return domain.region
+
+
+def resolve_api(evaluation: Evaluation) -> list[tuple[str, ResourceRecord]]:
+    """(region, its PRIMARY record) in the order Route 53 falls back through them."""
+    order = []
+    name = DOMAIN
+    while name:
+        level = records_at(evaluation, name)
+        primary = level["PRIMARY"]
+        [alias] = primary.inputs["aliases"]
+        assert alias["evaluateTargetHealth"] is True
+        order.append((api_domain_region(evaluation, alias), primary))
+        secondary = level.get("SECONDARY")
+        name = None
+        if secondary:
+            [nested] = secondary.inputs["aliases"]
+            assert nested["evaluateTargetHealth"] is True and nested["zoneId"] == engine.MOCK_ZONE_ID
+            assert "healthCheckId" not in secondary.inputs  # its health is the nested name's
+            name = nested["name"]
+        assert set(level) <= {"PRIMARY", "SECONDARY"}
+    return order
+
+
+# --- health checks --------------------------------------------------------------------------------
+
+
+def test_every_region_has_an_api_a_db_and_a_region_check(three_regions):
+    checks = three_regions.of_type(HEALTH_CHECK)
+    assert len(checks) == 3 * len(THREE)
+    for region in THREE:
+        for kind in failover.KINDS:
+            assert check(three_regions, region, kind).provider_urn.endswith("::aws-global")
+
+
+def test_api_check_probes_the_regions_own_execute_api_host(dev):
+    for region in ("us-east-1", "us-east-2"):
+        api = check(dev, region, "api").inputs
+        rest_api = dev.one("aws:apigateway/restApi:RestApi", lambda r: r.region == region)
+        assert api["type"] == "HTTPS" and api["port"] == 443 and api["enableSni"] is True and api["measureLatency"] is True
+        assert api["fqdn"] == f"{rest_api.outputs['id']}.execute-api.{region}.amazonaws.com"
+        assert api["resourcePath"] == "/payment-api-dev/health"
+        assert (api["requestInterval"], api["failureThreshold"]) == (10, 3)  # the config defaults
+
+
+def test_check_interval_and_threshold_follow_the_config(config):
+    config.update(healthCheckIntervalSeconds="30", healthCheckFailureThreshold="5")
+    evaluation = engine.evaluate(config)
+    api = check(evaluation, "us-east-2", "api").inputs
+    assert (api["requestInterval"], api["failureThreshold"]) == (30, 5)
+    alarm = evaluation.one(ALARM, lambda a: a.region == "us-east-2" and a.inputs["metricName"] == probe.METRIC_NAME)
+    assert alarm.inputs["threshold"] == probe.alarm_threshold(5) < probe.alarm_threshold(3)
+
+
+def test_db_check_watches_its_regions_probe_alarm_and_fails_without_data(three_regions):
+    for region in THREE:
+        db = check(three_regions, region, "db").inputs
+        alarm = three_regions.one(ALARM, lambda a: a.region == region and a.inputs["metricName"] == probe.METRIC_NAME)
+        assert db["type"] == "CLOUDWATCH_METRIC"
+        assert (db["cloudwatchAlarmName"], db["cloudwatchAlarmRegion"]) == (alarm.inputs["name"], region)
+        assert db["insufficientDataHealthStatus"] == "Unhealthy"
+
+
+def test_region_check_is_healthy_only_when_its_own_api_and_db_checks_are(three_regions):
+    for region in THREE:
+        calculated = check(three_regions, region, "region").inputs
+        children = {three_regions.by_output("id", child).inputs["tags"]["Name"] for child in calculated["childHealthchecks"]}
+        assert children == {f"payment-health-api-{region}-dev", f"payment-health-db-{region}-dev"}
+        assert calculated["type"] == "CALCULATED" and calculated["childHealthThreshold"] == 2
+
+
+def test_operator_overrides_of_a_check_survive_pulumi_up(dev):
+    for record in dev.of_type(HEALTH_CHECK):
+        assert {"invertHealthcheck", "disabled"} <= set(record.ignore_changes), record.name
+
+
+# --- public failover records ----------------------------------------------------------------------
+
+
+def test_primary_region_is_primary_and_the_secondary_takes_over(dev):
+    order = resolve_api(dev)
+    assert [region for region, _ in order] == ["us-east-1", "us-east-2"]
+    for region, record in order:
+        assert dev.by_output("id", record.inputs["healthCheckId"]).inputs["tags"]["Name"] == f"payment-health-region-{region}-dev"
+        assert record.inputs["setIdentifier"] == region
+        assert record.inputs["zoneId"] == engine.MOCK_ZONE_ID
+
+
+def test_three_regions_chain_through_a_nested_failover_name(three_regions):
+    order = resolve_api(three_regions)
+    assert [region for region, _ in order] == THREE
+    assert [record.inputs["name"] for _, record in order] == [
+        DOMAIN, f"failover-1-dev.{DOMAIN}", f"failover-2-dev.{DOMAIN}",
+    ]
+    # A PRIMARY per region, a SECONDARY per level but the last: nothing else answers for the API.
+    api_records = [r for r in three_regions.of_type(RECORD) if r.inputs["name"].endswith(DOMAIN) and r.inputs["type"] == "A"]
+    assert len(api_records) == 2 * len(THREE) - 1
+
+
+def test_only_ipv4_records_while_the_api_domains_are_ipv4_only(dev):
+    for domain in dev.of_type("aws:apigateway/domainName:DomainName"):
+        assert domain.inputs["endpointConfiguration"].get("ipAddressType") in (None, "ipv4")
+    assert not [r for r in dev.of_type(RECORD) if r.inputs["type"] == "AAAA"]
+
+
+def test_role_swap_flips_the_records_and_replaces_no_health_check(dev):
+    swapped = swapped_with_ops()
+    assert [region for region, _ in resolve_api(swapped)] == ["us-east-2", "us-east-1"]
+    for region in ("us-east-1", "us-east-2"):
+        for kind in failover.KINDS:
+            before, after = check(dev, region, kind), check(swapped, region, kind)
+            assert before.urn == after.urn and json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True)
+    # The same records (updated in place), now pointing the other way; the private zone stays.
+    assert {r.urn for r in dev.of_type(RECORD)} == {r.urn for r in swapped.of_type(RECORD)}
+    assert writer_targets(swapped) == {"PRIMARY": "us-east-2", "SECONDARY": "us-east-1"}
+    before_zone, after_zone = (e.one("aws:route53/zone:Zone", lambda z: "vpcs" in z.inputs) for e in (dev, swapped))
+    assert before_zone.inputs == after_zone.inputs
+
+
+# --- the database writer's private name -----------------------------------------------------------
+
+
+def writer_targets(evaluation: Evaluation) -> dict[str, str]:
+    records = records_at(evaluation, "writer.db-dev.payment-dr.internal", "CNAME")
+    targets = {}
+    for slot, record in records.items():
+        [endpoint] = record.inputs["records"]
+        cluster = evaluation.by_output("endpoint", endpoint)
+        assert cluster.type == "aws:rds/cluster:Cluster"
+        db_check = evaluation.by_output("id", record.inputs["healthCheckId"])
+        assert db_check.inputs["tags"]["Name"] == f"payment-health-db-{cluster.region}-dev"
+        assert record.inputs["setIdentifier"] == f"{slot.lower()}-{cluster.region}"
+        targets[slot] = cluster.region
+    return targets
+
+
+def test_writer_name_fails_over_from_the_primary_cluster_to_the_next_region(dev, three_regions):
+    assert writer_targets(dev) == {"PRIMARY": "us-east-1", "SECONDARY": "us-east-2"}
+    assert writer_targets(three_regions) == {"PRIMARY": "us-east-1", "SECONDARY": "us-east-2"}
+    for record in records_at(dev, "writer.db-dev.payment-dr.internal", "CNAME").values():
+        assert record.inputs["ttl"] == 60  # dnsTtlSeconds
+
+
+def test_private_zone_is_resolvable_from_every_regions_vpc(three_regions):
+    zone = three_regions.one("aws:route53/zone:Zone", lambda z: "vpcs" in z.inputs)
+    assert zone.inputs["name"] == "db-dev.payment-dr.internal" and "vpcs" in zone.ignore_changes
+    associated = {v["vpcId"]: v["vpcRegion"] for v in zone.inputs["vpcs"]}
+    for association in three_regions.of_type("aws:route53/zoneAssociation:ZoneAssociation"):
+        assert association.inputs["zoneId"] == zone.outputs["zoneId"]
+        associated[association.inputs["vpcId"]] = association.inputs["vpcRegion"]
+    vpcs = {three_regions.one("aws:ec2/vpc:Vpc", lambda v: v.region == region).outputs["id"]: region for region in THREE}
+    assert associated == vpcs
+
+
+# --- the probe and its alarm ----------------------------------------------------------------------
+
+
+def probe_function(evaluation: Evaluation, region: str) -> ResourceRecord:
+    return evaluation.one(FUNCTION, lambda f: f.region == region and f.inputs["name"] == "payment-db-probe-dev")
+
+
+def test_probe_alarm_treats_silence_as_failure_and_notifies_its_regions_topic(three_regions):
+    for region in THREE:
+        alarm = three_regions.one(ALARM, lambda a: a.region == region and a.inputs["metricName"] == probe.METRIC_NAME)
+        inputs = alarm.inputs
+        assert inputs["treatMissingData"] == "breaching"
+        assert inputs["namespace"] == "PaymentDR/DatabaseProbe"
+        assert inputs["dimensions"] == {"ClusterIdentifier": f"payment-db-{region}-dev"}
+        assert inputs["comparisonOperator"] == "LessThanThreshold" and inputs["statistic"] == "Average"
+        # Route 53 can only watch standard-resolution alarms and metrics.
+        assert inputs["period"] == 60
+        assert probe_function(three_regions, region).inputs["environment"]["variables"]["METRIC_STORAGE_RESOLUTION"] == "60"
+        for actions in (inputs["alarmActions"], inputs["okActions"]):
+            [topic_arn] = actions
+            topic = three_regions.by_output("arn", topic_arn)
+            assert topic.type == "aws:sns/topic:Topic" and topic.region == region
+
+
+@pytest.mark.parametrize("failure_threshold", range(1, 11))
+def test_alarm_fires_on_the_configured_number_of_failed_probes_in_a_minute(failure_threshold):
+    threshold = probe.alarm_threshold(failure_threshold)
+    needed = min(failure_threshold, 6)
+    for failed in range(7):
+        assert ((6 - failed) / 6 < threshold) == (failed >= needed), (failed, threshold)
+    # An average, so however many probes EventBridge's jitter puts into a minute (5 or 7 at times), a
+    # healthy minute never alarms and a minute of failures always does.
+    assert not 1.0 < threshold and 0.0 < threshold
+
+
+def test_probe_runs_in_private_subnets_with_its_own_security_group(dev):
+    for region in ("us-east-1", "us-east-2"):
+        function = probe_function(dev, region).inputs
+        vpc = function["vpcConfig"]
+        private = {s.outputs["id"] for s in dev.of_type("aws:ec2/subnet:Subnet") if s.region == region and s.inputs["tags"].get("Tier") == "private"}
+        assert set(vpc["subnetIds"]) == private and len(private) == 3
+        [group_id] = vpc["securityGroupIds"]
+        group = dev.one("aws:ec2/securityGroup:SecurityGroup", lambda g: g.outputs["id"] == group_id)
+        assert group.inputs["name"] == "payment-db-probe-dev" and not group.inputs.get("ingress")
+        cidr = stack_config.parse(example_config()).region(region).cidr
+        assert sorted((e["fromPort"], tuple(e["cidrBlocks"])) for e in group.inputs["egress"]) == [(443, ("0.0.0.0/0",)), (5432, (cidr,))]
+        # ...and the database's security group lets it in by reference.
+        ingress = dev.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", lambda r: r.inputs.get("referencedSecurityGroupId") == group_id)
+        database_group = dev.by_output("id", ingress.inputs["securityGroupId"])
+        assert database_group.inputs["name"] == "payment-db-dev" and database_group.region == region
+        assert (ingress.inputs["fromPort"], ingress.inputs["toPort"]) == (5432, 5432)
+
+
+def test_probe_runs_one_loop_a_minute_and_never_queues_events(dev):
+    function = probe_function(dev, "us-east-2")
+    inputs = function.inputs
+    assert inputs["reservedConcurrentExecutions"] == 1
+    assert probe.PROBE_INTERVAL_SECONDS * probe.PROBES_PER_INVOCATION < inputs["timeout"] <= 120
+    rule = dev.one("aws:cloudwatch/eventRule:EventRule", lambda r: r.region == "us-east-2")
+    assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
+    target = dev.one("aws:cloudwatch/eventTarget:EventTarget", lambda t: t.region == "us-east-2")
+    assert target.inputs["arn"] == function.outputs["arn"] and target.inputs["rule"] == rule.inputs["name"]
+    permission = dev.one("aws:lambda/permission:Permission", lambda p: p.region == "us-east-2" and p.inputs["principal"] == "events.amazonaws.com")
+    assert permission.inputs["sourceArn"] == rule.outputs["arn"] and permission.inputs["function"] == inputs["name"]
+    invoke = dev.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", lambda c: c.inputs["functionName"] == inputs["name"] and c.region == "us-east-2")
+    assert (invoke.inputs["maximumRetryAttempts"], invoke.inputs["maximumEventAgeInSeconds"]) == (0, 60)
+
+
+def test_probe_environment_is_exactly_what_the_function_reads(dev):
+    source = (ROOT / "functions/db_probe/app.py").read_text()
+    read = set(re.findall(r'env\.(?:required|number|choice|get)\(\s*"([A-Z_]+)"', source)) | set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', source))
+    required = set(re.findall(r'env\.required\(\s*"([A-Z_]+)"', source)) - {"AWS_REGION"}  # set by Lambda
+    variables = probe_function(dev, "us-east-1").inputs["environment"]["variables"]
+    assert required <= set(variables) <= read
+    assert variables["DB_CLUSTER_IDENTIFIER"] == "payment-db-us-east-1-dev" and variables["DB_SECRET_NAME"] == "payment-db-master-dev"
+    assert variables["METRIC_NAMESPACE"] == "PaymentDR/DatabaseProbe"
+    assert (variables["PROBE_INTERVAL_SECONDS"], variables["PROBES_PER_INVOCATION"], variables["CONNECT_TIMEOUT_SECONDS"]) == ("10", "6", "3")
+    assert variables["DB_SSL_MODE"] == "require"
+
+
+# --- the probe's code asset -----------------------------------------------------------------------
+
+
+def test_probe_code_comes_from_its_regions_build_with_the_pinned_requirements(dev):
+    for region in ("us-east-1", "us-east-2"):
+        build = dev.one(COMMAND, lambda c: c.name == f"{region}-db-probe-bundle")
+        assert dev.ancestors(build)[0].type == "payment-dr:region:DatabaseProbe"
+        inputs = build.inputs
+        assert inputs["dir"] == f"build/db-probe/{region}" and (ROOT / inputs["dir"]).is_dir()
+        source, token = inputs["triggers"]  # the code, its pins and the build script; this directory's token
+        assert re.fullmatch(r"[0-9a-f]{64}", source)
+        assert token == (ROOT / inputs["dir"] / packaging.TOKEN_FILE).read_text().strip()
+        assert "pip install" in inputs["create"] and "--requirement" in inputs["create"] and "--only-binary=:all:" in inputs["create"]
+        assert inputs["environment"]["PLATFORM"] == "manylinux2014_aarch64" and inputs["environment"]["PYTHON_VERSION"] == "3.13"
+        assert {"!**/__pycache__/**", f"!{packaging.TOKEN_FILE}"} <= set(inputs["archivePaths"])
+        # Known only once `pulumi up` has run the build; the function's code is that archive.
+        assert probe_function(dev, region).inputs["code"] == engine.COMPUTED
+        assert build.urn in probe_function(dev, region).dependencies
+
+
+def test_bundle_is_rebuilt_when_the_code_or_its_pins_change(tmp_path, monkeypatch):
+    source = tmp_path / packaging.SOURCE_DIR
+    source.mkdir(parents=True)
+    (source / "app.py").write_text("def lambda_handler(event, context): ...\n")
+    (source / "requirements.txt").write_text("pg8000==1.31.6\n")
+    monkeypatch.setattr(packaging, "ROOT", tmp_path)
+    first = packaging.source_hash()
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"\0")
+    assert packaging.source_hash() == first  # local bytecode is not the code
+    (source / "requirements.txt").write_text("pg8000==1.31.7\n")
+    assert packaging.source_hash() != first
+    (source / "app.py").unlink()
+    with pytest.raises(FileNotFoundError):
+        packaging.source_hash()
+
+
+def test_a_machine_without_the_build_rebuilds_it(tmp_path):
+    """The token changes only with the build directory: stable where the files were built, new where not."""
+    built_here = tmp_path / "here"
+    built_here.mkdir()
+    token = packaging.checkout_token(built_here)
+    assert packaging.checkout_token(built_here) == token
+    fresh_checkout = tmp_path / "elsewhere"
+    fresh_checkout.mkdir()
+    assert packaging.checkout_token(fresh_checkout) != token
+    assert f"! -name {packaging.TOKEN_FILE} -delete" in packaging.BUILD_SCRIPT  # the build keeps it
