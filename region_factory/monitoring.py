@@ -1,0 +1,290 @@
+"""Alarms and the dashboard of one region, built from the data below (docs/observability.md).
+
+Two components, each built by one function from a list of ``AlarmSpec``:
+
+- ``RegionalMonitoring`` (RegionalStack, "dashboards and alarms"): alarms on this region's own resources:
+  Aurora replication lag of this region's cluster, API 5xx, payment-function errors. Their inputs name
+  nothing but this region, so the symmetry property test holds them identical in every region.
+- ``LinkMonitoring`` (GlobalResources, "global alerting"): alarms on each replication link between this
+  region and another (DynamoDB per receiving region, S3 per replication rule) and this region's dashboard,
+  whose health-check widget names alarms in us-east-1. Whatever names another region is a link and is
+  declared with the links, as the replication itself is (global_resources/s3_replication.py); each link is
+  its own alarm, so a new region only adds alarms.
+
+Every alarm reports both ways (ALARM and OK) to this region's failover topic (region_factory/alerting.py).
+Names are deterministic, ``payment-<what>-<suffix>`` (naming.ALARM), so dashboards and the DR tooling
+find them without Pulumi state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from core import naming
+from core.config import StackConfig
+from core.providers import ROUTE53_METRICS_REGION
+from region_factory import dashboard, probe
+from region_factory.context import RegionContext
+from region_factory.storage import KINDS as BUCKET_KINDS
+from region_factory.storage import NAMES as BUCKET_NAMES
+
+TABLES = {"transactions": naming.TRANSACTIONS_TABLE, "idempotency": naming.IDEMPOTENCY_TABLE}
+# global_resources/failover.py: KINDS (the dashboards are built before the checks; a test keeps them equal).
+HEALTH_CHECK_KINDS = ("api", "db", "region")
+# region_factory/probe.py names its alarm so (a test keeps them equal).
+PROBE_ALARM = "db-reachable"
+
+MINUTE = 60
+# AWS/RDS metrics are standard resolution: "Amazon Aurora automatically sends metric data to CloudWatch in
+# 1-minute periods" (Aurora User Guide, monitoring-cloudwatch.html). A 10- or 30-second alarm period on
+# them would see missing data, not faster lag: one 60-second period, one datapoint is the fastest honest
+# evaluation. The lag alarm fires on the first minute whose highest lag exceeds replicationLagThresholdMs:
+# detection 60 s after the lag starts at worst, plus the time CloudWatch takes to receive the datapoint.
+AURORA_PERIOD, AURORA_DATAPOINTS = MINUTE, 1
+# DynamoDB aggregates ReplicationLatency per five minutes ("For all other DynamoDB metrics, the aggregation
+# granularity is five minutes", DynamoDB Developer Guide, metrics-dimensions.html). Replication is typically
+# within a second with no SLA (../shared/notes/aws-dr-facts.md): a five-minute *average* above 5 s is a
+# replication problem, not a burst, and stays clear of the extra distance to far regions. Detection: 5 min.
+DYNAMODB_PERIOD, DYNAMODB_DATAPOINTS = 300, 1
+DYNAMODB_LATENCY_THRESHOLD_MS = 5000
+# S3 Replication Time Control replicates 99.99 % of objects within 15 minutes (the only value); its metrics
+# are per minute. Latency above 900 s means objects have missed RTC: alarm on the first such minute.
+S3_RTC_THRESHOLD_SECONDS = 15 * 60
+# API 5xx rate (5XXError is 0/1 per request, so its average is the share of 5xx answers) and function
+# errors: three bad minutes out of five, so one failed deployment step or one cold-start blip does not page.
+SERVICE_PERIOD, SERVICE_EVALUATIONS, SERVICE_DATAPOINTS = MINUTE, 5, 3
+API_5XX_RATE_THRESHOLD = 0.05
+# Route 53 publishes HealthCheckStatus (1 healthy, 0 not) per minute in us-east-1; the minute's minimum
+# below 1 means the check was unhealthy at some point of it (global_resources/health_alarms.py).
+HEALTH_PERIOD, HEALTH_DATAPOINTS = MINUTE, 1
+
+AURORA_LAG = "aurora-replication-lag"
+API_5XX = "api-5xx"
+FUNCTION_ERRORS = "function-errors"
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm as data: what it watches, when it fires, and how missing data counts."""
+
+    key: str  # the "<what>" of its name, and of its logical name
+    description: str
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    period: int
+    comparison: str
+    threshold: float
+    missing_data: str
+    datapoints: int = 1
+    evaluation_periods: int = 0  # 0: as many as datapoints (N of N)
+
+    @property
+    def evaluations(self) -> int:
+        return self.evaluation_periods or self.datapoints
+
+
+def alarm_name(cfg: StackConfig, what: str) -> str:
+    return cfg.namer.qualified(naming.ALARM, what)
+
+
+def health_alarm_name(cfg: StackConfig, region: str, kind: str) -> str:
+    """All health-check alarms live in us-east-1, so their names carry the region they watch."""
+    return alarm_name(cfg, f"health-{kind}-{region}")
+
+
+def alarm_arn(region: str, account_id: str, name: str) -> str:
+    return f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{name}"
+
+
+def replication_rule_id(destination: str) -> str:
+    """global_resources/s3_replication.rule_id, the S3 `RuleId` dimension (a test keeps them equal)."""
+    return f"to-{destination}"
+
+
+def other_regions(ctx: RegionContext) -> list[str]:
+    """Every deployed region but this one, in config order: computed the same way in every region."""
+    return [name for name in ctx.cfg.region_names if name != ctx.region]
+
+
+def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
+    cfg = ctx.cfg
+    cluster = cfg.namer(naming.DB_CLUSTER, ctx.region)
+    return [
+        AlarmSpec(
+            AURORA_LAG,
+            f"Aurora global database replication lag of {cluster} above {cfg.replication_lag_threshold_ms} ms "
+            f"(replicationLagThresholdMs) in a {AURORA_PERIOD}-second period. Published by secondary clusters only: "
+            "while this region holds the primary there is no data and the alarm stays OK; after a switchover or "
+            "failover the same alarm watches this cluster as a secondary. docs/observability.md",
+            "AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": cluster}, "Maximum",
+            AURORA_PERIOD, "GreaterThanThreshold", cfg.replication_lag_threshold_ms,
+            # No data is the normal state of the primary's cluster: not a breach. A secondary that stops
+            # reporting altogether is caught by the db health check (the probe), not by this alarm.
+            "notBreaching", datapoints=AURORA_DATAPOINTS,
+        ),
+        AlarmSpec(
+            API_5XX,
+            f"More than {API_5XX_RATE_THRESHOLD:.0%} of payment API answers were 5xx in {SERVICE_DATAPOINTS} of "
+            f"{SERVICE_EVALUATIONS} minutes. docs/observability.md",
+            "AWS/ApiGateway", "5XXError", {"ApiName": ctx.name(naming.API), "Stage": ctx.name(naming.API_STAGE)}, "Average",
+            SERVICE_PERIOD, "GreaterThanThreshold", API_5XX_RATE_THRESHOLD, "notBreaching",
+            evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
+        ),
+        AlarmSpec(
+            FUNCTION_ERRORS,
+            f"The payment function failed invocations in {SERVICE_DATAPOINTS} of {SERVICE_EVALUATIONS} minutes "
+            "(unhandled errors, timeouts). docs/observability.md",
+            "AWS/Lambda", "Errors", {"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)}, "Sum",
+            SERVICE_PERIOD, "GreaterThanThreshold", 0, "notBreaching",
+            evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
+        ),
+    ]
+
+
+def link_alarms(ctx: RegionContext) -> list[AlarmSpec]:
+    """One alarm per link and direction, each in the region where AWS publishes its metric."""
+    cfg, here = ctx.cfg, ctx.region
+    specs = []
+    for other in other_regions(ctx):
+        for kind, table in TABLES.items():
+            name = cfg.namer(table)
+            # Published in the sending region, one series per receiving region.
+            specs.append(AlarmSpec(
+                f"ddb-replication-{kind}-to-{other}",
+                f"DynamoDB {name}: items written in {here} reach {other} more than {DYNAMODB_LATENCY_THRESHOLD_MS} ms "
+                f"later on average over {DYNAMODB_PERIOD // MINUTE} minutes. docs/observability.md",
+                "AWS/DynamoDB", "ReplicationLatency", {"TableName": name, "ReceivingRegion": other}, "Average",
+                DYNAMODB_PERIOD, "GreaterThanThreshold", DYNAMODB_LATENCY_THRESHOLD_MS,
+                # No writes, no replication, no datapoint: an idle table is not lagging.
+                "notBreaching", datapoints=DYNAMODB_DATAPOINTS,
+            ))
+        for kind in BUCKET_KINDS:
+            local, remote = cfg.namer(BUCKET_NAMES[kind], here), cfg.namer(BUCKET_NAMES[kind], other)
+            # Latency is published in the destination's region, failures in the source's (S3 User Guide,
+            # "Using S3 Replication metrics"): this region watches the rule into it and its rule out.
+            specs.append(AlarmSpec(
+                f"s3-replication-latency-{kind}-from-{other}",
+                f"S3 replication {remote} -> {local} more than {S3_RTC_THRESHOLD_SECONDS} s behind: objects are missing "
+                "the Replication Time Control threshold. docs/observability.md",
+                "AWS/S3", "ReplicationLatency",
+                {"SourceBucket": remote, "DestinationBucket": local, "RuleId": replication_rule_id(here)}, "Maximum",
+                MINUTE, "GreaterThanThreshold", S3_RTC_THRESHOLD_SECONDS,
+                # AWS's advice for replication-metric alarms: missing data keeps the alarm's state
+                # (S3 User Guide, metrics-dimensions.html, "S3 Replication metrics in CloudWatch").
+                "ignore",
+            ))
+            specs.append(AlarmSpec(
+                f"s3-replication-failed-{kind}-to-{other}",
+                f"S3 replication {local} -> {remote}: operations failed to replicate. docs/observability.md",
+                "AWS/S3", "OperationsFailedReplication",
+                {"SourceBucket": local, "DestinationBucket": remote, "RuleId": replication_rule_id(other)}, "Sum",
+                MINUTE, "GreaterThanThreshold", 0,
+                # Published only when operations fail.
+                "notBreaching",
+            ))
+    return specs
+
+
+def health_check_alarm(cfg: StackConfig, region: str, kind: str, health_check_id: pulumi.Input[str]) -> AlarmSpec:
+    return AlarmSpec(
+        f"health-{kind}-{region}",
+        f"Route 53 health check {cfg.namer.qualified(naming.HEALTH_CHECK, kind, region)} unhealthy: DNS sends traffic "
+        f"away from {region} (the `{kind}` check, docs/failover.md). docs/observability.md",
+        "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": health_check_id}, "Minimum",
+        HEALTH_PERIOD, "LessThanThreshold", 1,
+        # A check that publishes nothing is not known to be healthy (as the db check treats its alarm).
+        "breaching", datapoints=HEALTH_DATAPOINTS,
+    )
+
+
+def declare_alarm(logical: str, name: str, spec: AlarmSpec, topic_arn: pulumi.Input[str],
+                  opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+    """The one place an AlarmSpec becomes an alarm: actions both ways to exactly one topic."""
+    return aws.cloudwatch.MetricAlarm(
+        logical,
+        name=name,
+        alarm_description=spec.description,
+        namespace=spec.namespace,
+        metric_name=spec.metric,
+        dimensions=dict(spec.dimensions),
+        statistic=spec.statistic,
+        period=spec.period,
+        evaluation_periods=spec.evaluations,
+        datapoints_to_alarm=spec.datapoints,
+        comparison_operator=spec.comparison,
+        threshold=spec.threshold,
+        treat_missing_data=spec.missing_data,
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        opts=opts,
+    )
+
+
+def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic: aws.sns.Topic,
+                   parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    return {
+        spec.key: declare_alarm(ctx.logical(f"alarm-{spec.key}"), alarm_name(ctx.cfg, spec.key), spec, topic.arn, ctx.opts(parent))
+        for spec in specs
+    }
+
+
+def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
+    cfg = ctx.cfg
+    own_alarms = [spec.key for spec in regional_alarms(ctx)] + [PROBE_ALARM]
+    return dashboard.DashboardData(
+        region=ctx.region,
+        cluster=cfg.namer(naming.DB_CLUSTER, ctx.region),
+        tables={kind: cfg.namer(spec) for kind, spec in TABLES.items()},
+        buckets={kind: ctx.name(BUCKET_NAMES[kind]) for kind in BUCKET_KINDS},
+        api_name=ctx.name(naming.API),
+        api_stage=ctx.name(naming.API_STAGE),
+        function=ctx.name(naming.VALIDATOR_FUNCTION),
+        probe_namespace=probe.METRIC_NAMESPACE,
+        probe_dimension=probe.DIMENSION,
+        region_alarm_arns=[alarm_arn(ctx.region, ctx.account_id, alarm_name(cfg, what)) for what in own_alarms],
+        health_alarm_arns=[
+            alarm_arn(ROUTE53_METRICS_REGION, ctx.account_id, health_alarm_name(cfg, ctx.region, kind)) for kind in HEALTH_CHECK_KINDS
+        ],
+        lag_threshold_ms=cfg.replication_lag_threshold_ms,
+        dynamodb_threshold_ms=DYNAMODB_LATENCY_THRESHOLD_MS,
+        s3_threshold_seconds=S3_RTC_THRESHOLD_SECONDS,
+        minute=MINUTE,
+        dynamodb_period=DYNAMODB_PERIOD,
+    )
+
+
+class RegionalMonitoring(pulumi.ComponentResource):
+    """Alarms on this region's own resources (module docstring)."""
+
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, ctx: RegionContext, topic: aws.sns.Topic, parent: pulumi.Resource):
+        super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent))
+        self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic, self)
+        self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
+
+
+class LinkMonitoring(pulumi.ComponentResource):
+    """This region's view of the links: replication alarms per other region, and its dashboard."""
+
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard
+
+    def __init__(self, ctx: RegionContext, topic: aws.sns.Topic, parent: pulumi.Resource):
+        super().__init__("payment-dr:global:LinkMonitoring", ctx.logical("link-monitoring"), None, pulumi.ResourceOptions(parent=parent))
+        self.alarms = declare_alarms(ctx, link_alarms(ctx), topic, self)
+        # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
+        self.dashboard = aws.cloudwatch.Dashboard(
+            ctx.logical("dashboard"),
+            dashboard_name=ctx.name(naming.DASHBOARD),
+            dashboard_body=json.dumps(dashboard.body(dashboard_data(ctx)), sort_keys=True),
+            opts=ctx.opts(self),
+        )
+        self.register_outputs({"dashboardName": self.dashboard.dashboard_name})
