@@ -3,6 +3,10 @@
     python -m plan                      # the example stack, Pulumi.dev.yaml
     python -m plan --stack prod         # Pulumi.prod.yaml
     python -m plan --set secondaryRegions='["us-east-2","us-west-2"]'
+    python -m plan --diagram docs/architecture.md   # also write the Mermaid architecture diagram
+
+After the resources it prints the recovery budget (plan/budget.py) and the policy pack's verdict
+(policy/rules.py via plan/policies.py); it exits with status 3 when a policy is violated.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 from core.config import ConfigError
-from plan import engine
+from plan import budget, diagram, engine, policies
 
 NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName", "domainName", "topic")
+POLICY_VIOLATION_EXIT = 3
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
@@ -32,10 +37,7 @@ def physical_name(record: engine.ResourceRecord) -> str:
     return tag or "-"
 
 
-def role_of(evaluation: engine.Evaluation, record: engine.ResourceRecord) -> str:
-    provider = next((r for r in evaluation.resources if r.urn == record.provider_urn), None)
-    tags = ((provider.inputs.get("defaultTags") or {}).get("tags") or {}) if provider else {}
-    return tags.get("DR-Role", "?")
+role_of = budget.dr_role  # the DR-Role default tag of a resource's provider
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def render(console: Console, stack: str, evaluation: engine.Evaluation) -> None:
         for record in sorted(records, key=lambda r: (r.type, r.name)):
             table.add_row(record.type, physical_name(record), record.name)
         console.print(table)
-    per_region = Counter(r.region for r in evaluation.managed)
+    per_region = Counter(r.region or "?" for r in evaluation.managed)  # "?": state-only (random values)
     summary = ", ".join(f"{count} in {region}" for region, count in sorted(per_region.items()))
     console.print(f"[bold]Total: {len(evaluation.managed)} resources to create[/] ({summary}).")
 
@@ -75,6 +77,7 @@ def main(
     config_file: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="A stack config file to read instead."),
     set_: list[str] = typer.Option([], "--set", help="Override a config key: KEY=VALUE (JSON for lists/maps)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable resource list."),
+    diagram_path: Optional[Path] = typer.Option(None, "--diagram", dir_okay=False, help="Write the architecture diagram (Mermaid) here: .md for a Markdown page, else raw Mermaid."),
 ) -> None:
     console = Console(width=200)
     path = config_file or engine.ROOT / f"Pulumi.{stack}.yaml"
@@ -87,11 +90,32 @@ def main(
     except ConfigError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1)
+    if diagram_path:
+        text = diagram.document(evaluation, stack) if diagram_path.suffix == ".md" else diagram.mermaid(evaluation)
+        diagram_path.write_text(text)
+    violations = policies.check(evaluation, policies.suffix_config(raw))
     if as_json:
         print(json.dumps([{"type": r.type, "name": r.name, "region": r.region, "physicalName": physical_name(r), "inputs": r.inputs}
                           for r in evaluation.managed], indent=2, default=str))
+    else:
+        render(console, stack, evaluation)
+        console.print()
+        console.print(budget.format_text(budget.compute(evaluation)), markup=False, highlight=False, soft_wrap=True)
+    report_policies(Console(width=200, stderr=as_json), violations)
+    if diagram_path:
+        Console(width=200, stderr=True).print(f"diagram written to {diagram_path}")
+    if violations:
+        raise typer.Exit(POLICY_VIOLATION_EXIT)
+
+
+def report_policies(console: Console, violations: list[policies.Violation]) -> None:
+    console.print()
+    if not violations:
+        console.print("[bold green]Policy pack: no violations[/] (policy/rules.py; the same rules run under `pulumi preview --policy-pack policy`).")
         return
-    render(console, stack, evaluation)
+    console.print(f"[bold red]Policy pack: {len(violations)} violation(s)[/] (policy/rules.py, all mandatory):")
+    for violation in violations:
+        console.print(f"  {violation}", markup=False, highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":
