@@ -1,0 +1,3 @@
+from drctl.cli import app
+
+app(prog_name="drctl")

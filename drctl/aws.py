@@ -1,0 +1,109 @@
+"""boto3 clients per service and region, and reads that survive a lost region.
+
+During a regional outage every call to that region hangs until its connect timeout. Clients
+remembers a region that failed to answer and skips it for the rest of the command, so `status`
+reports it once instead of timing out on every call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from drctl.errors import UsageError
+
+T = TypeVar("T")
+# Only tests point drctl elsewhere than AWS (moto server).
+ENDPOINT_ENV = "DRCTL_ENDPOINT_URL"
+# Fail fast on a dead region; standard retries still absorb throttling and transient errors.
+DEFAULT_CONFIG = Config(connect_timeout=3, read_timeout=30, retries={"mode": "standard", "max_attempts": 3})
+# Route 53 is a global service served through us-east-1; its endpoint is not that region's, so a
+# lost us-east-1 never marks Route 53 as down (and the other way round).
+ROUTE53_REGION = "us-east-1"
+GLOBAL_SERVICES = frozenset({"route53"})
+CREDENTIAL_ERRORS = frozenset({
+    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+    "SignatureDoesNotMatch", "InvalidAccessKeyId",
+})
+
+
+class Unreachable(Exception):
+    """A region did not answer (or answered with an error); the reason is the message."""
+
+
+class Clients:
+    """Caches one client per (service, region); the same object each time, so tests can stub it."""
+
+    def __init__(self, session: boto3.Session | None = None, endpoint_url: str | None = None,
+                 config: Config = DEFAULT_CONFIG):
+        self.session = session or boto3.Session()
+        self.endpoint_url = endpoint_url
+        self.config = config
+        self.down: dict[str, str] = {}  # region (or global service) -> why it is considered unreachable
+        self._cache: dict[tuple[str, str], BaseClient] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls) -> Clients:
+        return cls(endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
+
+    def __call__(self, service: str, region: str) -> Any:
+        key = (service, region)
+        with self._lock:  # boto3 sessions are not thread-safe; `status` reads from several threads
+            if key not in self._cache:
+                self._cache[key] = self.session.client(
+                    service, region_name=region, endpoint_url=self.endpoint(service, region), config=self.config)
+            return self._cache[key]
+
+    def endpoint(self, service: str, region: str) -> str | None:
+        return self.endpoint_url
+
+    def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
+        """One API call that raises Unreachable instead of SDK errors (credential problems aside)."""
+        where = service if service in GLOBAL_SERVICES else region
+        if where in self.down:
+            raise Unreachable(f"{where} skipped: {self.down[where]}")
+        try:
+            return getattr(self(service, region), operation)(**params)
+        except (BotoConnectionError, HTTPClientError) as error:  # refused, timed out, cut off
+            self.down[where] = f"unreachable ({type(error).__name__})"
+            raise Unreachable(f"{where}: {self.down[where]}") from error
+        except ClientError as error:
+            raise_for_credentials(error)
+            raise Unreachable(f"{region}: {error_message(error)}") from error
+
+
+def error_message(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    return f"{details.get('Code', 'Error')}: {details.get('Message', str(error))}"
+
+
+def raise_for_credentials(error: ClientError) -> None:
+    """Rejected credentials are a usage problem, never a region outage."""
+    if error.response.get("Error", {}).get("Code") in CREDENTIAL_ERRORS:
+        raise UsageError(f"AWS rejected the credentials ({error_message(error)}): refresh them "
+                         "(assume the DR operator role again) and re-run") from error
+
+
+def first_answer(regions: Iterable[str], read: Callable[[str], T]) -> tuple[str, T]:
+    """The first region (in the given order) whose read succeeds, and its answer."""
+    reasons = []
+    for region in regions:
+        try:
+            return region, read(region)
+        except Unreachable as error:
+            reasons.append(str(error))
+    raise Unreachable("; ".join(reasons) or "no region to ask")
+
+
+def missing_credentials(error: NoCredentialsError) -> UsageError:
+    return UsageError("no AWS credentials found: assume the DR operator role (or set AWS_PROFILE) and "
+                      f"re-run ({error})")

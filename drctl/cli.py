@@ -1,0 +1,225 @@
+"""The typer app: one command per operation, all sharing plan, confirm, execute, notify and audit."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from botocore.exceptions import NoCredentialsError
+from rich.console import Console
+
+from drctl import actions, render
+from drctl.actions import Plan
+from drctl.aws import Clients, Unreachable, missing_credentials
+from drctl.context import Context
+from drctl.errors import USAGE_EXIT, DrctlError, OperationFailed, Refused, UsageError
+from drctl.notify import DEFAULT_AUDIT_LOG, Event, Identity, append_audit, publish, whoami
+from drctl.stack import load
+from drctl.status import collect
+from drctl.waiters import Clock, SystemClock
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_TIMEOUT = 900.0  # AWS quotes minutes for a switchover or failover; 15 of them leave room
+PUBLISHED_OUTCOMES = ("ok", "failed")  # refusals and dry runs changed nothing: audit line only
+
+HELP = ("DR operations for the payment platform. Needs only AWS credentials (the DR operator role) and the stack's "
+        "config file. Exit codes: 0 done; 1 the operation failed or a pre-check refused it; 2 bad usage, nothing changed. "
+        "docs/runbook.md says which command to run when.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP, pretty_exceptions_enable=False)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a run needs from outside; tests pass their own as CliRunner's `obj`."""
+
+    clients: Clients
+    clock: Clock
+    console: Console
+    errors: Console
+    stack: str | None = None
+    config_file: Path | None = None
+    project_dir: Path | None = None
+    audit_log: Path = DEFAULT_AUDIT_LOG
+
+    @classmethod
+    def default(cls) -> Runtime:
+        return cls(Clients.from_environment(), SystemClock(), Console(), Console(stderr=True))
+
+    def context(self) -> Context:
+        stack = load(self.stack, self.config_file, self.project_dir)
+        return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False))
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    stack: Annotated[Optional[str], typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
+    project_dir: Annotated[Optional[Path], typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
+                                                        help="Where Pulumi.<stack>.yaml lives (default: the current directory).")] = None,
+    audit_log: Annotated[Path, typer.Option(help="Local audit file, one JSON line per action.")] = DEFAULT_AUDIT_LOG,
+) -> None:
+    runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime.default()
+    ctx.obj = replace(runtime, stack=stack, config_file=config_file, project_dir=project_dir, audit_log=audit_log)
+
+
+def reports_errors(command: F) -> F:
+    """Every command: a DrctlError is printed with its state and next steps, and sets the exit code."""
+
+    @functools.wraps(command)
+    def run(ctx: typer.Context, **kwargs: Any) -> Any:
+        runtime = ctx.obj
+        try:
+            return command(ctx, **kwargs)
+        except DrctlError as problem:
+            render.error(runtime.errors, problem)
+            raise typer.Exit(problem.exit_code) from problem
+        except NoCredentialsError as problem:
+            render.error(runtime.errors, missing_credentials(problem))
+            raise typer.Exit(USAGE_EXIT) from problem
+        except Unreachable as problem:
+            failure = OperationFailed(f"AWS did not answer: {problem}")
+            render.error(runtime.errors, failure)
+            raise typer.Exit(failure.exit_code) from problem
+
+    return run  # type: ignore[return-value]
+
+
+Timeout = Annotated[float, typer.Option(min=1, help="Seconds to wait for each state before giving up.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print every step; call no mutating API.")]
+Yes = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
+
+
+@app.command()
+@reports_errors
+def status(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Writer, replication lag of every data store, health checks, where DNS sends traffic, and a verdict."""
+    runtime, context = _open(ctx)
+    report = collect(context, whoami(context).arn)
+    if json_output:
+        typer.echo(json.dumps(asdict(report), indent=2))
+    else:
+        render.status(runtime.console, report)
+
+
+@app.command()
+@reports_errors
+def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The secondary region to make the writer.")],
+               dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Planned role swap with no data loss (Aurora managed switchover, RPO 0)."""
+    runtime, context = _open(ctx)
+    _act(runtime, context, "switchover", {"to": to, "dry_run": dry_run, "timeout": timeout},
+         lambda: actions.switchover_plan(context, context.stack.require_region(to), timeout),
+         dry_run=dry_run, confirm=_asks(yes, f"Make {to} the writer?"))
+
+
+@app.command()
+@reports_errors
+def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The surviving region to promote.")],
+             allow_data_loss: Annotated[bool, typer.Option("--allow-data-loss", help="Required: accept losing unreplicated writes.")] = False,
+             dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Unplanned failover for a lost primary (Aurora managed failover, loses what had not replicated)."""
+    runtime, context = _open(ctx)
+    if not allow_data_loss:
+        stack = context.stack
+        raise UsageError(
+            f"failover promotes {to} at once and loses every write the current primary had not yet replicated. "
+            f"If the primary still works, run a switchover instead (RPO 0): {stack.command(f'switchover --to {to}')}. "
+            f"If the primary region is lost, re-run with --allow-data-loss: {stack.command(f'failover --to {to} --allow-data-loss')}")
+    _act(runtime, context, "failover", {"to": to, "allow_data_loss": True, "dry_run": dry_run, "timeout": timeout},
+         lambda: actions.failover_plan(context, context.stack.require_region(to), timeout),
+         dry_run=dry_run, confirm=_typed(yes, to))
+
+
+@app.command()
+@reports_errors
+def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="Send all traffic to this region.")] = None,
+        release: Annotated[bool, typer.Option("--release", help="Remove every override: health checks decide again.")] = False,
+        dry_run: DryRun = False, yes: Yes = False) -> None:
+    """Force traffic to a region (or release the override) through the health checks; no data moves."""
+    runtime, context = _open(ctx)
+    if (to is None) != release:
+        raise UsageError("give exactly one of --to REGION or --release")
+    _act(runtime, context, "dns", {"to": to, "release": release, "dry_run": dry_run},
+         lambda: actions.dns_plan(context, context.stack.require_region(to) if to else None),
+         dry_run=dry_run, confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every DNS override?"))
+
+
+@app.command()
+@reports_errors
+def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")] = None,
+          dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+    """Game day: switchover to a secondary and back, measuring the RTO of each direction."""
+    runtime, context = _open(ctx)
+    _act(runtime, context, "drill", {"to": to, "dry_run": dry_run, "timeout": timeout},
+         lambda: actions.drill_plan(context, context.stack.require_region(to) if to else None, timeout),
+         dry_run=dry_run, confirm=_asks(yes, "Run the drill (two switchovers)?"))
+
+
+def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], build: Callable[[], Plan], *,
+         dry_run: bool, confirm: Callable[[], bool]) -> None:
+    """Shared by every action: plan, show, confirm, execute, then notify and audit however it ended."""
+    identity = whoami(ctx)
+    runtime.console.print(f"operator {identity.arn}", highlight=False)
+    outcome, details = "failed", {}
+    try:
+        plan = build()
+        details.update(plan.details)
+        render.plan(runtime.console, plan, dry_run=dry_run)
+        if dry_run:
+            actions.require_checks(plan)  # a dry run that would be refused exits 1 too
+            outcome = "dry-run"
+            runtime.console.print("dry run: nothing was changed")
+            return
+        if not confirm():
+            raise Refused("not confirmed: nothing was changed")
+        done = actions.execute(ctx, plan)
+        details.update(durations_s=done.durations, measured_s=done.measured)
+        render.outcome(runtime.console, done)
+        outcome = "ok"
+    except BaseException as error:
+        outcome = _outcome_of(error)
+        details["error"] = str(error) or type(error).__name__
+        if isinstance(error, DrctlError) and error.state:
+            details["state"] = error.state
+        raise
+    finally:
+        _record(runtime, ctx, identity, Event.now(ctx, identity, command, args, outcome, details))
+
+
+def _record(runtime: Runtime, ctx: Context, identity: Identity, event: Event) -> None:
+    results = publish(ctx, identity, event) if event.outcome in PUBLISHED_OUTCOMES else {}
+    try:
+        audit: str | None = str(append_audit(runtime.audit_log, event, results))
+    except OSError as error:  # the action's outcome stands; the missing audit line must not go unnoticed
+        runtime.errors.print(f"[bold red]audit line NOT written[/] to {runtime.audit_log}: {error}")
+        audit = None
+    render.notified(runtime.console, results, audit)
+
+
+def _outcome_of(error: BaseException) -> str:
+    """`failed` once a change may have started (or on anything unexpected); `refused` when nothing changed."""
+    if isinstance(error, OperationFailed) or not isinstance(error, (DrctlError, Unreachable, typer.Abort)):
+        return "failed"
+    return "refused"
+
+
+def _open(ctx: typer.Context) -> tuple[Runtime, Context]:
+    runtime: Runtime = ctx.obj
+    return runtime, runtime.context()
+
+
+def _asks(yes: bool, question: str) -> Callable[[], bool]:
+    return lambda: yes or typer.confirm(question, default=False)
+
+
+def _typed(yes: bool, region: str) -> Callable[[], bool]:
+    """A failover loses data: the operator types the region's name, a reflex 'y' is not enough."""
+    return lambda: yes or typer.prompt(f"Type the region name ({region}) to fail over to it", default="", show_default=False).strip() == region
+
+
