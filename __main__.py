@@ -26,3 +26,60 @@ global_resources = link_regions(cfg, aws_providers, regions, shared)
 pulumi.export("primaryRegion", cfg.primary.name)
 pulumi.export("secondaryRegions", [spec.name for spec in cfg.secondaries])
 pulumi.export("vpcIds", {stack.region: stack.network.vpc.id for stack in regions})
+
+# --- data tier (docs/data-tier.md); never the secrets' values ---
+aurora = global_resources.aurora
+pulumi.export("dataHomeRegion", cfg.data_home_region)
+pulumi.export("auroraGlobalClusterId", aurora.global_cluster.global_cluster_identifier)
+pulumi.export("auroraGlobalWriterEndpoint", aurora.global_cluster.endpoint)
+pulumi.export("auroraClusters", {
+    region: {"identifier": cluster.cluster_identifier, "arn": cluster.arn, "endpoint": cluster.endpoint, "readerEndpoint": cluster.reader_endpoint}
+    for region, cluster in aurora.clusters.items()
+})
+pulumi.export("dynamodbTables", {
+    "transactions": {"name": global_resources.tables.transactions.name, "arn": global_resources.tables.transactions.arn},
+    "idempotency": {"name": global_resources.tables.idempotency.name, "arn": global_resources.tables.idempotency.arn},
+})
+pulumi.export("secrets", {
+    "dbMaster": {"name": global_resources.secrets.db_master.name, "arn": global_resources.secrets.db_master.arn},
+    "cardHash": {"name": global_resources.secrets.card_hash.name, "arn": global_resources.secrets.card_hash.arn},
+})
+pulumi.export("buckets", {stack.region: {kind: bucket.bucket for kind, bucket in stack.storage.buckets.items()} for stack in regions})
+
+# --- failover (docs/failover.md) ---
+failover = global_resources.failover
+pulumi.export("failover", {
+    "domainName": cfg.domain_name,
+    # The public failover chain, level by level (level 0 is domainName).
+    "chain": [{"name": name, "primary": region} for name, region in failover.chain],
+    "healthChecks": {
+        region: {kind: check.id for (check_region, kind), check in failover.health_checks.items() if check_region == region}
+        for region in cfg.region_names
+    },
+    "dbProbeAlarms": {stack.region: stack.probe.alarm.name for stack in regions},
+    # For clients that cannot use auroraGlobalWriterEndpoint (preferred: it follows the writer, TLS verify-full works).
+    "dbWriterName": failover.db_writer_name,
+    "dbPrivateZoneId": failover.db_zone.zone_id,
+})
+pulumi.export("drRoles", {
+    "operator": global_resources.dr_iam.operator_role.arn,
+    "automation": global_resources.dr_iam.automation_role.arn,
+})
+
+# --- payment service (docs/service.md) ---
+# Each region's API on its own execute-api host, next to the custom domain every region serves:
+# for smoke tests of one region, whatever the failover records point at.
+pulumi.export("paymentApi", {
+    "url": f"https://{cfg.domain_name}",
+    "regions": {
+        stack.region: {
+            "functionName": stack.service.function.name,
+            "restApiId": stack.service.rest_api.id,
+            "stage": stack.service.stage.stage_name,
+            "regionalUrl": pulumi.Output.concat("https://", stack.service.health_check_fqdn, "/", stack.service.stage.stage_name),
+            "healthCheckUrl": pulumi.Output.concat("https://", stack.service.health_check_fqdn, stack.service.health_check_path),
+            "regionalDomainName": stack.service.domain.regional_domain_name,
+        }
+        for stack in regions
+    },
+})

@@ -51,9 +51,11 @@ KNOWN_KEYS = (
     "natGateways", "domainName", "hostedZoneName", "hostedZoneId", "createHostedZone",
     "alertEmails", "auroraEngineVersion", "auroraInstanceClass", "auroraSecondaryInstances",
     "backupRetentionDays", "preferredBackupWindow", "deletionProtection", "skipFinalSnapshot",
+    "dataHomeRegion", "auroraGlobalDbRpoSeconds", "auditRetentionDays", "auditObjectLockMode",
     "replicationLagThresholdMs", "healthCheckIntervalSeconds", "healthCheckFailureThreshold",
     "dnsTtlSeconds", "logRetentionDays", "lambdaReservedConcurrency", "maxTransactionAmount",
-    "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "opsPrincipalArns", "tags",
+    "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "manageApiGatewayAccount",
+    "opsPrincipalArns", "tags",
 )
 
 
@@ -66,6 +68,13 @@ class DrRole(str, Enum):
 class NatMode(str, Enum):
     PER_AZ = "per-az"
     SINGLE = "single"
+
+
+class ObjectLockMode(str, Enum):
+    """S3 Object Lock default retention for audit logs (docs/data-tier.md, "Object Lock")."""
+
+    GOVERNANCE = "GOVERNANCE"
+    COMPLIANCE = "COMPLIANCE"
 
 
 class ConfigError(ValueError):
@@ -107,6 +116,12 @@ class StackConfig:
     preferred_backup_window: str
     deletion_protection: bool
     skip_final_snapshot: bool
+    # Data tier (docs/data-tier.md): where the global tables, the secrets' primary copies and the
+    # Aurora global cluster object live; it never follows primaryRegion.
+    data_home_region: str
+    aurora_global_db_rpo_seconds: int | None
+    audit_retention_days: int
+    audit_object_lock_mode: ObjectLockMode
     replication_lag_threshold_ms: int
     health_check_interval_seconds: int
     health_check_failure_threshold: int
@@ -117,6 +132,9 @@ class StackConfig:
     allowed_currencies: tuple[str, ...]
     api_throttle_rate_limit: int
     api_throttle_burst_limit: int
+    # API Gateway's CloudWatch Logs role is one setting per account and region: exactly one stack per
+    # account should manage it (docs/service.md, "Access logs and the account's CloudWatch role").
+    manage_api_gateway_account: bool
     ops_principal_arns: tuple[str, ...]
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -134,6 +152,10 @@ class StackConfig:
 
     def region(self, name: str) -> RegionSpec:
         return next(r for r in self.regions if r.name == name)
+
+    @property
+    def data_home(self) -> RegionSpec:
+        return self.region(self.data_home_region)
 
     @property
     def namer(self) -> naming.Namer:
@@ -273,6 +295,17 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         if not isinstance(arn, str) or not PRINCIPAL_ARN_PATTERN.match(arn):
             r.problem("opsPrincipalArns", arn, "each entry must be an IAM ARN like arn:aws:iam::123456789012:role/ops")
 
+    data_home = r.string("dataHomeRegion", primary) or primary
+    if region_names and data_home not in region_names:
+        r.problem("dataHomeRegion", data_home, f"must be one of the deployed regions ({', '.join(region_names)}): "
+                  "the region that was primary when the data tier was first deployed")
+    lock_mode = r.string("auditObjectLockMode", ObjectLockMode.GOVERNANCE.value)
+    if lock_mode not in {m.value for m in ObjectLockMode}:
+        r.problem("auditObjectLockMode", lock_mode, "allowed: 'GOVERNANCE' (privileged users can still delete) or 'COMPLIANCE' (nobody can, until retention ends)")
+        lock_mode = ObjectLockMode.GOVERNANCE.value
+    rpo = r.integer("auroraGlobalDbRpoSeconds", 0, lambda n: n == 0 or 20 <= n <= 86400,
+                    "allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset")
+
     extra_tags = r.structured("tags", {}, dict)
     reserved = {"Environment", "Region", "DR-Role"} & set(extra_tags)
     if reserved:
@@ -295,6 +328,10 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         preferred_backup_window=_window(r, "preferredBackupWindow", "03:00-04:00"),
         deletion_protection=r.boolean("deletionProtection", True),
         skip_final_snapshot=r.boolean("skipFinalSnapshot", False),
+        data_home_region=data_home,
+        aurora_global_db_rpo_seconds=rpo or None,
+        audit_retention_days=r.integer("auditRetentionDays", 365, lambda n: 1 <= n <= 3650, "allowed: 1 to 3650 days (PCI DSS asks for at least 365)"),
+        audit_object_lock_mode=ObjectLockMode(lock_mode),
         replication_lag_threshold_ms=r.integer("replicationLagThresholdMs", 1000, lambda n: 1 <= n <= 1000, "allowed: 1 to 1000 ms (the spec's alarm is at 1 second)"),
         health_check_interval_seconds=r.integer("healthCheckIntervalSeconds", 10, lambda n: n in (10, 30), "allowed: 10 or 30 (Route 53's only intervals)"),
         health_check_failure_threshold=r.integer("healthCheckFailureThreshold", 3, lambda n: 1 <= n <= 10, "allowed: 1 to 10"),
@@ -305,6 +342,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         allowed_currencies=tuple(currencies),
         api_throttle_rate_limit=r.integer("apiThrottleRateLimit", 200, lambda n: 1 <= n <= 10000, "allowed: 1 to 10000 requests per second"),
         api_throttle_burst_limit=r.integer("apiThrottleBurstLimit", 400, lambda n: 1 <= n <= 5000, "allowed: 1 to 5000 requests"),
+        manage_api_gateway_account=r.boolean("manageApiGatewayAccount", True),
         ops_principal_arns=tuple(principals),
         extra_tags=extra_tags,
     )
@@ -334,7 +372,7 @@ def _check_regions(r: _Reader, primary: str | None, secondaries: list[Any]) -> l
 
 
 def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> dict[str, str]:
-    """Explicit CIDRs are validated; every other region gets the next free /16 of 10.0.0.0/8."""
+    """Explicit CIDRs are validated; every other region gets its own /16 of 10.0.0.0/8."""
     chosen: dict[str, ipaddress.IPv4Network] = {}
     for region, cidr in explicit.items():
         if region not in regions:
@@ -353,15 +391,21 @@ def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> di
             r.problem("vpcCidrs", {region: cidr}, f"overlaps {clash}'s {chosen[clash]}: peered VPCs need disjoint blocks")
             continue
         chosen[region] = network
-    free = (
-        net
-        for net in DEFAULT_CIDR_POOL.subnets(new_prefix=DEFAULT_VPC_PREFIX)
-        if net.network_address.packed[1] >= 16 and not any(net.overlaps(c) for c in chosen.values())
-    )
-    for region in regions:
-        if region not in chosen:
-            chosen[region] = next(free)
+    # Defaults depend on the region's name, never on its position or role: swapping the primary
+    # in config must not move a VPC to another block (that would replace the whole network).
+    for region in sorted(set(regions) - set(chosen)):
+        chosen[region] = _default_cidr(region, list(chosen.values()))
     return {region: str(net) for region, net in chosen.items()}
+
+
+def _default_cidr(region: str, taken: list[ipaddress.IPv4Network]) -> ipaddress.IPv4Network:
+    """10.<16 + the region's index among known regions>.0.0/16, or the next free /16 if that one is taken."""
+    blocks = list(DEFAULT_CIDR_POOL.subnets(new_prefix=DEFAULT_VPC_PREFIX))
+    preferred = 16 + sorted(KNOWN_REGIONS).index(region)
+    for block in blocks[preferred:] + blocks[16:preferred]:
+        if not any(block.overlaps(t) for t in taken):
+            return block
+    raise ValueError("no free /16 left in 10.0.0.0/8")  # unreachable with fewer than 240 regions
 
 
 def _is_domain(name: str) -> bool:

@@ -63,6 +63,11 @@ S3_REPLICATION_ROLE = NameSpec("payment-s3-replication", 64, with_region=True)
 # Database
 GLOBAL_CLUSTER = NameSpec("payment-global", 63)
 DB_CLUSTER = NameSpec("payment-db", 63, with_region=True)
+# Qualified with the instance number (limit keeps room for "-NN").
+DB_INSTANCE = NameSpec("payment-db", 60, with_region=True)
+# Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never
+# collides with the previous one's (pa#1276); the limit keeps room for "-<8 hex digits>".
+DB_FINAL_SNAPSHOT = NameSpec("payment-db-final", 246, with_region=True)
 DB_SUBNET_GROUP = NameSpec("payment-db-subnets", 255)
 DB_SECURITY_GROUP = NameSpec("payment-db", 255)
 DB_PARAMETER_GROUP = NameSpec("payment-db-params", 255)
@@ -79,6 +84,10 @@ VALIDATOR_SG = NameSpec("payment-validator", 255)
 VALIDATOR_DLQ = NameSpec("payment-validator-dlq", 80)
 API = NameSpec("payment-api", 1024)
 API_STAGE = NameSpec("payment-api", 128)
+# Access-log group, under "/aws/apigateway/" (16 characters of the 512 a log group name may have).
+API_ACCESS_LOGS = NameSpec("payment-api-access", 496)
+# The role API Gateway assumes to write CloudWatch Logs, set once per account and region (docs/service.md).
+API_GATEWAY_LOGS_ROLE = NameSpec("payment-apigw-logs", 64, with_region=True)
 
 # Health and failover
 DB_PROBE_FUNCTION = NameSpec("payment-db-probe", 64)
@@ -86,13 +95,24 @@ DB_PROBE_ROLE = NameSpec("payment-db-probe", 64, with_region=True)
 DB_PROBE_SG = NameSpec("payment-db-probe", 255)
 DB_PROBE_SCHEDULE = NameSpec("payment-db-probe", 64)
 HEALTH_CHECK = NameSpec("payment-health", 256, with_region=True)
+# DNS labels (63 characters at most). The nested names of the public failover chain are
+# "failover-<level>-<suffix>.<domainName>" (the limit keeps room for "-<level>"); the database's
+# private zone is "db-<suffix>.payment-dr.internal" (docs/failover.md).
+FAILOVER_CHAIN_LABEL = NameSpec("failover", 60)
+DB_PRIVATE_ZONE_LABEL = NameSpec("db", 63)
+PRIVATE_ZONE_PARENT = "payment-dr.internal"  # .internal: reserved for private use (ICANN, 2024)
 FAILOVER_TOPIC = NameSpec("payment-failover-events", 256)
-DASHBOARD = NameSpec("payment-dr", 255)
+# CloudWatch dashboards are global to the account ("All dashboards in your account are global, not
+# region-specific", CloudFormation AWS::CloudWatch::Dashboard): one per region needs the region in its name.
+DASHBOARD = NameSpec("payment-dr", 255, with_region=True)
+# Alarms are regional: qualified with what they watch ("payment-<what>-<suffix>", docs/observability.md).
 ALARM = NameSpec("payment", 255)
 
 # DR operations
 DR_OPERATOR_ROLE = NameSpec("payment-dr-operator", 64)
 DR_AUTOMATION_ROLE = NameSpec("payment-dr-automation", 64)
+# What both DR roles may do in one region (a managed policy per region, attached to both).
+DR_REGION_POLICY = NameSpec("payment-dr-ops", 128, with_region=True)
 
 
 def all_specs() -> tuple[NameSpec, ...]:

@@ -6,8 +6,16 @@ import pulumi
 
 from core.config import StackConfig
 from core.providers import Providers
+from global_resources.aurora import AuroraGlobalDatabase
+from global_resources.dr_iam import DrIam
+from global_resources.dynamodb import GlobalTables
+from global_resources.failover import Failover
+from global_resources.health_alarms import HealthAlarms
 from global_resources.peering import VpcPeering, peer_all
+from global_resources.s3_replication import BucketReplication
+from global_resources.secrets import ReplicatedSecrets
 from region_factory import RegionalStack, SharedInputs
+from region_factory.monitoring import LinkMonitoring
 
 
 class GlobalResources(pulumi.ComponentResource):
@@ -15,8 +23,18 @@ class GlobalResources(pulumi.ComponentResource):
         super().__init__("payment-dr:global:GlobalResources", "global")
         self.peerings: list[VpcPeering] = peer_all(cfg, regions, self)
         # --- data tier (secrets, Aurora global database, DynamoDB global tables, S3 replication) ---
+        by_region = {stack.region: stack for stack in regions}
+        self.secrets = ReplicatedSecrets(cfg, by_region, self)
+        self.aurora = AuroraGlobalDatabase(cfg, providers, by_region, self.secrets, self)
+        self.tables = GlobalTables(cfg, by_region, self)
+        self.replication = BucketReplication(cfg, by_region, self)
         # --- failover (Route 53 health checks and records, DR IAM roles) ---
+        self.failover = Failover(cfg, providers, by_region, self.aurora, shared, self)
+        self.dr_iam = DrIam(cfg, providers, by_region, self.failover, shared, self)
         # --- global alerting (Route 53 health-check alarms in us-east-1) ---
+        self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
+        # Each region's replication-link alarms and dashboard, in that region: they name the other regions.
+        self.monitoring = {region: LinkMonitoring(stack.ctx, stack.alerts.topic, self) for region, stack in by_region.items()}
         self.register_outputs({})
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -25,6 +26,8 @@ PROGRAM = ROOT / "__main__.py"
 PROJECT = "payment-dr"
 MOCK_ACCOUNT_ID = "000000000000"
 MOCK_ZONE_ID = "Z00000000000000000000"
+# The hosted zone of API Gateway's regional endpoints (one per region in AWS) for alias records.
+MOCK_APIGATEWAY_ZONE_ID = "Z0000000000APIGATEWAY"
 COMPUTED = "<computed>"
 
 
@@ -114,6 +117,19 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: list[ResourceRecord] = []
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the real engine makes them: the whole chain of parent types, none for the stack.
+
+        The SDK's mock keeps only the immediate parent's type, which would hide URN collisions
+        between components of different kinds that a real `pulumi up` rejects.
+        """
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
@@ -154,6 +170,11 @@ def _known(value: Any) -> Any:
         return [_known(v) for v in value]
     if isinstance(value, pulumi.output.Unknown):
         return COMPUTED
+    # Code assets (Lambda packages) as plain data naming what they hold; the engine never reads them.
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {k: _known(v) for k, v in sorted(value.assets.items())}}
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return {type(value).__name__: getattr(value, "path", None) or getattr(value, "uri", None) or getattr(value, "text", None)}
     return value
 
 
@@ -188,7 +209,88 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     "aws:iam/role:Role": lambda i, n, r: {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{n}", "name": n},
     "aws:kms/key:Key": lambda i, n, r: {"keyId": f"{n}-key-id", "arn": _arn("kms", r, f"key/{n}-key-id")},
     "aws:sns/topic:Topic": lambda i, n, r: {"arn": _arn("sns", r, n)},
+    # Data tier. Endpoints carry the mock account id so they cannot be mistaken for real hosts.
+    "aws:s3/bucket:Bucket": lambda i, n, r: {"arn": f"arn:aws:s3:::{i['bucket']}", "bucket": i["bucket"]},
+    "aws:secretsmanager/secret:Secret": lambda i, n, r: {"arn": _arn("secretsmanager", r, f"secret:{n}-000000")},
+    "aws:rds/globalCluster:GlobalCluster": lambda i, n, r: {
+        "arn": f"arn:aws:rds::{MOCK_ACCOUNT_ID}:global-cluster:{i['globalClusterIdentifier']}",
+        "endpoint": f"{i['globalClusterIdentifier']}.global-{MOCK_ACCOUNT_ID}.global.rds.amazonaws.com",
+    },
+    "aws:rds/cluster:Cluster": lambda i, n, r: {
+        "arn": _arn("rds", r, f"cluster:{i['clusterIdentifier']}"),
+        "endpoint": f"{i['clusterIdentifier']}.cluster-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
+        "readerEndpoint": f"{i['clusterIdentifier']}.cluster-ro-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
+    },
+    "aws:rds/clusterInstance:ClusterInstance": lambda i, n, r: {"arn": _arn("rds", r, f"db:{i['identifier']}")},
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup": lambda i, n, r: {"arn": _arn("rds", r, f"cluster-pg:{n}")},
+    "aws:rds/subnetGroup:SubnetGroup": lambda i, n, r: {"arn": _arn("rds", r, f"subgrp:{n}")},
+    # A random id is only known once created; zeros mark the placeholder.
+    "random:index/randomId:RandomId": lambda i, n, r: {"hex": "0" * 2 * int(i["byteLength"])},
+    # Payment service (docs/service.md). Ids AWS generates are "<name>-id"; zeros mark ACM's tokens.
+    "aws:lambda/function:Function": lambda i, n, r: {
+        "arn": _arn("lambda", r, f"function:{n}"),
+        "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{_arn('lambda', r, f'function:{n}')}/invocations",
+    },
+    "aws:sqs/queue:Queue": lambda i, n, r: {"arn": _arn("sqs", r, n), "url": f"https://sqs.{r}.amazonaws.com/{MOCK_ACCOUNT_ID}/{n}"},
+    "aws:apigateway/restApi:RestApi": lambda i, n, r: {
+        "arn": f"arn:aws:apigateway:{r}::/restapis/{n}-id",
+        "executionArn": _arn("execute-api", r, f"{n}-id"),
+        "rootResourceId": f"{n}-root-id",
+    },
+    # ACM gives one validation CNAME per domain and account, the same in every region.
+    "aws:acm/certificate:Certificate": lambda i, n, r: {
+        "arn": _arn("acm", r, f"certificate/{n}-id"),
+        "domainValidationOptions": [{
+            "domainName": i["domainName"],
+            "resourceRecordName": f"_{'0' * 32}.{i['domainName']}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_{'0' * 32}.mock.acm-validations.aws.",
+        }],
+    },
+    "aws:route53/record:Record": lambda i, n, r: {"fqdn": str(i.get("name", n)).rstrip(".")},
+    "aws:apigateway/domainName:DomainName": lambda i, n, r: {
+        "arn": f"arn:aws:apigateway:{r}::/domainnames/{i['domainName']}",
+        "regionalDomainName": f"d-{MOCK_ACCOUNT_ID}.execute-api.{r}.amazonaws.com",
+        "regionalZoneId": MOCK_APIGATEWAY_ZONE_ID,
+    },
+    # Failover (docs/failover.md): the probe's build, alarm and schedule, Route 53 health checks and zones.
+    # The probe bundle exists only once `pulumi up` has run the build: unknown, as in a real first preview.
+    "command:local:Command": lambda i, n, r: {"archive": rpc.UNKNOWN, "stdout": rpc.UNKNOWN, "stderr": rpc.UNKNOWN},
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i, n, r: {"arn": _arn("cloudwatch", r, f"alarm:{n}")},
+    "aws:cloudwatch/eventRule:EventRule": lambda i, n, r: {"arn": _arn("events", r, f"rule/{n}")},
+    # Global: a health check's id is "<logical name>-id" (it has no name), a zone's "<zone name>-zone-id".
+    "aws:route53/healthCheck:HealthCheck": lambda i, n, r: {"arn": f"arn:aws:route53:::healthcheck/{n}-id"},
+    "aws:route53/zone:Zone": lambda i, n, r: {
+        "zoneId": f"{n}-zone-id", "arn": f"arn:aws:route53:::hostedzone/{n}-zone-id", "nameServers": [],
+    },
+    "aws:iam/policy:Policy": lambda i, n, r: {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/{n}"},
 }
+
+# Aurora PostgreSQL versions AWS no longer offers for new clusters: DescribeDBEngineVersions (without
+# IncludeAll) does not list them, so `aws.rds.get_engine_version` answers "not found". This models
+# what the real check answers as far as the sources go: of 13.x, cfn-lint's deprecated-version data
+# (src/cfnlint/data/schemas/extensions/aws_rds_dbcluster/engine_version_deprecated.json, 2026-08)
+# leaves only 13.9 and 13.23; 13.7 (the spec's version) is among the deprecated ones
+# (../shared/notes/aws-dr-facts.md). Any version not listed is answered as available: the offline
+# plan cannot know better, `pulumi up` asks AWS.
+DEPRECATED_ENGINE_VERSIONS = {
+    "aurora-postgresql": frozenset(
+        ["13.3", "13.4", "13.5", "13.6", "13.7", "13.8", "13.10", "13.11", "13.12", "13.13", "13.14", "13.15",
+         "13.16", "13.18", "13.20", "13.21", "13.22"]
+    ),
+}
+
+
+def _engine_version(args: dict[str, Any], region: str | None) -> Any:
+    engine, version = args.get("engine"), args.get("version")
+    if version in DEPRECATED_ENGINE_VERSIONS.get(engine, ()) and not args.get("includeAll"):
+        # The provider's own error text (terraform-provider-aws data source rds_engine_version).
+        return {}, [("version", f"no RDS engine versions found: {{Engine: {engine}, EngineVersion: {version}}} (offline plan: deprecated, {region})")]
+    major = str(version).split(".")[0]
+    return {
+        "engine": engine, "version": version, "versionActual": version, "status": "available",
+        "parameterGroupFamily": f"{engine}{major}", "supportsGlobalDatabases": True, "id": version,
+    }
 
 
 def mock_invoke(token: str, args: dict[str, Any], region: str | None) -> dict[str, Any]:
@@ -200,6 +302,8 @@ def mock_invoke(token: str, args: dict[str, Any], region: str | None) -> dict[st
     if token == "aws:route53/getZone:getZone":
         # The zone exists only in the real account: a placeholder id that cannot be mistaken for one.
         return {"zoneId": MOCK_ZONE_ID, "name": args.get("name"), "id": MOCK_ZONE_ID, "nameServers": [], "privateZone": False}
+    if token == "aws:rds/getEngineVersion:getEngineVersion":
+        return _engine_version(args, region)
     raise NotImplementedError(f"the offline engine has no mock for invoke {token}: add one in plan/engine.py")
 
 

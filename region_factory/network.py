@@ -50,7 +50,7 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: list[pulumi.Output[str]]
     private_route_tables: list[aws.ec2.RouteTable]
 
-    def __init__(self, ctx: RegionContext, parent: pulumi.Resource):
+    def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
         super().__init__("payment-dr:region:Network", ctx.logical("network"), None, pulumi.ResourceOptions(parent=parent))
         self.ctx = ctx
         self.subnet_plan = plan_subnets(ctx.spec.cidr, availability_zones(ctx))
@@ -71,7 +71,7 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [subnet.id for subnet, _ in private]
         self.private_route_tables = [table for _, table in private]
         self._gateway_endpoints()
-        self._flow_logs()
+        self._flow_logs(key)
         self.register_outputs({"vpcId": self.vpc.id, "privateSubnetIds": self.private_subnet_ids})
 
     def _public_subnet(self, plan: SubnetPlan, igw: aws.ec2.InternetGateway) -> aws.ec2.Subnet:
@@ -159,12 +159,13 @@ class Network(pulumi.ComponentResource):
                 opts=ctx.opts(self),
             )
 
-    def _flow_logs(self) -> None:
+    def _flow_logs(self, key: aws.kms.Key) -> None:
         ctx = self.ctx
         log_group = aws.cloudwatch.LogGroup(
             ctx.logical("flow-logs"),
             name=f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}",
             retention_in_days=ctx.cfg.log_retention_days,
+            kms_key_id=key.arn,
             opts=ctx.opts(self),
         )
         role = aws.iam.Role(

@@ -19,10 +19,15 @@ def test_example_stack_is_valid_and_fills_defaults(config):
     parsed = stack_config.parse(config)
     assert parsed.primary.name == "us-east-1" and parsed.primary.is_primary
     assert [r.name for r in parsed.secondaries] == ["us-east-2"]
-    assert parsed.aurora_engine_version == "13.7"
+    # The spec's 13.7 stays the code default; the example stack sets a version AWS still creates.
+    assert parsed.aurora_engine_version == "13.23"
+    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "13.7"
     assert parsed.replication_lag_threshold_ms == 1000
     assert parsed.health_check_interval_seconds == 10
     assert parsed.nat_mode is stack_config.NatMode.PER_AZ
+    # A fresh account needs API Gateway's CloudWatch role for access logs; stacks sharing one opt out.
+    assert parsed.manage_api_gateway_account is True
+    assert stack_config.parse({**config, "manageApiGatewayAccount": "false"}).manage_api_gateway_account is False
 
 
 @pytest.mark.parametrize(
@@ -64,6 +69,11 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("dnsTtlSeconds", "3600", "dnsTtlSeconds='3600'"),
         ("logRetentionDays", "8", "logRetentionDays='8': allowed: one of"),
         ("deletionProtection", "yes", "deletionProtection='yes': must be true or false"),
+        ("manageApiGatewayAccount", "sometimes", "manageApiGatewayAccount='sometimes': must be true or false"),
+        ("dataHomeRegion", "eu-west-1", "dataHomeRegion='eu-west-1': must be one of the deployed regions (us-east-1, us-east-2)"),
+        ("auroraGlobalDbRpoSeconds", "10", "auroraGlobalDbRpoSeconds='10': allowed: 20 to 86400"),
+        ("auditRetentionDays", "0", "auditRetentionDays='0': allowed: 1 to 3650"),
+        ("auditObjectLockMode", "governance", "auditObjectLockMode='governance': allowed: 'GOVERNANCE'"),
         ("allowedCurrencies", ["usd"], "allowedCurrencies='usd'"),
         ("maxTransactionAmount", "-5", "maxTransactionAmount='-5'"),
         ("opsPrincipalArns", ["bob"], "opsPrincipalArns='bob'"),
@@ -128,3 +138,12 @@ def test_invalid_config_stops_the_program_before_any_resource(config):
     assert declared == []
     engine.evaluate({**config, "environmentSuffix": "fine"}, records=declared)
     assert declared, "the same harness records resources when the config is valid"
+
+
+def test_default_cidrs_do_not_depend_on_which_region_is_primary(config):
+    before = {r.name: r.cidr for r in stack_config.parse(config).regions}
+    swapped = {**config, "primaryRegion": "us-east-2", "secondaryRegions": ["us-east-1"]}
+    assert {r.name: r.cidr for r in stack_config.parse(swapped).regions} == before
+    # ...nor on which other regions are deployed.
+    grown = {**config, "secondaryRegions": ["eu-west-1", "us-east-2"]}
+    assert {r.name: r.cidr for r in stack_config.parse(grown).regions if r.name in before} == before

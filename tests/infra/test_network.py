@@ -67,6 +67,8 @@ def test_flow_logs_capture_all_traffic_into_a_retained_log_group(dev):
         group = dev.by_output("arn", flow.inputs["logDestination"])
         assert flow.inputs["trafficType"] == "ALL"
         assert group.region == flow.region and group.inputs["retentionInDays"] == 90
+        key = dev.by_output("arn", group.inputs["kmsKeyId"])
+        assert key.type == "aws:kms/key:Key" and key.region == flow.region
 
 
 def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
@@ -103,6 +105,9 @@ def test_dns_resolution_over_peering_on_both_sides(dev):
 
 def test_swapping_the_primary_keeps_every_logical_name(config):
     """A planned switchover by config must not replace resources: only roles (tags) change."""
+    # The data tier's home region (tables, secrets, global cluster) must not follow primaryRegion: the
+    # switchover procedure pins it first (docs/data-tier.md, "Switchover by config").
+    config["dataHomeRegion"] = config["primaryRegion"]
     before = engine.evaluate(config)
     after = engine.evaluate({**config, "primaryRegion": "us-east-2", "secondaryRegions": ["us-east-1"]})
     assert {r.urn for r in before.managed} == {r.urn for r in after.managed}
