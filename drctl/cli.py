@@ -13,7 +13,7 @@ import typer
 from botocore.exceptions import NoCredentialsError
 from rich.console import Console
 
-from drctl import actions, render
+from drctl import actions, aurora, render
 from drctl.actions import Plan
 from drctl.aws import Clients, Unreachable, missing_credentials
 from drctl.context import Context
@@ -110,9 +110,15 @@ def status(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json
 @app.command()
 @reports_errors
 def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The secondary region to make the writer.")],
-               dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+               dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT,
+               if_needed: Annotated[bool, typer.Option("--if-needed", help="Succeed without change when REGION already is the writer (for `pulumi up`).")] = False) -> None:
     """Planned role swap with no data loss (Aurora managed switchover, RPO 0)."""
     runtime, context = _open(ctx)
+    if if_needed:
+        writer = aurora.read_topology(context, prefer=context.stack.require_region(to)).writer
+        if writer is not None and writer.region == to:
+            runtime.console.print(f"{to} is already the writer: nothing to do", highlight=False)
+            return
     _act(runtime, context, "switchover", {"to": to, "dry_run": dry_run, "timeout": timeout},
          lambda: actions.switchover_plan(context, context.stack.require_region(to), timeout),
          dry_run=dry_run, confirm=_asks(yes, f"Make {to} the writer?"))

@@ -14,6 +14,7 @@ from global_resources.health_alarms import HealthAlarms
 from global_resources.peering import VpcPeering, peer_all
 from global_resources.s3_replication import BucketReplication
 from global_resources.secrets import ReplicatedSecrets
+from global_resources.switchover import PlannedSwitchover
 from region_factory import RegionalStack, SharedInputs
 from region_factory.monitoring import LinkMonitoring
 
@@ -29,7 +30,8 @@ class GlobalResources(pulumi.ComponentResource):
         self.tables = GlobalTables(cfg, by_region, self)
         self.replication = BucketReplication(cfg, by_region, self)
         # --- failover (Route 53 health checks and records, DR IAM roles) ---
-        self.failover = Failover(cfg, providers, by_region, self.aurora, shared, self)
+        self.switchover = PlannedSwitchover(cfg, self.aurora, self)
+        self.failover = Failover(cfg, providers, by_region, self.aurora, shared, self, after=[self.switchover.command])
         self.dr_iam = DrIam(cfg, providers, by_region, self.failover, shared, self)
         # --- global alerting (Route 53 health-check alarms in us-east-1) ---
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)

@@ -83,12 +83,13 @@ class Failover(pulumi.ComponentResource):
 
     def __init__(
         self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], aurora: AuroraGlobalDatabase,
-        shared: SharedInputs, parent: pulumi.Resource,
+        shared: SharedInputs, parent: pulumi.Resource, after: list[pulumi.Resource] | None = None,
     ):
         super().__init__("payment-dr:global:Failover", "failover", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
         self.regions = regions
-        self.opts = pulumi.ResourceOptions(parent=self, provider=providers.global_)
+        # `after`: the planned switchover, so records follow the database's roles, never lead them.
+        self.opts = pulumi.ResourceOptions(parent=self, provider=providers.global_, depends_on=after or [])
         self.chain = list(zip(chain_names(cfg), cfg.region_names))
         self.db_writer_name = db_writer_name(cfg)
         self.health_checks = {}

@@ -114,3 +114,21 @@ def test_timeout_reports_the_state_and_how_to_continue_or_roll_back(world: World
     message = world.messages("us-east-2")[0]
     assert message["outcome"] == "failed" and "members: us-east-1 (writer)" in message["details"]["state"]
     assert world.audit()[-1]["outcome"] == "failed"
+
+
+def test_if_needed_is_a_no_op_when_the_target_already_writes(world: World) -> None:
+    """`pulumi up` runs `switchover --if-needed` on every role change: nothing happens twice."""
+    result = world.invoke("switchover", "--to", "us-east-1", "--if-needed", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "us-east-1 is already the writer: nothing to do" in flat(result.stdout)
+    assert world.messages("us-east-1") == []  # no action, so no notification
+
+
+def test_if_needed_still_switches_when_the_target_is_a_secondary(world: World) -> None:
+    rds = world.clients.stub("rds", "us-east-2")
+    rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), {"GlobalClusterIdentifier": world.stack.global_cluster})
+    expect_switchover(world, rds, [world.global_clusters("us-east-2")])
+    result = world.invoke("switchover", "--to", "us-east-2", "--if-needed", "--yes")
+    assert result.exit_code == 0, result.output
+    rds.assert_no_pending_responses()
+    assert "RTO us-east-1 → us-east-2" in flat(result.stdout)
