@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pulumi
+import pulumi_aws as aws
+
+from region_factory.context import RegionContext
+
 RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"  # Graviton: cheaper per GB-second, and the Powertools layer ships an arm64 build.
 # AWS-managed Powertools for AWS Lambda (Python) v3 layer: published under the same account and
@@ -15,4 +20,49 @@ def powertools_layer_arn(region: str) -> str:
     return (
         f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{python}-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}"
+    )
+
+
+def function_in_vpc(
+    ctx: RegionContext,
+    logical_name: str,
+    parent: pulumi.Resource,
+    *,
+    name: str,
+    description: str,
+    role: aws.iam.Role,
+    code: pulumi.Input[pulumi.Archive],
+    handler: str,
+    memory_mb: int,
+    timeout_seconds: int,
+    reserved_concurrency: int,
+    variables: pulumi.Input[dict],
+    subnet_ids: list[pulumi.Output[str]],
+    security_group: aws.ec2.SecurityGroup,
+    log_group: aws.cloudwatch.LogGroup,
+    role_policy: pulumi.Resource,
+    active_tracing: bool = False,
+) -> aws.lambda_.Function:
+    """Every function of the stack: one runtime, architecture and layer, private subnets, its own log group."""
+    return aws.lambda_.Function(
+        logical_name,
+        name=name,
+        description=description,
+        role=role.arn,
+        code=code,
+        handler=handler,
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        layers=[powertools_layer_arn(ctx.region)],
+        memory_size=memory_mb,
+        timeout=timeout_seconds,
+        reserved_concurrent_executions=reserved_concurrency,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
+        tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active") if active_tracing else None,
+        vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=subnet_ids, security_group_ids=[security_group.id]),
+        # Powertools writes JSON lines itself; the log group is named explicitly rather than by convention.
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+        # Lambda checks at creation that the role may manage ENIs: the policy must exist first. The log
+        # group first too, or Lambda would create an unencrypted one without retention.
+        opts=ctx.opts(parent, depends_on=[role_policy, log_group]),
     )

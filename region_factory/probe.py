@@ -170,25 +170,23 @@ class DatabaseProbe(pulumi.ComponentResource):
             ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn, key.arn), opts=ctx.opts(self)
         )
         bundle = packaging.probe_bundle(ctx.logical("db-probe-bundle"), ctx.region, self)
-        self.function = aws.lambda_.Function(
+        self.function = lambda_runtime.function_in_vpc(
+            ctx,
             ctx.logical("db-probe"),
+            self,
             name=name,
             description="payment-dr database probe: reachability of this region's Aurora cluster, every 10 s",
-            role=self.role.arn,
+            role=self.role,
             code=bundle.archive,
             handler=HANDLER,
-            runtime=lambda_runtime.RUNTIME,
-            architectures=[lambda_runtime.ARCHITECTURE],
-            layers=[lambda_runtime.powertools_layer_arn(ctx.region)],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT_SECONDS,
-            reserved_concurrent_executions=RESERVED_CONCURRENCY,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx)),
-            vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=network.private_subnet_ids, security_group_ids=[self.security_group.id]),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            # Lambda checks at creation that the role may manage ENIs; the log group must exist before
-            # Lambda would create an unencrypted one without retention.
-            opts=ctx.opts(self, depends_on=[policy, self.log_group]),
+            memory_mb=MEMORY_MB,
+            timeout_seconds=TIMEOUT_SECONDS,
+            reserved_concurrency=RESERVED_CONCURRENCY,
+            variables=environment(ctx),
+            subnet_ids=network.private_subnet_ids,
+            security_group=self.security_group,
+            log_group=self.log_group,
+            role_policy=policy,
         )
         aws.lambda_.FunctionEventInvokeConfig(
             ctx.logical("db-probe"),

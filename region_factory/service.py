@@ -224,31 +224,24 @@ class PaymentService(pulumi.ComponentResource):
             ),
             opts=ctx.opts(self),
         )
-        self.function = aws.lambda_.Function(
+        self.function = lambda_runtime.function_in_vpc(
+            ctx,
             ctx.logical("validator"),
+            self,
             name=name,
             description="payment-dr payment validation (POST /payments, GET /health)",
-            role=self.role.arn,
+            role=self.role,
             code=code_archive(),
             handler=HANDLER,
-            runtime=lambda_runtime.RUNTIME,
-            architectures=[lambda_runtime.ARCHITECTURE],
-            layers=[lambda_runtime.powertools_layer_arn(ctx.region)],
-            memory_size=MEMORY_MB,
-            timeout=TIMEOUT_SECONDS,
-            reserved_concurrent_executions=ctx.cfg.lambda_reserved_concurrency,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=environment(ctx.cfg, storage.receipts_bucket.bucket, storage.audit_bucket.bucket)
-            ),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=network.private_subnet_ids, security_group_ids=[self.security_group.id]
-            ),
-            # Powertools writes JSON lines itself; the log group is named explicitly rather than by convention.
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            # Lambda checks at creation that the role may manage ENIs: the policy must exist first. The log
-            # group first too, or Lambda would create an unencrypted one without retention.
-            opts=ctx.opts(self, depends_on=[policy, self.log_group]),
+            memory_mb=MEMORY_MB,
+            timeout_seconds=TIMEOUT_SECONDS,
+            reserved_concurrency=ctx.cfg.lambda_reserved_concurrency,
+            variables=environment(ctx.cfg, storage.receipts_bucket.bucket, storage.audit_bucket.bucket),
+            subnet_ids=network.private_subnet_ids,
+            security_group=self.security_group,
+            log_group=self.log_group,
+            role_policy=policy,
+            active_tracing=True,
         )
         # API Gateway invokes synchronously, where neither a DLQ nor a destination applies: the client gets
         # the error. This catches asynchronous invocations only (an operator's `--invocation-type Event`,
