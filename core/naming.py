@@ -102,6 +102,9 @@ FAILOVER_CHAIN_LABEL = NameSpec("failover", 60)
 DB_PRIVATE_ZONE_LABEL = NameSpec("db", 63)
 PRIVATE_ZONE_PARENT = "payment-dr.internal"  # .internal: reserved for private use (ICANN, 2024)
 FAILOVER_TOPIC = NameSpec("payment-failover-events", 256)
+# The health-check alarms' own topic and key in us-east-1 (global_resources/health_alarms.py).
+HEALTH_ALARMS_TOPIC = NameSpec("payment-health-check-events", 256)
+HEALTH_ALARMS_KEY_ALIAS = NameSpec("alias/payment-dr-health-checks", 256)
 # CloudWatch dashboards are global to the account ("All dashboards in your account are global, not
 # region-specific", CloudFormation AWS::CloudWatch::Dashboard): one per region needs the region in its name.
 DASHBOARD = NameSpec("payment-dr", 255, with_region=True)

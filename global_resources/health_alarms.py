@@ -2,18 +2,11 @@
 
 Route 53 publishes ``AWS/Route53 HealthCheckStatus`` only in us-east-1 (../shared/notes/aws-dr-facts.md), so
 these alarms live there, on ``providers.route53_metrics``, whichever regions are deployed. An alarm notifies a
-topic in its own region, so they need a failover topic in us-east-1:
-
-- us-east-1 is a deployed region: its regional stack's topic (``RegionalStack.alerts.topic``), so the operators
-  subscribe to one topic per region as everywhere else;
-- it is not: this component builds one there with the same classes a region uses (``RegionalKey`` and
-  ``Alerts``: KMS-encrypted, the same policy, the same e-mail subscriptions, which stay pending until each
-  address confirms). Its names are the ones the regional stack would use, because it stands in for it.
-
-Adding us-east-1 to a stack that runs without it therefore moves these alarms to the regional topic: the
-stand-in key alias and topic go, and the regional ones with the same names come, in one update. Pulumi
-creates before it deletes, so that update stops on the name clash; docs/observability.md ("Adding or
-removing us-east-1") gives the two-step procedure.
+topic in its own region, so they get their own KMS-encrypted topic in us-east-1, built with the same classes a
+region uses (``RegionalKey`` and ``Alerts``: the same policy, the same e-mail subscriptions, pending until each
+address confirms) under their own names. They never borrow us-east-1's regional topic: adding or removing
+us-east-1 as a DR region then changes nothing here (the property test "a third region only adds" holds for
+us-east-1 too), and no update has to move names between resources.
 """
 
 from __future__ import annotations
@@ -23,6 +16,7 @@ from typing import Mapping
 import pulumi
 import pulumi_aws as aws
 
+from core import naming
 from core.config import DrRole, RegionSpec, StackConfig
 from core.providers import ROUTE53_METRICS_REGION, Providers
 from region_factory import RegionalStack, SharedInputs
@@ -33,9 +27,9 @@ from region_factory.monitoring import declare_alarm, health_alarm_name, health_c
 
 
 class HealthAlarms(pulumi.ComponentResource):
-    # The us-east-1 topic every alarm here notifies, and the stand-in alerting when us-east-1 is not deployed.
+    # The us-east-1 topic every alarm here notifies.
     topic: aws.sns.Topic
-    alerts: Alerts | None
+    alerts: Alerts
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
     def __init__(
@@ -43,15 +37,11 @@ class HealthAlarms(pulumi.ComponentResource):
         health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck], shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
-        if ROUTE53_METRICS_REGION in regions:
-            self.alerts = None
-            self.topic = regions[ROUTE53_METRICS_REGION].alerts.topic
-        else:
-            # Global, not a region of the DR set: the provider's tags say DR-Role=global.
-            ctx = RegionContext(cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared)
-            key = RegionalKey(ctx, self)
-            self.alerts = Alerts(ctx, key.key, self)
-            self.topic = self.alerts.topic
+        # Global, not a region of the DR set: the provider's tags say DR-Role=global.
+        ctx = RegionContext(cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared)
+        key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
+        self.alerts = Alerts(ctx, key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
+        self.topic = self.alerts.topic
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {
             (region, kind): declare_alarm(

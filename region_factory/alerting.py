@@ -48,11 +48,13 @@ def topic_policy(ctx: RegionContext, topic_arn: pulumi.Output[str]) -> pulumi.Ou
 
 
 class Alerts(pulumi.ComponentResource):
-    def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
+    def __init__(
+        self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource, topic: naming.NameSpec = naming.FAILOVER_TOPIC
+    ):
         super().__init__("payment-dr:region:Alerts", ctx.logical("alerts"), None, pulumi.ResourceOptions(parent=parent))
         self.topic = aws.sns.Topic(
             ctx.logical("failover-events"),
-            name=ctx.name(naming.FAILOVER_TOPIC),
+            name=ctx.name(topic),
             kms_master_key_id=key.arn,
             opts=ctx.opts(self),
         )

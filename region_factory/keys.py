@@ -47,7 +47,7 @@ def key_policy(ctx: RegionContext) -> pulumi.Output[str]:
 
 
 class RegionalKey(pulumi.ComponentResource):
-    def __init__(self, ctx: RegionContext, parent: pulumi.Resource):
+    def __init__(self, ctx: RegionContext, parent: pulumi.Resource, alias: naming.NameSpec = naming.KMS_KEY_ALIAS):
         super().__init__("payment-dr:region:Key", ctx.logical("key"), None, pulumi.ResourceOptions(parent=parent))
         self.key = aws.kms.Key(
             ctx.logical("key"),
@@ -58,6 +58,6 @@ class RegionalKey(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         self.alias = aws.kms.Alias(
-            ctx.logical("key"), name=ctx.name(naming.KMS_KEY_ALIAS), target_key_id=self.key.key_id, opts=ctx.opts(self)
+            ctx.logical("key"), name=ctx.name(alias), target_key_id=self.key.key_id, opts=ctx.opts(self)
         )
         self.register_outputs({"keyArn": self.key.arn})

@@ -45,3 +45,9 @@ def as_list(value: Any) -> list[Any]:
 
 def in_network(cidr: str, network: str) -> bool:
     return ipaddress.ip_network(cidr).subnet_of(ipaddress.ip_network(network))
+
+
+def regional_key(evaluation: Evaluation, region: str) -> ResourceRecord:
+    """The region's own KMS key (us-east-1 also holds the health-check alarms' key)."""
+    [key] = [k for k in regional(evaluation, region) if k.type == "aws:kms/key:Key"]
+    return key

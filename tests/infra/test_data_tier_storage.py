@@ -7,6 +7,7 @@ from itertools import permutations
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
 from tests.infra.helpers import as_list, policy_statements
+from tests.infra.helpers import regional_key
 
 BUCKET = "aws:s3/bucket:Bucket"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
@@ -24,7 +25,7 @@ def settings(evaluation: Evaluation, type_: str, record: ResourceRecord) -> Reso
 
 
 def key_arn(evaluation: Evaluation, region: str) -> str:
-    return evaluation.one("aws:kms/key:Key", lambda k: k.region == region).outputs["arn"]
+    return regional_key(evaluation, region).outputs["arn"]
 
 
 def test_each_region_has_both_buckets_named_by_region_and_protected(dev):

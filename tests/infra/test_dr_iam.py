@@ -13,6 +13,7 @@ from region_factory import probe
 from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID
 from tests.infra.helpers import as_list, policy_statements
 from tests.infra.test_failover import OPS_PRINCIPALS, THREE, swapped_with_ops
+from tests.infra.helpers import regional_key
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -129,7 +130,7 @@ def test_the_probe_reads_only_its_own_regions_cluster_and_secret(three_regions):
         assert allowed(three_regions, target, "rds:DescribeDBClusters", cluster)
         assert allowed(three_regions, target, "rds:DescribeGlobalClusters", f"arn:aws:rds::{ACCOUNT}:global-cluster:payment-global-dev")
         assert allowed(three_regions, target, "secretsmanager:GetSecretValue", secret)
-        key = three_regions.one("aws:kms/key:Key", lambda k: k.region == region).outputs["arn"]
+        key = regional_key(three_regions, region).outputs["arn"]
         [decrypt] = [s for s in statements(three_regions, target) if "kms:Decrypt" in as_list(s["Action"])]
         assert decrypt["Resource"] == [key]
         assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
@@ -164,7 +165,7 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
                 assert allowed(three_regions, target, action, cluster), (name, region, action)
             topic = f"arn:aws:sns:{region}:{ACCOUNT}:payment-failover-events-dev"
             assert allowed(three_regions, target, "sns:Publish", topic)
-            key = three_regions.one("aws:kms/key:Key", lambda k: k.region == region).outputs["arn"]
+            key = regional_key(three_regions, region).outputs["arn"]
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 assert allowed(three_regions, target, action, key)
             for kind in failover.KINDS:

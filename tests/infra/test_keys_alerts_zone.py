@@ -6,13 +6,14 @@ import json
 
 from plan import engine
 from tests.infra.helpers import policy_statements
+from tests.infra.helpers import regional, regional_key
 
 
 def test_every_region_has_its_own_rotating_key_with_an_alias(dev):
-    keys = dev.of_type("aws:kms/key:Key")
+    keys = [regional_key(dev, region) for region in ("us-east-1", "us-east-2")]
     assert sorted(k.region for k in keys) == ["us-east-1", "us-east-2"]
     assert all(k.inputs["enableKeyRotation"] for k in keys)
-    for alias in dev.of_type("aws:kms/alias:Alias"):
+    for alias in [a for a in dev.of_type("aws:kms/alias:Alias") if a in regional(dev, a.region)]:
         key = dev.by_output("keyId", alias.inputs["targetKeyId"])
         assert key.region == alias.region and alias.inputs["name"] == "alias/payment-dr-dev"
 
@@ -29,7 +30,7 @@ def test_key_policy_lets_services_use_the_key_only_in_this_region_and_account(de
 
 
 def test_failover_topic_per_region_encrypted_with_that_regions_key(dev):
-    for topic in dev.of_type("aws:sns/topic:Topic"):
+    for topic in [t for t in dev.of_type("aws:sns/topic:Topic") if t in regional(dev, t.region)]:
         key = dev.by_output("arn", topic.inputs["kmsMasterKeyId"])
         assert key.type == "aws:kms/key:Key" and key.region == topic.region
         assert topic.inputs["name"] == "payment-failover-events-dev"
@@ -54,7 +55,11 @@ def test_topic_policy_allows_exactly_alarms_and_dr_roles_to_publish(dev):
 def test_every_alert_email_is_subscribed_in_every_region(config):
     config["alertEmails"] = ["a@example.com", "b@example.com"]
     evaluation = engine.evaluate(config)
+    topics = {t.outputs["arn"]: t.inputs["name"] for t in evaluation.of_type("aws:sns/topic:Topic")}
     subscriptions = evaluation.of_type("aws:sns/topicSubscription:TopicSubscription")
+    health = sorted(s.inputs["endpoint"] for s in subscriptions if topics[s.inputs["topic"]] == "payment-health-check-events-dev")
+    assert health == ["a@example.com", "b@example.com"]
+    subscriptions = [s for s in subscriptions if topics[s.inputs["topic"]] == "payment-failover-events-dev"]
     assert sorted((s.region, s.inputs["endpoint"]) for s in subscriptions) == [
         ("us-east-1", "a@example.com"), ("us-east-1", "b@example.com"),
         ("us-east-2", "a@example.com"), ("us-east-2", "b@example.com"),

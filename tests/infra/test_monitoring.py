@@ -125,8 +125,11 @@ def test_every_alarm_reports_both_ways_to_exactly_its_regions_topic(stack, reque
         assert topic.type == TOPIC and topic.region == alarm.region, alarm.inputs["name"]
         assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic.outputs["arn"]], alarm.inputs["name"]
         assert not alarm.inputs.get("insufficientDataActions")
-        if alarm.region in deployed(evaluation):
+        health_alarm = any(a.type == HEALTH_ALARMS for a in evaluation.ancestors(alarm))
+        if alarm.region in deployed(evaluation) and not health_alarm:
             assert topic.urn == regional_topic(evaluation, alarm.region).urn, alarm.inputs["name"]
+        if health_alarm:
+            assert topic.inputs["name"] == "payment-health-check-events-dev", alarm.inputs["name"]
 
 
 # --- replication links: one alarm per other region ---------------------------------------------
@@ -213,19 +216,19 @@ def test_every_health_check_has_one_alarm_in_us_east_1(stack, request):
     assert set(monitoring.HEALTH_CHECK_KINDS) == set(failover.KINDS)
 
 
-def test_health_alarms_notify_the_us_east_1_regional_topic_when_us_east_1_is_deployed(dev, three_regions):
+def test_health_alarms_keep_their_own_topic_when_us_east_1_is_deployed(dev, three_regions):
     for evaluation in (dev, three_regions):
-        topic = regional_topic(evaluation, ROUTE53_METRICS_REGION)
-        assert {tuple(a.inputs["alarmActions"]) for a in alarms(evaluation, namespace="AWS/Route53")} == {(topic.outputs["arn"],)}
-        # No stand-in: no key, topic or subscription outside the regional stacks.
-        assert not [r for r in evaluation.in_component(HEALTH_ALARMS) if r.type != ALARM]
+        [own] = [t for t in evaluation.of_type(TOPIC) if any(a.type == HEALTH_ALARMS for a in evaluation.ancestors(t))]
+        assert own.region == ROUTE53_METRICS_REGION and own.inputs["name"] == "payment-health-check-events-dev"
+        assert own.outputs["arn"] != regional_topic(evaluation, ROUTE53_METRICS_REGION).outputs["arn"]
+        assert {tuple(a.inputs["alarmActions"]) for a in alarms(evaluation, namespace="AWS/Route53")} == {(own.outputs["arn"],)}
 
 
 def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_deployed(west):
     assert deployed(west) == ["us-east-2", "us-west-2"]
     [topic] = [t for t in west.of_type(TOPIC) if t.region == ROUTE53_METRICS_REGION]
     assert any(a.type == HEALTH_ALARMS for a in west.ancestors(topic))
-    assert topic.inputs["name"] == "payment-failover-events-dev"
+    assert topic.inputs["name"] == "payment-health-check-events-dev"
     key = west.by_output("arn", topic.inputs["kmsMasterKeyId"])
     assert key.type == "aws:kms/key:Key" and key.region == ROUTE53_METRICS_REGION and key.inputs["enableKeyRotation"]
     policy = west.one("aws:sns/topicPolicy:TopicPolicy", lambda p: p.region == ROUTE53_METRICS_REGION)
@@ -238,7 +241,7 @@ def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_dep
     health = alarms(west, namespace="AWS/Route53")
     assert len(health) == 6 and {a.region for a in health} == {ROUTE53_METRICS_REGION}
     assert {tuple(a.inputs["alarmActions"]) for a in health} == {(topic.outputs["arn"],)}
-    # The stand-in is global: its provider tags say so, not a DR role.
+    # The health-alarm topic is global: its provider tags say so, not a DR role.
     provider = west.by_urn(topic.provider_urn)
     assert provider.inputs["defaultTags"]["tags"]["DR-Role"] == "global"
 

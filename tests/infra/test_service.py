@@ -14,6 +14,7 @@ from plan.engine import Evaluation, ResourceRecord
 from region_factory import api, lambda_runtime, service
 from tests.conftest import ROOT, example_config
 from tests.infra.helpers import as_list, normalise, policy_statements
+from tests.infra.helpers import regional_key
 
 SERVICE = "payment-dr:region:PaymentService"
 THREE = ("us-east-1", "us-east-2", "us-west-2")
@@ -175,7 +176,7 @@ def allowed_resources(evaluation: Evaluation, region: str) -> set[str]:
     suffix = "dev"
     [log_group] = [g for g in mine(evaluation, "aws:cloudwatch/logGroup:LogGroup", region) if g.inputs["name"].startswith("/aws/lambda/")]
     buckets = {b.name.split("-")[-2]: b.outputs["arn"] for b in evaluation.of_type("aws:s3/bucket:Bucket") if b.region == region}
-    [key] = [k for k in evaluation.of_type("aws:kms/key:Key") if k.region == region]
+    key = regional_key(evaluation, region)
     account = engine.MOCK_ACCOUNT_ID
     return {
         log_group.outputs["arn"], f"{log_group.outputs['arn']}:*",

@@ -41,7 +41,7 @@ def with_what_the_rules_require(original: engine.Evaluation) -> engine.Evaluatio
                 "name": f"payment-aurora-lag-{cluster.region}-{SUFFIX}", "metricName": rules.LAG_METRIC, "namespace": "AWS/RDS",
                 "comparisonOperator": "GreaterThanThreshold", "threshold": rules.MAX_LAG_MS, "period": 60, "evaluationPeriods": 1,
                 "alarmActions": [topic.outputs["arn"]]}, on=provider))
-    keys = {k.region: k.outputs["arn"] for k in copied.of_type("aws:kms/key:Key")}
+    keys = {k.region: k.outputs["arn"] for k in copied.of_type("aws:kms/key:Key") if "payment-dr:region:RegionalStack$" in k.urn}
     for group in copied.of_type(LOG_GROUP):
         group.inputs.setdefault("kmsKeyId", keys[group.region])
     return copied
