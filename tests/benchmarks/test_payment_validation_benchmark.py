@@ -1,8 +1,14 @@
-"""Latency and cold-import benchmarks of the payment validation function.
+"""Latency and cold-start benchmarks of the payment validation function.
 
 Latency runs the real handler in-process against moto. Moto is far slower than DynamoDB or S3
 seen from Lambda, so each accepted payment is split into time spent inside AWS SDK calls (moto
 here, the network in AWS) and the rest: the handler's own overhead, Powertools included.
+
+A cold start runs in a fresh interpreter set up as Lambda runs the function (LAMBDA_TASK_ROOT,
+active tracing): it imports boto3, then the handler, then takes a first accepted payment from a
+moto server in this process, so that the interpreter holds nothing but the function. Clients and
+the request model are created by that first payment, so it is measured with the import. Its
+figures are the interpreter's CPU time, which leaves out the waits for a CPU on a busy machine.
 
     .venv/bin/python -m pytest tests/benchmarks --benchmark-only   # measure, print p50/p99
     .venv/bin/python -m pytest tests/benchmarks                    # a few rounds, as plain tests
@@ -23,12 +29,14 @@ from typing import Any
 
 import botocore.client
 import pytest
+from moto.server import ThreadedMotoServer
 
 from tests.functions.conftest import (
     FUNCTION_DIR,
     ApiResponse,
     Deployment,
     api_event,
+    create_region_resources,
     deploy_to,
     mocked_aws,
     payment,
@@ -38,22 +46,57 @@ from tests.functions.conftest import (
 pytestmark = pytest.mark.benchmark
 
 ROUNDS = 200
-IMPORT_ROUNDS = 5
+COLD_START_ROUNDS = 7
 SMOKE_ROUNDS = 2
 TARGET_P99_MS = 5.0
 TARGET_IMPORT_BEYOND_BOTO3_MS = 150.0
+# Import plus the first payment's own work (its SDK calls excluded, as for latency): ~420 ms
+# before the clients and the request model moved to first use (docs/payment-validation.md). It
+# keeps the import target from being met by moving the same cost into the first request.
+TARGET_COLD_START_BEYOND_BOTO3_MS = 350.0
 # Calls for a new payment: idempotency put + update, transaction put + update, two S3 puts.
 AWS_CALLS_PER_ACCEPTED_PAYMENT = 6
+COLD_START_REGION = "eu-central-1"  # a region of its own in the moto backend the latency tests share
+_X_RAY_TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
-# Imports boto3, then the handler, in a fresh interpreter; prints both durations in seconds.
-_IMPORT_PROBE = f"""
-import json, sys, time
+# In a fresh interpreter: imports boto3, then the handler, then invokes it with the event read
+# from stdin. Prints (last line) the CPU time of each, in seconds, and how much of the invocation
+# went to AWS SDK calls and, within those, to the HTTP exchanges with moto.
+_COLD_START_PROBE = f"""
+import json, sys, time, types
 sys.path.insert(0, {str(FUNCTION_DIR)!r})
-start = time.perf_counter()
+clock = time.process_time
+start = clock()
 import boto3
-after_boto3 = time.perf_counter()
+after_boto3 = clock()
 import app
-print(json.dumps({{"boto3": after_boto3 - start, "handler": time.perf_counter() - after_boto3}}))
+after_handler = clock()
+
+import botocore.client, botocore.httpsession
+spent = {{"sdk": 0.0, "moto": 0.0}}
+def timed(owner, name, key):
+    call = getattr(owner, name)
+    def timed_call(*args, **kwargs):
+        begin = clock()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            spent[key] += clock() - begin
+    setattr(owner, name, timed_call)
+timed(botocore.client.BaseClient, "_make_api_call", "sdk")
+timed(botocore.httpsession.URLLib3Session, "send", "moto")
+context = types.SimpleNamespace(
+    function_name="payment-validation", memory_limit_in_mb=256, aws_request_id="cold-start",
+    invoked_function_arn="arn:aws:lambda:eu-central-1:123456789012:function:payment-validation",
+    get_remaining_time_in_millis=lambda: 10_000,
+)
+event = json.load(sys.stdin)
+invoked = clock()
+status = app.lambda_handler(event, context)["statusCode"]
+print(json.dumps({{
+    "boto3": after_boto3 - start, "handler": after_handler - after_boto3, "status": status,
+    "first_request": clock() - invoked, "in_sdk": spent["sdk"], "in_moto": spent["moto"],
+}}))
 """
 
 
@@ -170,29 +213,78 @@ def test_accepted_payment_latency(
         assert figures["handler_p99_ms"] <= TARGET_P99_MS
 
 
-def test_cold_import_beyond_boto3(
-    benchmark: Any, capsys: pytest.CaptureFixture, request: pytest.FixtureRequest
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server for the fresh interpreters, with the region's resources."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as monkeypatch, mocked_aws(monkeypatch):
+        # Same process, same moto backend: what is created here, the server serves.
+        create_region_resources(region_env(COLD_START_REGION))
+        yield f"http://{host}:{port}"
+    server.stop()
+
+
+# The figures of a cold start, from what one fresh interpreter reports (seconds).
+COLD_START_FIGURES: dict[str, Callable[[dict[str, Any]], float]] = {
+    "boto3_import": lambda s: s["boto3"],
+    "handler_import_beyond_boto3": lambda s: s["handler"],
+    "first_payment_total": lambda s: s["first_request"],
+    "first_payment_in_aws_sdk": lambda s: s["in_sdk"],
+    "first_payment_in_http_to_moto": lambda s: s["in_moto"],
+    "first_payment_handler": lambda s: s["first_request"] - s["in_sdk"],
+    "cold_start_beyond_boto3": lambda s: s["handler"] + s["first_request"] - s["in_sdk"],
+}
+
+
+def test_cold_start(
+    benchmark: Any, moto_endpoint: str, capsys: pytest.CaptureFixture, request: pytest.FixtureRequest
 ) -> None:
-    env = os.environ | region_env("us-east-1") | {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
-    samples: list[dict[str, float]] = []
+    env = os.environ | region_env(COLD_START_REGION)
+    for name in ("POWERTOOLS_TRACE_DISABLED", "AWS_PROFILE"):
+        env.pop(name, None)
+    env |= {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        # What Lambda sets: the X-Ray SDK then samples locally, and Powertools traces (active
+        # tracing, as deployed); segments go to the daemon address, UDP on the loopback.
+        "LAMBDA_TASK_ROOT": str(FUNCTION_DIR),
+        "_X_AMZN_TRACE_ID": _X_RAY_TRACE_HEADER,
+    }
+    samples: list[dict[str, Any]] = []
 
-    def import_in_fresh_interpreter() -> None:
+    def cold_start_in_fresh_interpreter() -> None:
+        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{time.time_ns()}"})
         probe = subprocess.run(
-            [sys.executable, "-c", _IMPORT_PROBE], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", _COLD_START_PROBE],
+            env=env,
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        samples.append(json.loads(probe.stdout))
+        samples.append(json.loads(probe.stdout.splitlines()[-1]))
 
-    # The benchmark table shows the whole subprocess; the figures below isolate the imports.
-    rounds = IMPORT_ROUNDS if measuring(request) else 1
-    benchmark.pedantic(import_in_fresh_interpreter, rounds=rounds, iterations=1)
+    # The benchmark table shows the whole subprocess; the figures below isolate the parts.
+    rounds = COLD_START_ROUNDS if measuring(request) else 1
+    benchmark.pedantic(cold_start_in_fresh_interpreter, rounds=rounds, iterations=1)
 
-    assert samples and all(sample["handler"] > 0 for sample in samples)
+    assert samples and all(sample["status"] == 201 and sample["handler"] > 0 for sample in samples)
     if measuring(request):
-        boto3_ms = statistics.median(sample["boto3"] for sample in samples) * 1000
-        beyond_ms = statistics.median(sample["handler"] for sample in samples) * 1000
-        benchmark.extra_info.update(boto3_import_ms=round(boto3_ms, 1), handler_beyond_boto3_ms=round(beyond_ms, 1))
+        values = {name: [measure(sample) * 1000 for sample in samples] for name, measure in COLD_START_FIGURES.items()}
+        medians = {f"{name}_ms": round(statistics.median(ms), 1) for name, ms in values.items()}
+        # A process sharing the CPU core slows a round down, CPU time included, and never speeds
+        # one up: the budgets are checked on the fastest round.
+        fastest = {f"{name}_fastest_ms": round(min(ms), 1) for name, ms in values.items()}
+        benchmark.extra_info.update(medians | fastest)
         with capsys.disabled():
             print(
-                f"\ncold import (median of {IMPORT_ROUNDS}): boto3={boto3_ms:.0f} ms, "
-                f"handler beyond boto3={beyond_ms:.0f} ms (target {TARGET_IMPORT_BEYOND_BOTO3_MS:.0f} ms)"
+                f"\ncold start, CPU time (median of {rounds}): "
+                + ", ".join(f"{name}={value}" for name, value in medians.items())
+                + f"; fastest: import {fastest['handler_import_beyond_boto3_fastest_ms']}, "
+                f"cold start {fastest['cold_start_beyond_boto3_fastest_ms']}"
             )
+        assert fastest["handler_import_beyond_boto3_fastest_ms"] <= TARGET_IMPORT_BEYOND_BOTO3_MS
+        assert fastest["cold_start_beyond_boto3_fastest_ms"] <= TARGET_COLD_START_BEYOND_BOTO3_MS
