@@ -236,13 +236,7 @@ class PaymentApi(pulumi.ComponentResource):
             triggers={"definition": definition_hash(title)},
             opts=ctx.opts(self),
         )
-        self.access_log_group = aws.cloudwatch.LogGroup(
-            ctx.logical("api-access"),
-            name=f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}",
-            retention_in_days=cfg.log_retention_days,
-            kms_key_id=key.arn,
-            opts=ctx.opts(self),
-        )
+        self.access_log_group = ctx.log_group("api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key, self)
         self.account = self._account() if cfg.manage_api_gateway_account else None
         self.stage = aws.apigateway.Stage(
             ctx.logical("api"),

@@ -50,3 +50,13 @@ class RegionContext:
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
         return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"
+
+    def log_group(self, logical: str, name: str, key: aws.kms.Key, parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+        """Every log group of the stack: named, retained for `logRetentionDays`, encrypted with the region's key."""
+        return aws.cloudwatch.LogGroup(
+            self.logical(logical),
+            name=name,
+            retention_in_days=self.cfg.log_retention_days,
+            kms_key_id=key.arn,
+            opts=self.opts(parent),
+        )

@@ -161,13 +161,7 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, key: aws.kms.Key) -> None:
         ctx = self.ctx
-        log_group = aws.cloudwatch.LogGroup(
-            ctx.logical("flow-logs"),
-            name=f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}",
-            retention_in_days=ctx.cfg.log_retention_days,
-            kms_key_id=key.arn,
-            opts=ctx.opts(self),
-        )
+        log_group = ctx.log_group("flow-logs", f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}", key, self)
         role = aws.iam.Role(
             ctx.logical("flow-logs"),
             name=ctx.name(naming.FLOW_LOGS_ROLE),

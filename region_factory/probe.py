@@ -156,13 +156,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         database.allow_postgres_from("db-probe", self.security_group)
-        self.log_group = aws.cloudwatch.LogGroup(
-            ctx.logical("db-probe"),
-            name=f"/aws/lambda/{name}",
-            retention_in_days=cfg.log_retention_days,
-            kms_key_id=key.arn,
-            opts=ctx.opts(self),
-        )
+        self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key, self)
         self.role = aws.iam.Role(
             ctx.logical("db-probe"), name=ctx.name(naming.DB_PROBE_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
         )

@@ -180,13 +180,7 @@ class PaymentService(pulumi.ComponentResource):
         super().__init__("payment-dr:region:PaymentService", ctx.logical("payment-service"), None, pulumi.ResourceOptions(parent=parent))
         check_function_settings(ctx.cfg)
         name = ctx.name(naming.VALIDATOR_FUNCTION)
-        self.log_group = aws.cloudwatch.LogGroup(
-            ctx.logical("validator"),
-            name=f"/aws/lambda/{name}",
-            retention_in_days=ctx.cfg.log_retention_days,
-            kms_key_id=key.arn,
-            opts=ctx.opts(self),
-        )
+        self.log_group = ctx.log_group("validator", f"/aws/lambda/{name}", key, self)
         self.failure_queue = aws.sqs.Queue(
             ctx.logical("validator-failures"),
             name=ctx.name(naming.VALIDATOR_DLQ),
