@@ -38,7 +38,10 @@ class HealthAlarms(pulumi.ComponentResource):
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
         # Global, not a region of the DR set: the provider's tags say DR-Role=global.
-        ctx = RegionContext(cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared)
+        ctx = RegionContext(
+            cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared,
+            logical_prefix="health-alarms-",
+        )
         key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
         self.alerts = Alerts(ctx, key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
         self.topic = self.alerts.topic

@@ -67,9 +67,13 @@ class Evaluation:
     def by_urn(self, urn: str) -> ResourceRecord:
         return next(r for r in self.resources if r.urn == urn)
 
-    def by_output(self, key: str, value: Any) -> ResourceRecord:
-        """The resource whose (mocked) output `key` equals `value`: follows wiring back to its source."""
-        return next(r for r in self.resources if r.outputs.get(key) == value)
+    def by_output(self, key: str, value: Any, type_: str | None = None) -> ResourceRecord:
+        """The resource (of `type_`, if given) whose (mocked) output `key` equals `value`: follows wiring back.
+
+        Exactly one must match: an ambiguous lookup would pass or fail with registration order.
+        """
+        [record] = [r for r in self.resources if r.outputs.get(key) == value and type_ in (None, r.type)]
+        return record
 
     def ancestors(self, record: ResourceRecord) -> list[ResourceRecord]:
         """The components a resource sits in, innermost first."""
@@ -103,7 +107,9 @@ class _Mocks(pulumi_mocks.Mocks):
         region = args.inputs.get("region") or self.regions.get(_provider_urn(args.provider))
         if args.typ.startswith("pulumi:providers:"):
             return f"{args.name}-id", dict(args.inputs)
-        resource_id = args.resource_id or f"{args.name}-id"
+        if not args.custom:
+            return "", dict(args.inputs)  # components have no id in the real engine either
+        resource_id = args.resource_id or mock_id(args.typ, args.name)
         return resource_id, {**args.inputs, **self.computed(args, region)}
 
     def call(self, args: pulumi_mocks.MockCallArgs):
@@ -193,16 +199,30 @@ def _arn(service: str, region: str | None, resource: str) -> str:
     return f"arn:aws:{service}:{region or ''}:{MOCK_ACCOUNT_ID}:{resource}"
 
 
+def mock_id(type_: str, logical_name: str) -> str:
+    """A placeholder id, unique per resource as AWS ids are: "<logical name>-<type>-id".
+
+    Logical names repeat across types (a subnet and its route table), so a bare "<name>-id" would
+    let a route table's id pass for the subnet's and hide miswiring.
+    """
+    return f"{logical_name}-{type_.split(':')[-1].lower()}-id"
+
+
 def computed_outputs(args: pulumi_mocks.MockResourceArgs, region: str | None) -> dict[str, Any]:
     """Outputs AWS would compute, as placeholders that name their resource."""
     service = args.typ.split(":")[1].split("/")[0]
     name = args.inputs.get("name") or args.name
-    outputs: dict[str, Any] = {"arn": _arn(service, region, f"{args.typ.split(':')[-1].lower()}/{name}")}
+    outputs: dict[str, Any] = {}
+    if args.typ not in _WITHOUT_ARN:
+        outputs["arn"] = _arn(service, region, f"{args.typ.split(':')[-1].lower()}/{name}")
     extra = _TYPE_OUTPUTS.get(args.typ)
     if extra:
         outputs.update(extra(args.inputs, name, region))
     return outputs
 
+
+# Types AWS gives no ARN (failover records share a name, so a made-up ARN would not even be unique).
+_WITHOUT_ARN = frozenset({"aws:route53/record:Record"})
 
 _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, Any]]] = {
     "aws:cloudwatch/logGroup:LogGroup": lambda i, n, r: {"arn": _arn("logs", r, f"log-group:{n}")},
@@ -226,15 +246,15 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     "aws:rds/subnetGroup:SubnetGroup": lambda i, n, r: {"arn": _arn("rds", r, f"subgrp:{n}")},
     # A random id is only known once created; zeros mark the placeholder.
     "random:index/randomId:RandomId": lambda i, n, r: {"hex": "0" * 2 * int(i["byteLength"])},
-    # Payment service (docs/service.md). Ids AWS generates are "<name>-id"; zeros mark ACM's tokens.
+    # Payment service (docs/service.md). Ids AWS generates are mock ids; zeros mark ACM's tokens.
     "aws:lambda/function:Function": lambda i, n, r: {
         "arn": _arn("lambda", r, f"function:{n}"),
         "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{_arn('lambda', r, f'function:{n}')}/invocations",
     },
     "aws:sqs/queue:Queue": lambda i, n, r: {"arn": _arn("sqs", r, n), "url": f"https://sqs.{r}.amazonaws.com/{MOCK_ACCOUNT_ID}/{n}"},
     "aws:apigateway/restApi:RestApi": lambda i, n, r: {
-        "arn": f"arn:aws:apigateway:{r}::/restapis/{n}-id",
-        "executionArn": _arn("execute-api", r, f"{n}-id"),
+        "arn": f"arn:aws:apigateway:{r}::/restapis/{mock_id('aws:apigateway/restApi:RestApi', n)}",
+        "executionArn": _arn("execute-api", r, mock_id("aws:apigateway/restApi:RestApi", n)),
         "rootResourceId": f"{n}-root-id",
     },
     # ACM gives one validation CNAME per domain and account, the same in every region.
@@ -258,8 +278,8 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     "command:local:Command": lambda i, n, r: {"archive": rpc.UNKNOWN, "stdout": rpc.UNKNOWN, "stderr": rpc.UNKNOWN},
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i, n, r: {"arn": _arn("cloudwatch", r, f"alarm:{n}")},
     "aws:cloudwatch/eventRule:EventRule": lambda i, n, r: {"arn": _arn("events", r, f"rule/{n}")},
-    # Global: a health check's id is "<logical name>-id" (it has no name), a zone's "<zone name>-zone-id".
-    "aws:route53/healthCheck:HealthCheck": lambda i, n, r: {"arn": f"arn:aws:route53:::healthcheck/{n}-id"},
+    # Global: a health check's id is its mock id (it has no name), a zone's "<zone name>-zone-id".
+    "aws:route53/healthCheck:HealthCheck": lambda i, n, r: {"arn": f"arn:aws:route53:::healthcheck/{mock_id('aws:route53/healthCheck:HealthCheck', n)}"},
     "aws:route53/zone:Zone": lambda i, n, r: {
         "zoneId": f"{n}-zone-id", "arn": f"arn:aws:route53:::hostedzone/{n}-zone-id", "nameServers": [],
     },

@@ -5,7 +5,7 @@ The rules see what they would see under ``pulumi preview --policy-pack policy``:
 - each resource's inputs, with the provider's default tags merged into ``tagsAll`` the way
   pulumi-aws does before Check (``rules.merge_default_tags``), for every type whose pulumi-aws
   class takes ``tags``;
-- the mock engine's placeholder ids (``<logical>-id``) as unknown values, as in a preview of new
+- the mock engine's placeholder ids (``<logical>-<type>-id``) as unknown values, as in a preview of new
   resources (they are not names: the real id of an RDS cluster is its identifier, for instance);
 - for stack rules, per property, the resources whose identifying outputs (id, ARN, name) the value
   holds (what the engine reports as property dependencies), and each resource's dependencies.

@@ -25,6 +25,9 @@ class RegionContext:
     spec: RegionSpec
     provider: aws.Provider
     shared: SharedInputs
+    # Distinguishes a context that is not one of the DR regions (the us-east-1 health-alarm topic),
+    # so its resources never share logical names with that region's own.
+    logical_prefix: str = ""
 
     @property
     def account_id(self) -> str:
@@ -42,7 +45,7 @@ class RegionContext:
 
     def logical(self, name: str) -> str:
         """Pulumi logical names must be unique across regions, so they carry the region."""
-        return f"{self.region}-{name}"
+        return f"{self.logical_prefix}{self.region}-{name}"
 
     def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(provider=self.provider, parent=parent, **kwargs)

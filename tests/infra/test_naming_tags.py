@@ -146,3 +146,13 @@ def test_regions_get_the_region_of_their_provider(dev):
         if record.type.startswith(("random:", "command:")):
             continue  # not in any region: see above
         assert record.region == providers[record.provider_urn]
+
+
+def test_mock_ids_and_arns_identify_one_resource_each(three_regions):
+    """Wiring checks follow ids and ARNs back to their resource: a shared placeholder would make them
+    pass or fail with registration order (a route table's id passing for its subnet's)."""
+    for key in ("id", "arn"):
+        values = [r.outputs[key] for r in three_regions.managed if r.outputs.get(key)]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        assert not duplicates, f"{key} shared by several resources: {duplicates[:5]}"
+    assert all(r.outputs.get("id") for r in three_regions.managed)

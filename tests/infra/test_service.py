@@ -53,11 +53,6 @@ def one(evaluation: Evaluation, type_: str, region: str) -> ResourceRecord:
     return record
 
 
-def by_id(evaluation: Evaluation, type_: str, resource_id: str) -> ResourceRecord:
-    """Mock ids are "<logical name>-id" and logical names repeat across types: look up by type too."""
-    return evaluation.one(type_, lambda r: r.outputs["id"] == resource_id)
-
-
 def body(evaluation: Evaluation, region: str) -> dict:
     return json.loads(one(evaluation, "aws:apigateway/restApi:RestApi", region).inputs["body"])
 
@@ -91,8 +86,8 @@ def test_environment_points_at_this_regions_resources(three_regions, config):
     for region in THREE:
         variables = one(three_regions, FUNCTION, region).inputs["environment"]["variables"]
         for variable, kind in (("RECEIPTS_BUCKET_NAME", "receipts"), ("AUDIT_BUCKET_NAME", "audit")):
-            bucket = three_regions.by_output("bucket", variables[variable])
-            assert bucket.type == "aws:s3/bucket:Bucket" and bucket.region == region and kind in bucket.name
+            bucket = three_regions.by_output("bucket", variables[variable], "aws:s3/bucket:Bucket")
+            assert bucket.region == region and kind in bucket.name
         tables = {t.inputs["name"] for t in three_regions.of_type("aws:dynamodb/table:Table")}
         assert {variables["TRANSACTIONS_TABLE_NAME"], variables["IDEMPOTENCY_TABLE_NAME"]} == tables
         assert variables["TRANSACTIONS_TABLE_NAME"] == parsed.namer(naming.TRANSACTIONS_TABLE)
@@ -137,10 +132,10 @@ def test_code_archive_leaves_bytecode_out_and_needs_the_handler(tmp_path, monkey
 def test_function_sits_in_private_subnets_behind_an_https_only_security_group(dev):
     for region in ("us-east-1", "us-east-2"):
         vpc_config = one(dev, FUNCTION, region).inputs["vpcConfig"]
-        subnets = [by_id(dev, "aws:ec2/subnet:Subnet", subnet_id) for subnet_id in vpc_config["subnetIds"]]
+        subnets = [dev.by_output("id", subnet_id, "aws:ec2/subnet:Subnet") for subnet_id in vpc_config["subnetIds"]]
         assert len(subnets) == 3 and {s.inputs["tags"]["Tier"] for s in subnets} == {"private"} and {s.region for s in subnets} == {region}
         [group_id] = vpc_config["securityGroupIds"]
-        group = by_id(dev, "aws:ec2/securityGroup:SecurityGroup", group_id)
+        group = dev.by_output("id", group_id, "aws:ec2/securityGroup:SecurityGroup")
         assert group in mine(dev, "aws:ec2/securityGroup:SecurityGroup", region)
         assert not group.inputs.get("ingress")
         assert group.inputs["egress"] == [{
