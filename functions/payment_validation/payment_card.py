@@ -20,6 +20,13 @@ _SEPARATORS = re.compile(r"[ -]")
 _GROUPED_DIGITS = re.compile(r"^\d+(?:[ -]\d+)*$")
 # A run of 12-19 digits, possibly grouped, not part of a longer number.
 _PAN_CANDIDATE = re.compile(rf"(?<!\d)\d(?:[ -]?\d){{{PAN_MIN_DIGITS - 1},{PAN_MAX_DIGITS - 1}}}(?!\d)")
+# Ids the logs correlate by: UUIDs (request and transaction ids) and X-Ray trace ids. About 1 UUID in 300
+# holds a Luhn-valid 12-19 digit stretch between its dashes; no PAN has their shape (8-4-4-4-12 hex digits
+# is 32), so they are matched first and kept whole.
+_HEX = "[0-9a-fA-F]"
+_CORRELATION_ID = rf"(?<![0-9a-zA-Z-]){_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}(?![0-9a-zA-Z-])" \
+    rf"|(?<![0-9a-zA-Z-])1-{_HEX}{{8}}-{_HEX}{{24}}(?![0-9a-zA-Z-])"
+_REDACTION_SCAN = re.compile(rf"(?P<id>{_CORRELATION_ID})|(?P<pan>{_PAN_CANDIDATE.pattern})")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -53,9 +60,14 @@ def _is_pan(candidate: re.Match[str]) -> bool:
 
 def contains_pan(text: str) -> bool:
     """Whether free text holds something that looks like a card number."""
-    return any(_is_pan(match) for match in _PAN_CANDIDATE.finditer(text))
+    return any(match.group("pan") and _is_pan(match) for match in _REDACTION_SCAN.finditer(text))
 
 
 def redact_pans(text: str) -> str:
-    """Replaces every card-number-like run of digits (Luhn-valid) with a marker."""
-    return _PAN_CANDIDATE.sub(lambda match: REDACTED if _is_pan(match) else match.group(), text)
+    """Replaces every card-number-like run of digits (Luhn-valid) with a marker; ids stay intact."""
+    def replace(match: re.Match[str]) -> str:
+        if match.group("pan") and _is_pan(match):
+            return REDACTED
+        return match.group()
+
+    return _REDACTION_SCAN.sub(replace, text)

@@ -8,6 +8,7 @@ nothing, so the module shares one deployment; accepted payments use fresh idempo
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -318,6 +319,26 @@ def test_any_valid_card_number_in_text_is_detected_and_redacted(body: str, befor
 
     assert contains_pan(text)
     assert pan not in redact_pans(text)
+
+
+@given(st.uuids(), st.text(alphabet="0123456789abcdef", min_size=24, max_size=24), digit_strings)
+def test_correlation_ids_survive_redaction_and_pans_beside_them_do_not(
+    request_id: uuid.UUID, trace_tail: str, body: str
+) -> None:
+    # About 1 UUID in 300 holds a Luhn-valid run of 12+ digits between its dashes: redacting it would
+    # break the correlation of an incident's logs (and made a log test fail now and then).
+    pan = next(body + str(check) for check in range(10) if luhn_valid(body + str(check)))
+    ids = f'"correlation_id": "{request_id}", "xray_trace_id": "1-{trace_tail[:8]}-{trace_tail}"'
+    text = f"{ids}, card {pan}"
+
+    assert redact_pans(text) == f"{ids}, card [REDACTED-PAN]"
+    assert not contains_pan(ids)
+
+
+def test_a_uuid_whose_digits_form_a_card_number_is_kept_whole() -> None:
+    request_id = "9f905880-97a2-434e-8676-12168247c4c0"  # a uuid4 seen in a test run
+    assert contains_pan("8676-12168247") and not contains_pan(request_id)  # its digits alone are Luhn-valid
+    assert redact_pans(f"request {request_id}") == f"request {request_id}"
 
 
 @hypothesis_settings(max_examples=200)
