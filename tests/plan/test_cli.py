@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from plan import __main__ as cli
 from plan import engine, policies
 from tests.plan.helpers import broken
-from tests.plan.test_policies import CONFIG, with_what_the_rules_require
+from tests.plan.test_policies import CONFIG
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def planned(monkeypatch):
 
 
 def test_a_clean_stack_exits_0_with_the_budget_after_the_resources(planned, dev):
-    result = planned(with_what_the_rules_require(dev))
+    result = planned(dev)
     assert result.exit_code == 0, result.output
     output = result.output
     assert output.index("Total:") < output.index("Recovery budget") < output.index("Policy pack: no violations")
@@ -30,7 +30,7 @@ def test_a_clean_stack_exits_0_with_the_budget_after_the_resources(planned, dev)
 
 
 def test_a_violation_is_printed_and_exits_3(planned, dev):
-    copied, instance = broken(with_what_the_rules_require(dev), "aws:rds/clusterInstance:ClusterInstance",
+    copied, instance = broken(dev, "aws:rds/clusterInstance:ClusterInstance",
                               lambda r: r.inputs.update({"publiclyAccessible": True}))
     result = planned(copied)
     assert result.exit_code == cli.POLICY_VIOLATION_EXIT == 3
@@ -39,7 +39,7 @@ def test_a_violation_is_printed_and_exits_3(planned, dev):
 
 
 def test_json_mode_keeps_the_resource_list_and_still_exits_3(planned, dev):
-    copied, _ = broken(with_what_the_rules_require(dev), "aws:sns/topic:Topic", lambda r: r.inputs.pop("kmsMasterKeyId"))
+    copied, _ = broken(dev, "aws:sns/topic:Topic", lambda r: r.inputs.pop("kmsMasterKeyId"))
     result = planned(copied, "--json")
     assert result.exit_code == 3 and "[kms-encryption]" in result.output
 

@@ -13,7 +13,7 @@ from plan import engine, policies
 from policy import rules
 from region_factory.database import PORT
 from tests.conftest import example_config
-from tests.plan.helpers import broken, record
+from tests.plan.helpers import broken
 
 SUFFIX = example_config()["environmentSuffix"]
 CONFIG = policies.suffix_config(example_config())
@@ -25,55 +25,11 @@ def violations(evaluation: engine.Evaluation, rule: str, config=CONFIG) -> list[
     return [v for v in policies.check(evaluation, config) if v.policy == rule]
 
 
-def lag_alarms_missing(evaluation: engine.Evaluation) -> bool:
-    return not any(rules.LAG_METRIC in rules.metric_names(a.inputs) for a in evaluation.of_type(ALARM))
-
-
-def with_what_the_rules_require(original: engine.Evaluation) -> engine.Evaluation:
-    """The program plus what other modules have not landed yet (see docs/recovery-budget.md): a lag
-    alarm per member region publishing to that region's topic, and a key on unencrypted log groups."""
-    copied = copy.deepcopy(original)
-    if lag_alarms_missing(copied):
-        for cluster in copied.of_type(rules.RDS_CLUSTER):
-            provider = next(p for p in copied.resources if p.urn == cluster.provider_urn)
-            topic = next(t for t in copied.of_type(rules.TOPIC) if t.region == cluster.region)
-            copied.resources.append(record(ALARM, f"{cluster.region}-aurora-lag", {
-                "name": f"payment-aurora-lag-{cluster.region}-{SUFFIX}", "metricName": rules.LAG_METRIC, "namespace": "AWS/RDS",
-                "comparisonOperator": "GreaterThanThreshold", "threshold": rules.MAX_LAG_MS, "period": 60, "evaluationPeriods": 1,
-                "alarmActions": [topic.outputs["arn"]]}, on=provider))
-    keys = {k.region: k.outputs["arn"] for k in copied.of_type("aws:kms/key:Key") if "payment-dr:region:RegionalStack$" in k.urn}
-    for group in copied.of_type(LOG_GROUP):
-        group.inputs.setdefault("kmsKeyId", keys[group.region])
-    return copied
-
-
 # --- the real program ------------------------------------------------------------------------
 
-KNOWN_FINDINGS: dict[str, str] = {}
-
-
-@pytest.mark.parametrize("rule", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FINDINGS[name])) if name in KNOWN_FINDINGS else name
-    for name in [r.name for r in rules.RESOURCE_RULES] + [r.name for r in rules.STACK_RULES] if name != "replication-lag-alarm"
-])
+@pytest.mark.parametrize("rule", [r.name for r in rules.RESOURCE_RULES] + [r.name for r in rules.STACK_RULES])
 def test_the_real_program_passes(dev, three_regions, rule):
     assert violations(dev, rule) == [] and violations(three_regions, rule) == []
-
-
-def test_the_lag_alarm_rule_fails_the_real_program_until_it_has_the_alarms(dev):
-    found = violations(dev, "replication-lag-alarm")
-    if lag_alarms_missing(dev):
-        # Expected until the observability module lands its alarms: the rule requires them.
-        regions = sorted({c.region for c in dev.of_type(rules.RDS_CLUSTER)})
-        assert [v.message.split(" in ")[1].split(" ")[0] for v in found] == regions
-        assert all(rules.LAG_METRIC in v.message and "SNS" in v.message for v in found)
-    else:
-        assert found == []
-
-
-def test_every_rule_passes_once_the_stack_has_what_they_require(dev, three_regions):
-    assert policies.check(with_what_the_rules_require(dev), CONFIG) == []
-    assert policies.check(with_what_the_rules_require(three_regions), CONFIG) == []
 
 
 # --- broken variants: each rule fails, naming the resource and what is wrong -------------------
@@ -127,8 +83,7 @@ def test_names_carry_suffix_matches_whole_words_and_needs_a_suffix(dev):
     (LOG_GROUP, lambda r: r.inputs.pop("kmsKeyId", None), ["kmsKeyId is not set"]),
 ])
 def test_kms_encryption_fails_on_unencrypted_storage(dev, type_, change, fragments):
-    fixed = with_what_the_rules_require(dev)
-    copied, target = broken(fixed, type_, change)
+    copied, target = broken(dev, type_, change)
     found = [v for v in violations(copied, "kms-encryption") if v.urn == target.urn]
     only(found, f"'{target.name}'", *fragments)
 
@@ -198,7 +153,7 @@ def test_versioning_before_replication(dev):
     (lambda a: a.inputs.update({"comparisonOperator": "LessThanThreshold"}), "comparisonOperator"),
 ])
 def test_the_lag_alarm_rule_fails_on_a_bad_alarm(dev, change, fragment):
-    copied, alarm = broken(with_what_the_rules_require(dev), ALARM, change, lambda a: rules.LAG_METRIC in rules.metric_names(a.inputs))
+    copied, alarm = broken(dev, ALARM, change, lambda a: rules.LAG_METRIC in rules.metric_names(a.inputs))
     found = violations(copied, "replication-lag-alarm")
     only([v for v in found if v.urn == alarm.urn], f"'{alarm.name}'", fragment)
     # The region is then left without a good alarm, which is reported too.
