@@ -7,8 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from plan import engine
+
+# The properties assert behaviour, not speed: a CI machine under load must not turn a slow
+# example into a failure (Hypothesis' default 200 ms deadline does exactly that).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 ROOT = Path(__file__).resolve().parent.parent
 

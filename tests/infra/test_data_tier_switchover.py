@@ -143,7 +143,7 @@ EXAMPLE_REGIONS = ["us-east-1", "us-east-2", "us-west-2"]  # the session fixture
 
 
 # Each generated example evaluates the program twice: few examples, no shrinking (as test_symmetry).
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(max_examples=2, suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @example(regions=EXAMPLE_REGIONS)
 @given(regions=st.lists(st.sampled_from(REGIONS), min_size=3, max_size=3, unique=True))
 def test_a_new_region_gets_its_data_tier_and_only_extends_the_links(regions, dev, three_regions):

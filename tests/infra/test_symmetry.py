@@ -28,14 +28,13 @@ region_sets = st.lists(st.sampled_from(REGIONS), min_size=2, max_size=3, unique=
 # the generated suffix and regions as they are; shrinking would re-evaluate dozens of times).
 EVALUATIONS = settings(
     max_examples=8,
-    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 
 
 # Data-tier links that list every region in one resource (secret and table replicas, a bucket's
-# replication rules): a new region extends their inputs. tests/infra/test_data_tier_regions.py
+# replication rules): a new region extends their inputs. tests/infra/test_data_tier_switchover.py
 # checks that the change only adds the new region.
 GROWS_WITH_REGIONS = {
     "aws:secretsmanager/secret:Secret",
@@ -98,7 +97,7 @@ def test_a_third_region_is_one_more_config_entry(regions):
         assert regional_signature(after, region) == regional_signature(after, regions[0])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(value=st.text(min_size=1, max_size=12))
 def test_invalid_suffixes_are_refused_naming_the_key(value):
     problem = naming.suffix_problem(value, ["us-east-1", "us-east-2"])
@@ -114,7 +113,7 @@ def test_invalid_suffixes_are_refused_naming_the_key(value):
             raise AssertionError(f"{value!r} was accepted")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(region=st.text(min_size=1, max_size=15).filter(lambda r: r not in stack_config.KNOWN_REGIONS))
 def test_unknown_regions_are_refused_naming_the_key(region):
     raw = {**example_config(), "secondaryRegions": [region]}
