@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from core import naming
+from core import naming, tags
 
 NAMESPACE = "payment-dr"
 
@@ -44,6 +44,10 @@ DEFAULT_CIDR_POOL = ipaddress.ip_network("10.0.0.0/8")
 DEFAULT_VPC_PREFIX = 16
 # Private /20s in 3 AZs, public /24s: the VPC must be large enough for both.
 MAX_VPC_PREFIX = 18
+RFC1918_BLOCKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# Lambda refuses a reservation that leaves an account fewer than 100 unreserved executions per region;
+# with the default quota of 1000 and the DB probe's 1, the validator can reserve 899.
+MAX_RESERVED_CONCURRENCY = 1000 - 100 - 1
 
 
 KNOWN_KEYS = (
@@ -307,9 +311,12 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
                     "allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset")
 
     extra_tags = r.structured("tags", {}, dict)
-    reserved = {"Environment", "Region", "DR-Role"} & set(extra_tags)
+    reserved = {*tags.STACK_TAG_KEYS, "Name"} & set(extra_tags)
     if reserved:
         r.problem("tags", extra_tags, f"must not set {', '.join(sorted(reserved))}: the stack sets those itself")
+    elif len(extra_tags) > tags.MAX_EXTRA_TAGS:
+        r.problem("tags", extra_tags, f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
+                  f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself")
 
     config = StackConfig(
         environment_suffix=suffix,
@@ -337,7 +344,11 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         health_check_failure_threshold=r.integer("healthCheckFailureThreshold", 3, lambda n: 1 <= n <= 10, "allowed: 1 to 10"),
         dns_ttl_seconds=r.integer("dnsTtlSeconds", 60, lambda n: 5 <= n <= 300, "allowed: 5 to 300 seconds (a failover record with a long TTL defeats failover)"),
         log_retention_days=r.integer("logRetentionDays", 90, lambda n: n in LOG_RETENTION_DAYS, f"allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"),
-        lambda_reserved_concurrency=r.integer("lambdaReservedConcurrency", 50, lambda n: 1 <= n <= 1000, "allowed: 1 to 1000"),
+        lambda_reserved_concurrency=r.integer(
+            "lambdaReservedConcurrency", 50, lambda n: 1 <= n <= MAX_RESERVED_CONCURRENCY,
+            f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
+            "executions per region unreserved, and the DB probe reserves 1)",
+        ),
         max_transaction_amount=max_amount,
         allowed_currencies=tuple(currencies),
         api_throttle_rate_limit=r.integer("apiThrottleRateLimit", 200, lambda n: 1 <= n <= 10000, "allowed: 1 to 10000 requests per second"),
@@ -383,7 +394,8 @@ def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> di
         except ValueError:
             r.problem("vpcCidrs", {region: cidr}, "must be an IPv4 network like 10.20.0.0/16")
             continue
-        if not network.is_private or not 16 <= network.prefixlen <= MAX_VPC_PREFIX:
+        # ipaddress calls loopback and link-local "private" too; a VPC takes only RFC 1918 blocks.
+        if not any(network.subnet_of(block) for block in RFC1918_BLOCKS) or not 16 <= network.prefixlen <= MAX_VPC_PREFIX:
             r.problem("vpcCidrs", {region: cidr}, f"must be a private (RFC 1918) block from /16 to /{MAX_VPC_PREFIX}")
             continue
         clash = next((other for other, net in chosen.items() if net.overlaps(network)), None)

@@ -47,6 +47,9 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("secondaryRegions", "not json", "must be a list"),
         ("vpcCidrs", {"us-east-1": "10.0.0.0/16", "us-east-2": "10.0.128.0/17"}, "overlaps us-east-1's 10.0.0.0/16"),
         ("vpcCidrs", {"us-east-1": "8.8.0.0/16"}, "must be a private (RFC 1918) block"),
+        # Python calls loopback and link-local "private"; CreateVpc refuses them.
+        ("vpcCidrs", {"us-east-1": "127.1.0.0/16"}, "must be a private (RFC 1918) block"),
+        ("vpcCidrs", {"us-east-1": "169.254.0.0/16"}, "must be a private (RFC 1918) block"),
         ("vpcCidrs", {"us-east-1": "10.0.0.0/24"}, "from /16 to /18"),
         ("vpcCidrs", {"us-east-1": "banana"}, "must be an IPv4 network"),
         ("vpcCidrs", {"eu-west-1": "10.9.0.0/16"}, "names a region that is not deployed"),
@@ -78,6 +81,10 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("maxTransactionAmount", "-5", "maxTransactionAmount='-5'"),
         ("opsPrincipalArns", ["bob"], "opsPrincipalArns='bob'"),
         ("tags", {"Region": "x"}, "must not set Region"),
+        ("tags", {"Project": "x", "Name": "y"}, "must not set Name, Project"),
+        ("tags", {"CostCenter": "1", "Team": "p", "Owner": "o", "Tier": "t"},
+         "allows at most 3 entries: Route 53 health checks and zones take 10 tags and the stack sets 7 itself"),
+        ("lambdaReservedConcurrency", "900", "lambdaReservedConcurrency='900': allowed: 1 to 899"),
         ("enviromentSuffix", "dev", "is not a payment-dr setting; did you mean environmentSuffix?"),
     ],
 )

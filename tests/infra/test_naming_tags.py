@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from core import naming
-from plan import engine
+from core import config as stack_config
+from core import naming, tags
+from plan import engine, policies
+from policy import rules
+from region_factory import probe
 
 # Where each resource type takes its physical name. A type the program uses must be listed here
 # or in UNNAMED, so that no resource silently falls back to an auto-generated name.
@@ -156,3 +159,25 @@ def test_mock_ids_and_arns_identify_one_resource_each(three_regions):
         duplicates = sorted({v for v in values if values.count(v) > 1})
         assert not duplicates, f"{key} shared by several resources: {duplicates[:5]}"
     assert all(r.outputs.get("id") for r in three_regions.managed)
+
+
+ROUTE53_TAGGED = ("aws:route53/healthCheck:HealthCheck", "aws:route53/zone:Zone")
+
+
+def test_the_most_extra_tags_config_allows_still_fit_route53s_limit(config):
+    """Route 53 health checks and zones take 10 tags (most types take 50): `tags` is capped to fit."""
+    config["tags"] = {f"Extra{i}": "x" for i in range(tags.MAX_EXTRA_TAGS)}
+    evaluation = engine.evaluate({**config, "createHostedZone": "true"})
+    providers = {p.urn: p.inputs for p in evaluation.resources if p.type.startswith("pulumi:providers:aws")}
+    counted = {}
+    for record in evaluation.managed:
+        if record.provider_urn in providers and policies.taggable(record.type):
+            counted[record.urn] = len(rules.merge_default_tags(record.inputs, providers[record.provider_urn])["tagsAll"])
+            assert counted[record.urn] <= (tags.ROUTE53_TAG_LIMIT if record.type in ROUTE53_TAGGED else 50), record.urn
+    checks = [r for r in evaluation.managed if r.type in ROUTE53_TAGGED]
+    assert checks and max(counted[r.urn] for r in checks) == tags.ROUTE53_TAG_LIMIT  # the cap is not looser than needed
+
+
+def test_reserved_concurrency_leaves_lambdas_unreserved_minimum():
+    # Lambda refuses reservations that leave fewer than 100 of the default 1000 per region unreserved.
+    assert stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY == 1000 - 100
