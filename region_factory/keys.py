@@ -35,13 +35,15 @@ def key_policy(ctx: RegionContext) -> pulumi.Output[str]:
             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*")}},
         },
         {
-            # CloudWatch alarms publish to the KMS-encrypted failover topic.
+            # CloudWatch alarms publish to the KMS-encrypted failover topic. AWS's documented statement
+            # (knowledge center "cloudwatch-configure-alarm-sns") has no condition, and alarms reportedly
+            # fail to publish under conditions SNS's KMS calls do not carry: a lost page is the worst
+            # failure here. Other accounts' alarms are kept out by the topic policy (aws:SourceAccount).
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
         },
     )
 

@@ -177,7 +177,11 @@ class Network(pulumi.ComponentResource):
                 iam.statement(
                     ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                     [log_group.arn, log_group.arn.apply(lambda arn: f"{arn}:*")],
-                )
+                ),
+                # The flow-logs guide lists DescribeLogGroups among the role's minimum; without it delivery
+                # can fail with an access error while the flow log itself is created. It lists groups, so
+                # it cannot name one: read-only, on this account's groups in this region.
+                iam.statement(["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
             ),
             opts=ctx.opts(self),
         )

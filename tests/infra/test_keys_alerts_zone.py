@@ -25,8 +25,12 @@ def test_key_policy_lets_services_use_the_key_only_in_this_region_and_account(de
         logs = statements["CloudWatchLogsInThisRegion"]
         assert logs["Principal"] == {"Service": f"logs.{key.region}.amazonaws.com"}
         assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(f"arn:aws:logs:{key.region}:")
-        alarms = statements["CloudWatchAlarmsPublishToEncryptedTopics"]
-        assert "kms:*" not in alarms["Action"] and alarms["Condition"]["StringEquals"]["aws:SourceAccount"] == engine.MOCK_ACCOUNT_ID
+        # Exactly AWS's documented grant for alarms publishing to an encrypted topic: a condition it does
+        # not document could silently stop the pages.
+        assert statements["CloudWatchAlarmsPublishToEncryptedTopics"] == {
+            "Sid": "CloudWatchAlarmsPublishToEncryptedTopics", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+        }
 
 
 def test_failover_topic_per_region_encrypted_with_that_regions_key(dev):
@@ -46,6 +50,10 @@ def test_topic_policy_allows_exactly_alarms_and_dr_roles_to_publish(dev):
             '{"Service": "cloudwatch.amazonaws.com"}',
             f'{{"AWS": "arn:aws:iam::{engine.MOCK_ACCOUNT_ID}:root"}}',
         }
+        # Only this account's alarms: the key policy relies on this (it grants CloudWatch without conditions).
+        alarms = next(s for s in allows if s["Sid"] == "CloudWatchAlarms")["Condition"]
+        assert alarms["StringEquals"]["aws:SourceAccount"] == engine.MOCK_ACCOUNT_ID
+        assert alarms["ArnLike"]["aws:SourceArn"] == f"arn:aws:cloudwatch:*:{engine.MOCK_ACCOUNT_ID}:alarm:*"
         roles = next(s for s in allows if s["Sid"] == "DrTooling")["Condition"]["ArnEquals"]["aws:PrincipalArn"]
         assert sorted(r.rsplit("/", 1)[1] for r in roles) == ["payment-dr-automation-dev", "payment-dr-operator-dev"]
         assert all(s["Action"] == "sns:Publish" and s["Resource"] == topic.outputs["arn"] for s in statements)

@@ -7,7 +7,7 @@ from itertools import combinations
 
 from core import config as stack_config
 from plan import engine
-from tests.infra.helpers import in_network
+from tests.infra.helpers import in_network, policy_statements
 
 
 def test_each_region_has_a_vpc_with_its_configured_cidr(dev, config):
@@ -71,6 +71,19 @@ def test_flow_logs_capture_all_traffic_into_a_retained_log_group(dev):
         assert key.type == "aws:kms/key:Key" and key.region == flow.region
 
 
+def test_flow_log_role_has_the_documented_minimum_on_its_own_group(dev):
+    for flow in dev.of_type("aws:ec2/flowLog:FlowLog"):
+        role = dev.by_output("arn", flow.inputs["iamRoleArn"], "aws:iam/role:Role")
+        [policy] = [p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["id"]]
+        granted = {action: resources for s in policy_statements(policy.inputs["policy"]) for action in s["Action"] for resources in [s["Resource"]]}
+        group_arn = flow.inputs["logDestination"]
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"):
+            assert granted[action] == [group_arn, f"{group_arn}:*"], action
+        # Delivery needs DescribeLogGroups (VPC guide, flow-logs-iam-role); it cannot be scoped to one group.
+        assert granted["logs:DescribeLogGroups"] == [f"arn:aws:logs:{flow.region}:{engine.MOCK_ACCOUNT_ID}:log-group:*"]
+        assert set(granted) == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"}
+
+
 def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
     connections = three_regions.of_type("aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
     pairs = {frozenset((c.region, c.inputs["peerRegion"])) for c in connections}
@@ -106,8 +119,8 @@ def test_dns_resolution_over_peering_on_both_sides(dev):
 def test_swapping_the_primary_keeps_every_logical_name(config):
     """A planned switchover by config must not replace resources: only roles (tags) change."""
     # The data tier's home region (tables, secrets, global cluster) must not follow primaryRegion: the
-    # switchover procedure pins it first (docs/data-tier.md, "Switchover by config").
-    config["dataHomeRegion"] = config["primaryRegion"]
+    # example stack pins it from the start (docs/data-tier.md, "Switchover by config").
+    assert config["dataHomeRegion"] == config["primaryRegion"]
     before = engine.evaluate(config)
     after = engine.evaluate({**config, "primaryRegion": "us-east-2", "secondaryRegions": ["us-east-1"]})
     assert {r.urn for r in before.managed} == {r.urn for r in after.managed}
