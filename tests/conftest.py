@@ -23,6 +23,12 @@ def example_config() -> dict[str, Any]:
     return copy.deepcopy(engine.stack_config(ROOT / "Pulumi.dev.yaml"))
 
 
+def deployed_in(regions: list[str], **overrides: Any) -> dict[str, Any]:
+    """The example stack deployed afresh in `regions`, the first one primary and the data tier's home."""
+    return {**example_config(), "primaryRegion": regions[0], "secondaryRegions": list(regions[1:]),
+            "dataHomeRegion": regions[0], **overrides}
+
+
 @pytest.fixture
 def config() -> dict[str, Any]:
     """A fresh copy of the example stack's config for a test to change."""

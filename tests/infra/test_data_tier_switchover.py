@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from core import config as stack_config
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
-from tests.conftest import example_config
+from tests.conftest import deployed_in, example_config
 from tests.infra.test_data_tier_aurora import CLUSTER, CREDENTIALS, GLOBAL, INSTANCE
 from tests.infra.test_symmetry import GROWS_WITH_REGIONS, REGIONS
 
@@ -108,7 +108,7 @@ def test_an_unpinned_swap_would_move_the_data_home(config):
 # --- adding a region -----------------------------------------------------------------------------
 
 def stack(regions: list[str]) -> Evaluation:
-    return engine.evaluate({**example_config(), "primaryRegion": regions[0], "secondaryRegions": regions[1:]})
+    return engine.evaluate(deployed_in(regions))
 
 
 def assert_data_tier(evaluation: Evaluation, regions: list[str]) -> None:

@@ -14,7 +14,7 @@ from global_resources import failover, s3_replication
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
 from region_factory import monitoring
-from tests.conftest import example_config
+from tests.conftest import deployed_in, example_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -29,8 +29,7 @@ BUCKET_BASES = ("payment-audit-logs", "payment-receipts")
 @pytest.fixture(scope="module")
 def west() -> Evaluation:
     """us-east-1 not deployed, and a lag threshold below the default: the one extra evaluation here."""
-    return engine.evaluate({**example_config(), "primaryRegion": "us-west-2", "secondaryRegions": ["us-east-2"],
-                            "replicationLagThresholdMs": 250})
+    return engine.evaluate(deployed_in(["us-west-2", "us-east-2"], replicationLagThresholdMs=250))
 
 
 def regions_of(evaluation: Evaluation) -> list[str]:

@@ -15,7 +15,7 @@ from core import config as stack_config
 from core import naming
 from plan import engine
 from policy.rules import NAME_EXEMPT_TYPES
-from tests.conftest import example_config
+from tests.conftest import deployed_in, example_config
 from tests.infra.helpers import regional, regional_signature
 
 # Regions with at least three default-opt-in AZs, long and short names mixed.
@@ -44,7 +44,7 @@ GROWS_WITH_REGIONS = {
 
 
 def stack(suffix: str, regions: list[str]) -> engine.Evaluation:
-    return engine.evaluate({**example_config(), "environmentSuffix": suffix, "primaryRegion": regions[0], "secondaryRegions": regions[1:]})
+    return engine.evaluate(deployed_in(regions, environmentSuffix=suffix))
 
 
 @EVALUATIONS
