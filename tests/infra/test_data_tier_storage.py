@@ -107,7 +107,7 @@ def test_every_rule_has_rtc_metrics_kms_reencryption_and_no_delete_markers(three
         assert len(set(priorities)) == len(priorities)
         for rule in config.inputs["rules"]:
             destination = rule["destination"]
-            assert rule["status"] == "Enabled" and rule["filter"] == {}
+            assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
             assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
             assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
             assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
