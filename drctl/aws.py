@@ -1,14 +1,16 @@
 """boto3 clients per service and region, and reads that survive a lost region.
 
 During a regional outage every call to that region hangs until its connect timeout. Clients
-remembers a region that failed to answer and skips it for the rest of the command, so `status`
-reports it once instead of timing out on every call.
+remembers a region that failed to answer and skips it for DOWN_MEMO_SECONDS, so `status` reports
+it once instead of timing out on every call; a wait that polls for minutes asks it again after
+that, so a short network blip does not blind the rest of a switchover.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -29,6 +31,8 @@ DEFAULT_CONFIG = Config(connect_timeout=3, read_timeout=30, retries={"mode": "st
 # lost us-east-1 never marks Route 53 as down (and the other way round).
 ROUTE53_REGION = "us-east-1"
 GLOBAL_SERVICES = frozenset({"route53"})
+# Longer than one `status` pass against a dead region, shorter than a switchover's wait.
+DOWN_MEMO_SECONDS = 30.0
 CREDENTIAL_ERRORS = frozenset({
     "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
     "SignatureDoesNotMatch", "InvalidAccessKeyId",
@@ -47,9 +51,19 @@ class Clients:
         self.session = session or boto3.Session()
         self.endpoint_url = endpoint_url
         self.config = config
-        self.down: dict[str, str] = {}  # region (or global service) -> why it is considered unreachable
+        self.down: dict[str, tuple[float, str]] = {}  # region (or global service) -> since when, and why
+        self.monotonic: Callable[[], float] = time.monotonic  # the command's clock (see use_clock)
         self._cache: dict[tuple[str, str], BaseClient] = {}
         self._lock = threading.Lock()
+
+    def unreachable(self) -> dict[str, str]:
+        """Regions (or global services) skipped right now, and why."""
+        now = self.monotonic()
+        return {where: why for where, (since, why) in self.down.items() if now - since < DOWN_MEMO_SECONDS}
+
+    def use_clock(self, monotonic: Callable[[], float]) -> None:
+        """The clock the command waits on, so a skipped region is asked again as its polls advance."""
+        self.monotonic = monotonic
 
     @classmethod
     def from_environment(cls) -> Clients:
@@ -70,12 +84,16 @@ class Clients:
         """One API call that raises Unreachable instead of SDK errors (credential problems aside)."""
         where = service if service in GLOBAL_SERVICES else region
         if where in self.down:
-            raise Unreachable(f"{where} skipped: {self.down[where]}")
+            since, why = self.down[where]
+            if self.monotonic() - since < DOWN_MEMO_SECONDS:
+                raise Unreachable(f"{where} skipped: {why}")
+            del self.down[where]
         try:
             return getattr(self(service, region), operation)(**params)
         except (BotoConnectionError, HTTPClientError) as error:  # refused, timed out, cut off
-            self.down[where] = f"unreachable ({type(error).__name__})"
-            raise Unreachable(f"{where}: {self.down[where]}") from error
+            why = f"unreachable ({type(error).__name__})"
+            self.down[where] = (self.monotonic(), why)
+            raise Unreachable(f"{where}: {why}") from error
         except ClientError as error:
             raise_for_credentials(error)
             raise Unreachable(f"{region}: {error_message(error)}") from error

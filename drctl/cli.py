@@ -52,6 +52,7 @@ class Runtime:
 
     def context(self) -> Context:
         stack = load(self.stack, self.config_file, self.project_dir)
+        self.clients.use_clock(self.clock.monotonic)
         return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False))
 
 
@@ -199,7 +200,11 @@ def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], bui
 
 
 def _record(runtime: Runtime, ctx: Context, identity: Identity, event: Event) -> None:
-    results = publish(ctx, identity, event) if event.outcome in PUBLISHED_OUTCOMES else {}
+    """Runs in `_act`'s finally: nothing here may replace the outcome (and its state) being reported."""
+    try:
+        results = publish(ctx, identity, event) if event.outcome in PUBLISHED_OUTCOMES else {}
+    except Exception as error:  # noqa: BLE001 - an unforeseen SDK error; the audit line still gets written
+        results = {"*": f"not published: {type(error).__name__}: {error}"}
     try:
         audit: str | None = str(append_audit(runtime.audit_log, event, results))
     except OSError as error:  # the action's outcome stands; the missing audit line must not go unnoticed

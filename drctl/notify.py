@@ -17,7 +17,7 @@ from botocore.exceptions import NoCredentialsError
 
 from drctl.aws import Unreachable, first_answer, missing_credentials
 from drctl.context import Context
-from drctl.errors import Refused
+from drctl.errors import DrctlError, Refused
 
 DEFAULT_AUDIT_LOG = Path("~/.drctl/audit.jsonl")
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
@@ -72,7 +72,8 @@ def publish(ctx: Context, identity: Identity, event: Event) -> dict[str, str]:
         try:
             ctx.clients.call("sns", region, "publish", TopicArn=arn, Subject=subject, Message=body)
             results[region] = "published"
-        except Unreachable as error:
+        # Credentials that expired during a long wait too: the action's own outcome must stand.
+        except (Unreachable, DrctlError) as error:
             results[region] = f"not published: {error}"
     return results
 

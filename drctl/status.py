@@ -119,7 +119,7 @@ def collect(ctx: Context, operator: str) -> Report:
         config_primary=ctx.stack.cfg.primary.name, writer=topology.writer.region if topology and topology.writer else None,
         aurora=clusters, dynamodb=tables.result(), s3=rules.result(), health_checks=checks,
         dns={"name": ctx.stack.cfg.domain_name, "serves": route.region, "path": list(route.path)},
-        unreachable=dict(ctx.clients.down),
+        unreachable=ctx.clients.unreachable(),
     )
     _judge(ctx, report, [problem for section in reads.values() for problem in section.problems])
     return report
