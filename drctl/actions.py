@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from drctl import aurora, dns
 from drctl.aurora import Member, Topology
 from drctl.aws import Unreachable
 from drctl.context import Context
 from drctl.errors import DrctlError, OperationFailed, Refused
-from drctl.metrics import UNKNOWN, Measurement
+from drctl.metrics import UNKNOWN
 from drctl.stack import ROUTING_CHECK
 from drctl.waiters import WaitTimeout, wait_for
 
 DNS_VERIFY_TIMEOUT = 60.0  # Route 53 applies health-check updates at once; this only bounds the read-back
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,9 @@ def switchover_plan(ctx: Context, region: str, timeout: float) -> Plan:
 
 def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
     topology, target, source = _promotion_target(ctx, region)
-    lag = _read(lambda: aurora.replication_lag(ctx, target)[aurora.LAG_METRIC], UNKNOWN)
-    rpo = (f"last measured replication lag {lag.show()} (at {lag.at})" if lag.value is not None else
-           f"unknown: no {aurora.LAG_METRIC} datapoint for {target.identifier} in the last minutes")
+    metric, lag = _read(lambda: aurora.data_loss_lag(ctx, target), (f"{aurora.RPO_LAG_METRIC} or {aurora.LAG_METRIC}", UNKNOWN))
+    rpo = (f"last measured {metric} {lag.show()} (at {lag.at})" if lag.value is not None else
+           f"unknown: no {metric} datapoint for {target.identifier} in the last minutes")
     return Plan(
         summary=f"FAILOVER of {topology.identifier} from {source} to {region}: unplanned, writes not yet replicated are lost",
         checks=[_cluster_available(ctx, target)],
@@ -113,7 +115,7 @@ def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
                     f"retry if {region} is still not the writer: {ctx.stack.command(f'failover --to {region} --allow-data-loss')}",
                     "once it is: reconcile the stack and plan the fail-back (docs/runbook.md)"),
         notes=[f"RPO accepted: {rpo}"],
-        details={"from": source, "to": region, "rpo_accepted_ms": lag.value, "lag_measured_at": lag.at},
+        details={"from": source, "to": region, "rpo_accepted_ms": lag.value, "lag_metric": metric, "lag_measured_at": lag.at},
     )
 
 
@@ -214,8 +216,8 @@ def _override(target: str | None, region: str) -> dns.Flags:
 
 
 def _lag_check(ctx: Context, target: Member, threshold: int) -> tuple[bool, str]:
-    lag = aurora.replication_lag(ctx, target)[aurora.LAG_METRIC]
-    return lag.value is not None and lag.value < threshold, f"{target.identifier}: {lag.show()} (threshold {threshold} ms)"
+    metric, lag = aurora.data_loss_lag(ctx, target)
+    return lag.value is not None and lag.value < threshold, f"{target.identifier}: {metric} {lag.show()} (threshold {threshold} ms)"
 
 
 def _region_health(ctx: Context, region: str) -> tuple[bool, str]:
@@ -241,7 +243,7 @@ def _guarded(name: str, read: Callable[[], tuple[bool, str]]) -> Check:
     return Check(name, ok, detail)
 
 
-def _read(read: Callable[[], Measurement], default: Measurement) -> Measurement:
+def _read(read: Callable[[], T], default: T) -> T:
     try:
         return read()
     except Unreachable:

@@ -107,6 +107,21 @@ def replication_lag(ctx: Context, member: Member) -> dict[str, Measurement]:
     return latest(ctx.clients, member.region, queries)
 
 
+def data_loss_lag(ctx: Context, member: Member) -> tuple[str, Measurement]:
+    """The lag that bounds what a failover to `member` loses, and the metric it came from.
+
+    For Aurora PostgreSQL the User Guide points at AuroraGlobalDBRPOLag (user transactions committed
+    on the primary and not yet on this secondary); storage replication lag can be lower while it
+    is high. The larger known one is taken; unknown only when neither has a recent datapoint.
+    """
+    lags = replication_lag(ctx, member)
+    known = [(lags[name].value, name) for name in (RPO_LAG_METRIC, LAG_METRIC) if lags[name].value is not None]
+    if not known:
+        return f"{RPO_LAG_METRIC} or {LAG_METRIC}", lags[LAG_METRIC]
+    _, name = max(known)
+    return name, lags[name]
+
+
 def promote(ctx: Context, target: Member, *, allow_data_loss: bool) -> None:
     """Starts a switchover (planned, no data loss) or a failover (the primary is lost).
 

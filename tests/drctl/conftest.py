@@ -188,8 +188,8 @@ class World:
             {"MetricName": name, "Value": value, "Timestamp": now, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}
             for name, dimensions, value in points])
 
-    def set_lag(self, region: str, milliseconds: float) -> None:
-        self.put_metric(region, "AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": self.stack.cluster(region)}, milliseconds)
+    def set_lag(self, region: str, milliseconds: float, metric: str = "AuroraGlobalDBReplicationLag") -> None:
+        self.put_metric(region, "AWS/RDS", metric, {"DBClusterIdentifier": self.stack.cluster(region)}, milliseconds)
 
     def set_region_health(self, region: str, healthy: bool) -> None:
         self.put_metric("us-east-1", "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": self.checks[("region", region)]}, float(healthy))

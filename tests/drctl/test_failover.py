@@ -26,7 +26,7 @@ def test_failover_promotes_the_survivor_and_reports_the_lost_region(world: World
     rds.assert_no_pending_responses()
     out = flat(result.stdout)
     assert "FAILOVER of payment-global-qa from us-east-1 to us-east-2" in out
-    assert "RPO accepted: last measured replication lag 120 ms (at " in out
+    assert "RPO accepted: last measured AuroraGlobalDBReplicationLag 120 ms (at " in out
     assert out.index("RPO accepted") < out.index("Type the region name (us-east-2) to fail over to it")
     assert "RTO us-east-1 → us-east-2: 10 s" in out
     assert "SNS us-east-1: not published: us-east-1" in out and "SNS us-east-2: published" in out
@@ -41,7 +41,7 @@ def test_rpo_is_unknown_when_no_lag_was_measured(make_world: Callable[..., World
     result = world.invoke("failover", "--to", "us-east-2", "--allow-data-loss", "--dry-run")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
-    assert ("RPO accepted: unknown: no AuroraGlobalDBReplicationLag datapoint for payment-db-us-east-2-qa "
+    assert ("RPO accepted: unknown: no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint for payment-db-us-east-2-qa "
             "in the last minutes") in out
     assert "1. [change] aws rds failover-global-cluster --allow-data-loss --region us-east-2" in out
     assert world.clients.mutations() == []

@@ -33,7 +33,7 @@ def test_switchover_swaps_the_roles_and_measures_the_rto(world: World) -> None:
     rds.assert_no_pending_responses()
     out = flat(result.stdout)
     assert "switchover of payment-global-qa from us-east-1 to us-east-2: planned, no data loss (RPO 0)" in out
-    assert "✓ replication lag: payment-db-us-east-2-qa: 120 ms (threshold 1000 ms)" in out
+    assert "✓ replication lag: payment-db-us-east-2-qa: AuroraGlobalDBReplicationLag 120 ms (threshold 1000 ms)" in out
     assert "✓ us-east-2 health check: payment-health-region-us-east-2-qa: healthy" in out
     assert ("… 0 s waiting for us-east-2 to be the writer and the global cluster available: "
             "global cluster modifying, operation switching-over, writer us-east-1") in out
@@ -72,7 +72,7 @@ def test_pre_checks_refuse_and_name_every_reason(world: World) -> None:
     assert result.exit_code == 1
     errors = flat(result.stderr)
     assert "pre-checks failed, nothing was changed" in errors
-    assert "replication lag: payment-db-us-east-2-qa: 2500 ms (threshold 1000 ms)" in errors
+    assert "replication lag: payment-db-us-east-2-qa: AuroraGlobalDBReplicationLag 2500 ms (threshold 1000 ms)" in errors
     assert "us-east-2 cluster: payment-db-us-east-2-qa modifying" in errors
     assert "us-east-2 health check: payment-health-region-us-east-2-qa: unhealthy" in errors
     assert world.clients.mutations() == []
@@ -83,7 +83,7 @@ def test_unknown_lag_is_not_taken_for_low_lag(make_world: Callable[..., World]) 
     world = make_world(TWO_REGIONS, lag_ms=None)
     result = world.invoke("switchover", "--to", "us-east-2", "--yes")
     assert result.exit_code == 1
-    assert "replication lag: payment-db-us-east-2-qa: unknown (threshold 1000 ms)" in flat(result.stderr)
+    assert "replication lag: payment-db-us-east-2-qa: AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag unknown (threshold 1000 ms)" in flat(result.stderr)
     assert world.clients.mutations() == []
 
 
