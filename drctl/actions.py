@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from drctl import aurora, dns
 from drctl.aurora import Member, Topology
-from drctl.aws import Unreachable
+from drctl.aws import Rejected, Unreachable
 from drctl.context import Context
 from drctl.errors import DrctlError, OperationFailed, Refused
 from drctl.metrics import UNKNOWN
@@ -72,6 +72,7 @@ def execute(ctx: Context, plan: Plan) -> Outcome:
     changing = False
     for step in plan.steps:
         ctx.say(f"→ {step.title}")
+        changed_before = changing
         changing = changing or step.changes
         start = ctx.clock.monotonic()
         try:
@@ -79,6 +80,9 @@ def execute(ctx: Context, plan: Plan) -> Outcome:
         except (DrctlError, Unreachable, KeyboardInterrupt) as error:  # Ctrl-C in a long wait too: say what is running
             if not changing:
                 raise
+            if isinstance(error, Rejected) and not changed_before:
+                # AWS refused the first change itself (e.g. InvalidGlobalClusterStateFault): nothing moved.
+                raise Refused(f"AWS refused {step.title}: {error}; nothing was changed") from error
             reason = str(error) or "interrupted by the operator"
             message = reason if isinstance(error, WaitTimeout) else f"{step.title}: {reason}"
             raise OperationFailed(message, state=_state_now(plan, error), next_steps=plan.next_steps) from error

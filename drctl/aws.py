@@ -43,6 +43,10 @@ class Unreachable(Exception):
     """A region did not answer (or answered with an error); the reason is the message."""
 
 
+class Rejected(Unreachable):
+    """The region answered and refused the request (a 4xx error): the request changed nothing."""
+
+
 class Clients:
     """Caches one client per (service, region); the same object each time, so tests can stub it."""
 
@@ -96,7 +100,9 @@ class Clients:
             raise Unreachable(f"{where}: {why}") from error
         except ClientError as error:
             raise_for_credentials(error)
-            raise Unreachable(f"{region}: {error_message(error)}") from error
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 500
+            problem = Rejected if 400 <= status < 500 else Unreachable  # a final 5xx may have been applied
+            raise problem(f"{region}: {error_message(error)}") from error
 
 
 def error_message(error: ClientError) -> str:

@@ -21,7 +21,7 @@ from drctl.context import Context
 from drctl.errors import OperationFailed
 from drctl.notify import Identity
 from drctl.stack import Stack, load
-from tests.drctl.conftest import ACCOUNT, TWO_REGIONS, FakeClock, stack_config, write_config
+from tests.drctl.conftest import ACCOUNT, TWO_REGIONS, FakeClock, World, flat, stack_config, write_config
 
 
 @pytest.fixture
@@ -129,3 +129,32 @@ def test_credentials_expiring_mid_operation_keep_the_failure_its_state_and_the_a
     assert set(line["notified"]) == set(TWO_REGIONS)
     assert all(result.startswith("not published: AWS rejected the credentials (ExpiredToken")
                for result in line["notified"].values())
+
+
+def _switchover_answered(world: World, code: str, status: int) -> Any:
+    rds = world.clients.stub("rds", "us-east-2")
+    name = {"GlobalClusterIdentifier": world.stack.global_cluster}
+    rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), name)
+    rds.add_response("describe_db_clusters", world.db_cluster("us-east-2"), {"DBClusterIdentifier": world.stack.cluster("us-east-2")})
+    rds.add_client_error("switchover_global_cluster", service_error_code=code, http_status_code=status,
+                         service_message="The global cluster is in an invalid state", expected_params={**name, "TargetDbClusterIdentifier": world.arn("us-east-2")})
+    # Whatever the answer, the report reads the state again.
+    rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), name)
+    return world.invoke("switchover", "--to", "us-east-2", "--yes")
+
+
+def test_aws_refusing_the_switchover_itself_is_a_refusal_not_a_failed_change(world: World) -> None:
+    # Stubber: moto has no SwitchoverGlobalCluster (test_moto_gaps.py).
+    result = _switchover_answered(world, "InvalidGlobalClusterStateFault", 400)
+    assert result.exit_code == 1
+    errors = flat(result.stderr)
+    assert "AWS refused" in errors and "InvalidGlobalClusterStateFault" in errors and "nothing was changed" in errors
+    assert "roll back" not in errors  # there is nothing to roll back
+    assert world.audit()[-1]["outcome"] == "refused" and world.messages("us-east-1") == []
+
+
+def test_a_server_error_on_the_switchover_may_have_applied_and_is_reported_as_failed(world: World) -> None:
+    result = _switchover_answered(world, "InternalFailure", 500)
+    assert result.exit_code == 1
+    assert "state now: global cluster available, writer us-east-1" in flat(result.stderr)
+    assert world.audit()[-1]["outcome"] == "failed"
