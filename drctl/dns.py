@@ -15,7 +15,7 @@ from typing import Any
 
 from drctl.aws import ROUTE53_REGION, Unreachable
 from drctl.context import Context
-from drctl.metrics import MetricQuery, latest
+from drctl.metrics import WINDOW, Measurement, MetricQuery, latest
 from drctl.stack import HEALTH_CHECK_KINDS, ROUTING_CHECK
 
 # Route 53 calls an endpoint healthy when more than 18 % of its checkers see it healthy
@@ -56,8 +56,9 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class Route:
-    region: str | None  # where the failover record sends clients now; None when unresolvable
+    region: str | None  # where the failover record sends clients now; None when unresolvable or unknown
     path: tuple[str, ...]  # one line per failover pair Route 53 evaluates
+    unknown: str | None = None  # why `region` is None although the records resolve: "health unreadable: ..."
 
 
 def find_checks(ctx: Context) -> dict[tuple[str, str], HealthCheck]:
@@ -86,21 +87,38 @@ def routing_checks(ctx: Context) -> dict[str, HealthCheck]:
 
 
 def measure(ctx: Context, checks: list[HealthCheck]) -> dict[str, bool | None]:
-    """The checkers' verdict per check id; None where it cannot be read (the reason shows in Clients.down)."""
+    """The checkers' verdict per check id; None where it cannot be read (read_health says why)."""
+    return read_health(ctx, checks)[0]
+
+
+def read_health(ctx: Context, checks: list[HealthCheck]) -> tuple[dict[str, bool | None], dict[str, str]]:
+    """The checkers' verdict per check id, and why, for each id whose verdict is None, it could not be read.
+
+    Unreadable is most likely when us-east-1 is degraded: the metric is only there (METRIC_TYPES).
+    """
     queries = {c.id: MetricQuery("AWS/Route53", "HealthCheckStatus", {"HealthCheckId": c.id}, "Minimum")
                for c in checks if c.type in METRIC_TYPES}
+    metrics: dict[str, Measurement] = {}
+    metric_error: str | None = None
     try:
         metrics = latest(ctx.clients, ROUTE53_REGION, queries)
-    except Unreachable:
-        metrics = {}
+    except Unreachable as error:
+        metric_error = (f"CloudWatch {ROUTE53_REGION}, the only region with Route 53's HealthCheckStatus metric, "
+                        f"did not answer ({error})")
     measured: dict[str, bool | None] = {}
+    why: dict[str, str] = {}
     for check in checks:
         if check.type in METRIC_TYPES:
             value = metrics[check.id].value if check.id in metrics else None
             measured[check.id] = None if value is None else value >= 1
+            if value is None:
+                why[check.id] = metric_error or (f"no HealthCheckStatus datapoint in CloudWatch {ROUTE53_REGION} "
+                                                 f"in the last {WINDOW.total_seconds() / 60:g} minutes")
         else:
-            measured[check.id] = _status(ctx, check)
-    return measured
+            measured[check.id], reason = _status(ctx, check)
+            if reason:
+                why[check.id] = reason
+    return measured, why
 
 
 def set_flags(ctx: Context, check: HealthCheck, flags: Flags) -> None:
@@ -127,39 +145,66 @@ def failover_records(ctx: Context) -> list[dict[str, Any]]:
                   **({"StartRecordIdentifier": answer["NextRecordIdentifier"]} if answer.get("NextRecordIdentifier") else {})}
 
 
-def resolve(records: list[dict[str, Any]], healthy: Mapping[str, bool | None], name: str) -> Route:
+def resolve(records: list[dict[str, Any]], healthy: Mapping[str, bool | None], name: str,
+            unreadable: Mapping[str, str] | None = None) -> Route:
     """Where Route 53 sends `name` now, following nested failover pairs (3+ regions) to a region.
 
-    Route 53 answers with the PRIMARY unless it is unhealthy and the SECONDARY is not; unknown
-    health counts as healthy here, as a check with no verdict yet does not move traffic.
+    Route 53 answers with the PRIMARY unless it is unhealthy and the SECONDARY is not (every record
+    unhealthy: the PRIMARY). Where a health that decides this is unknown (None), so is the answer:
+    the Route has no region and says why (`unreadable`: check id -> why it could not be read).
+    Guessing would be wrong when it matters most: the health metrics are only in us-east-1, so they
+    go unread exactly when us-east-1 fails and Route 53 has moved its traffic.
     """
+    why_unread = unreadable or {}
     pairs: dict[str, dict[str, dict[str, Any]]] = {}
     for record in records:
         pairs.setdefault(_dns(record["Name"]), {})[record["Failover"]] = record
 
-    def record_health(record: dict[str, Any], seen: frozenset[str]) -> bool | None:
+    def record_health(record: dict[str, Any], seen: frozenset[str]) -> tuple[bool | None, tuple[tuple[str, str], ...]]:
+        """The health routing sees, and while it is unknown, (record, why) for each health that could not be read."""
         if record.get("HealthCheckId"):
-            return healthy.get(record["HealthCheckId"])
+            check = record["HealthCheckId"]
+            health = healthy.get(check)
+            if health is not None:
+                return health, ()
+            return None, ((str(record.get("SetIdentifier")), why_unread.get(check, f"health check {check} not read")),)
         target = _alias(record)
         if target in pairs and target not in seen and (record.get("AliasTarget") or {}).get("EvaluateTargetHealth"):
-            return any(record_health(r, seen | {target}) is not False for r in pairs[target].values())
-        return True
+            inner = [record_health(r, seen | {target}) for r in pairs[target].values()]
+            if any(health is True for health, _ in inner):
+                return True, ()
+            if all(health is False for health, _ in inner):
+                return False, ()
+            return None, tuple(reason for health, reasons in inner if health is None for reason in reasons)
+        return True, ()
 
     def pick(current: str, seen: frozenset[str]) -> Route:
         pair = pairs.get(current)
         if not pair:
             return Route(None, (f"{current}: no failover records",))
         primary, secondary = pair.get("PRIMARY"), pair.get("SECONDARY")
-        health = {role: record_health(r, seen) for role, r in pair.items()}
-        use_secondary = secondary is not None and (primary is None or (health["PRIMARY"] is False and health["SECONDARY"] is not False))
-        chosen = secondary if use_secondary else primary
-        assert chosen is not None  # a pair holds at least one record
+        read = {role: record_health(r, seen) for role, r in pair.items()}
+        health = {role: h for role, (h, _) in read.items()}
         states = ", ".join(f"{role} {r.get('SetIdentifier')} {health_word(health[role])}" for role, r in sorted(pair.items()))
+        if primary is None or secondary is None:
+            chosen = primary or secondary
+        elif health["PRIMARY"] is True or health["SECONDARY"] is False:
+            chosen = primary  # the primary is healthy, or the secondary is not: the primary either way
+        elif health["PRIMARY"] is False and health["SECONDARY"] is True:
+            chosen = secondary
+        else:  # the health that decides is unknown
+            reasons: dict[str, list[str]] = {}
+            for role in ("PRIMARY", "SECONDARY"):
+                for record, why in read[role][1]:
+                    reasons.setdefault(why, []).append(record)
+            unknown = "; ".join(f"{', '.join(dict.fromkeys(where))}: {why}" for why, where in reasons.items())
+            return Route(None, (f"{current}: {states} → unknown (health unreadable)",), f"health unreadable: {unknown}")
+        assert chosen is not None  # a pair holds at least one record
         hop = f"{current}: {states} → {chosen['Failover']}"
         target = _alias(chosen)
         if target in pairs and target not in seen:
             inner = pick(target, seen | {current})
-            return Route(inner.region, (hop, *inner.path))
+            return Route(inner.region, (hop, *inner.path), inner.unknown)
         return Route(chosen.get("SetIdentifier"), (hop,))
 
     return pick(_dns(name), frozenset())
@@ -182,16 +227,17 @@ def _health_check(raw: dict[str, Any], name: str, kind: str, region: str) -> Hea
                        version=int(raw.get("HealthCheckVersion", 1)))
 
 
-def _status(ctx: Context, check: HealthCheck) -> bool | None:
+def _status(ctx: Context, check: HealthCheck) -> tuple[bool | None, str | None]:
+    """The checkers' verdict, or None and why it cannot be read."""
     try:
         answer = ctx.clients.call("route53", ROUTE53_REGION, "get_health_check_status", HealthCheckId=check.id)
-    except Unreachable:
-        return None
+    except Unreachable as error:
+        return None, f"GetHealthCheckStatus failed ({error})"
     observations = answer.get("HealthCheckObservations", [])
     if not observations:
-        return None
+        return None, "GetHealthCheckStatus returned no checker observations"
     passing = sum(1 for o in observations if o.get("StatusReport", {}).get("Status", "").startswith("Success"))
-    return passing / len(observations) > HEALTHY_SHARE
+    return passing / len(observations) > HEALTHY_SHARE, None
 
 
 def _zone_id(ctx: Context) -> str:

@@ -31,7 +31,8 @@ def status(console: Console, report: Report) -> None:
     _table(console, "Route 53 health checks", ("region", "kind", "type", "checkers", "override", "routing sees"),
            [(h.region, h.kind, h.type, health_word(h.measured), _flags(h.disabled, h.inverted), health_word(h.effective))
             for h in report.health_checks])
-    console.print(f"{report.dns['name']} → [bold]{report.dns['serves'] or 'unresolved'}[/]")
+    serves = report.dns["serves"] or escape(report.dns.get("serves_unknown") or "unresolved")
+    console.print(f"{report.dns['name']} → [bold]{serves}[/]")
     for hop in report.dns["path"]:
         console.print(f"  {escape(hop)}", highlight=False)
     for region, reason in report.unreachable.items():

@@ -118,7 +118,7 @@ def collect(ctx: Context, operator: str) -> Report:
         stack=ctx.stack.selector, operator=operator, global_cluster=ctx.stack.global_cluster,
         config_primary=ctx.stack.cfg.primary.name, writer=topology.writer.region if topology and topology.writer else None,
         aurora=clusters, dynamodb=tables.result(), s3=rules.result(), health_checks=checks,
-        dns={"name": ctx.stack.cfg.domain_name, "serves": route.region, "path": list(route.path)},
+        dns={"name": ctx.stack.cfg.domain_name, "serves": route.region, "serves_unknown": route.unknown, "path": list(route.path)},
         unreachable=ctx.clients.unreachable(),
     )
     _judge(ctx, report, [problem for section in reads.values() for problem in section.problems])
@@ -214,7 +214,7 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route]:
     """The health checks, and where the failover records send traffic given what they say."""
     ctx = reads.ctx
     checks = reads("Route 53 health checks", partial(dns.find_checks, ctx), {})
-    measured = dns.measure(ctx, list(checks.values())) if checks else {}
+    measured, unreadable = dns.read_health(ctx, list(checks.values())) if checks else ({}, {})
     views, effective = [], {}
     for region in ctx.stack.regions:
         for kind in HEALTH_CHECK_KINDS:
@@ -231,8 +231,10 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route]:
     records = reads("failover records", partial(dns.failover_records, ctx), None)
     if records is None:
         return views, dns.Route(None, ())
-    route = dns.resolve(records, effective, ctx.stack.cfg.domain_name)
-    if route.region is None:
+    route = dns.resolve(records, effective, ctx.stack.cfg.domain_name, unreadable)
+    if route.unknown:  # not guessed: unknown health is likeliest when us-east-1 fails, i.e. when Route 53 moves traffic
+        reads.problem(f"{ctx.stack.cfg.domain_name}: the serving region is unknown, {route.unknown}")
+    elif route.region is None:
         reads.problem(f"{ctx.stack.cfg.domain_name}: no failover record resolves to a region")
     return views, route
 
