@@ -68,6 +68,14 @@ DB_INSTANCE = NameSpec("payment-db", 60, with_region=True)
 # Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never
 # collides with the previous one's (pa#1276); the limit keeps room for "-<8 hex digits>".
 DB_FINAL_SNAPSHOT = NameSpec("payment-db-final", 246, with_region=True)
+# After an unplanned failover, Aurora snapshots the old primary's volume when its region recovers, as
+# "rds:unplanned-global-failover-<old cluster>-<timestamp>": an automated snapshot that only lives as long
+# as the cluster's backup retention (docs/runbook.md, "Failing back"). The operator copies it to a manual
+# snapshot named "lost-writes-<YYYYMMDD>-<region>-<suffix>". With the date it still fits a snapshot
+# identifier's 63 characters for every suffix the catalog allows (the 64-character role names with a
+# region bind tighter); a "payment-" base would not.
+UNPLANNED_FAILOVER_SNAPSHOT_PREFIX = "rds:unplanned-global-failover-"
+LOST_WRITES_SNAPSHOT = NameSpec("lost-writes", 63, with_region=True)
 DB_SUBNET_GROUP = NameSpec("payment-db-subnets", 255)
 DB_SECURITY_GROUP = NameSpec("payment-db", 255)
 DB_PARAMETER_GROUP = NameSpec("payment-db-params", 255)

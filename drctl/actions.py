@@ -18,6 +18,7 @@ from drctl.aurora import Member, Topology
 from drctl.aws import Rejected, Unreachable
 from drctl.context import Context
 from drctl.errors import DrctlError, OperationFailed, Refused
+from drctl.failback import announce, keep_lost_writes
 from drctl.metrics import UNKNOWN
 from drctl.stack import ROUTING_CHECK
 from drctl.waiters import WaitTimeout, wait_for
@@ -110,14 +111,18 @@ def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
     metric, lag = _read(lambda: aurora.data_loss_lag(ctx, target), (f"{aurora.RPO_LAG_METRIC} or {aurora.LAG_METRIC}", UNKNOWN))
     rpo = (f"last measured {metric} {lag.show()} (at {lag.at})" if lag.value is not None else
            f"unknown: no {metric} datapoint for {target.identifier} in the last minutes")
+    # The writes given up survive only in the snapshot Aurora takes of the old primary's volume when its
+    # region is back, and only for its backup retention: preserving it comes first (drctl/failback.py).
+    keep = keep_lost_writes(ctx.stack, topology, region)
     return Plan(
         summary=f"FAILOVER of {topology.identifier} from {source} to {region}: unplanned, writes not yet replicated are lost",
         checks=[_cluster_available(ctx, target)],
-        steps=_promotion(ctx, target, source, allow_data_loss=True, timeout=timeout),
+        steps=[*_promotion(ctx, target, source, allow_data_loss=True, timeout=timeout),
+               Step("next: what to run when the old primary's region is back", partial(announce, ctx.say, keep), changes=False)],
         state=partial(_topology_now, ctx, region),
         next_steps=(*_recovery(ctx, region, back_to=None),
                     f"retry if {region} is still not the writer: {ctx.stack.command(f'failover --to {region} --allow-data-loss')}",
-                    "once it is: reconcile the stack and plan the fail-back (docs/runbook.md)"),
+                    *keep),
         notes=[f"RPO accepted: {rpo}"],
         details={"from": source, "to": region, "rpo_accepted_ms": lag.value, "lag_metric": metric, "lag_measured_at": lag.at},
     )
@@ -210,7 +215,7 @@ def _verify_dns(ctx: Context, wanted: dict[str, dns.Flags]) -> None:
                         ctx.stack.cfg.domain_name)
     for hop in route.path:
         ctx.say(f"  {hop}")
-    ctx.say(f"  traffic goes to: {route.region or 'unresolved'}")
+    ctx.say(f"  traffic goes to: {route.region or route.unknown or 'unresolved'}")
 
 
 def _override(target: str | None, region: str) -> dns.Flags:
@@ -225,10 +230,22 @@ def _lag_check(ctx: Context, target: Member, threshold: int) -> tuple[bool, str]
 
 
 def _region_health(ctx: Context, region: str) -> tuple[bool, str]:
-    check = dns.routing_checks(ctx)[region]
-    healthy = check.effective(dns.measure(ctx, [check]).get(check.id))
-    flags = "" if not check.overridden else f", {dns.describe_flags(check.flags)}"
-    return healthy is True, f"{check.name}: {dns.health_word(healthy)}{flags}"
+    """Known unhealthy refuses; unknown passes with a warning. Route 53's health is read in us-east-1
+    (the API, and the only HealthCheckStatus metrics), so it goes unread when us-east-1 degrades:
+    refusing then would leave only a failover, which loses data, while the primary still answers."""
+    try:
+        check = dns.routing_checks(ctx)[region]
+    except Unreachable as error:
+        detail, healthy, why = f"{ctx.stack.health_check(ROUTING_CHECK, region)}: unknown", None, f"the check could not be read ({error})"
+    else:
+        measured, unreadable = dns.read_health(ctx, [check])
+        healthy = check.effective(measured.get(check.id))
+        flags = "" if not check.overridden else f", {dns.describe_flags(check.flags)}"
+        detail, why = f"{check.name}: {dns.health_word(healthy)}{flags}", unreadable.get(check.id, "no verdict")
+    if healthy is None:
+        return True, (f"{detail}; WARNING: health not verified: {why}. Passed because it is not known to be unhealthy; "
+                      f"if {region} is in fact failing, the new writer will be there: check {region}'s API and database before confirming")
+    return healthy is True, detail
 
 
 def _cluster_available(ctx: Context, member: Member) -> Check:

@@ -10,15 +10,32 @@
   principal here, with aws:SourceAccount/aws:SourceArn conditions, when such tooling lands.
 
 Both carry the same permissions: exactly what drctl calls (docs/runbook.md, "Permissions of the
-operator role"; drctl/aurora.py, dns.py, status.py, notify.py), on this stack's resources in every
-region. IAM is global, so either role works from any region, including when the primary region is
-down; the ARNs name each region explicitly. Why each action is there:
+operator role"; drctl/aurora.py, dns.py, status.py, notify.py), and what `drctl failover` tells the
+operator to run first (drctl/failback.py), on this stack's resources in every region. IAM is global,
+so either role works from any region, including when the primary region is down; the ARNs name each
+region explicitly. Why each action is there:
 
 - ``rds:DescribeGlobalClusters`` (the global cluster: writer, members) and ``rds:DescribeDBClusters``
   (each member cluster: status, endpoints), called with identifiers, so scoped to their ARNs.
 - ``rds:SwitchoverGlobalCluster`` and ``rds:FailoverGlobalCluster`` (drctl switchover, failover,
   drill): authorised on the global cluster and on the member clusters (the target can be a member in
   any region), as AWS's Region switch sample policy scopes them.
+- ``rds:DescribeDBClusterSnapshots`` and ``rds:CopyDBClusterSnapshot``: after an unplanned failover,
+  the first thing to run once the old primary's region is back (docs/runbook.md, "Failing back"): find
+  the snapshot Aurora takes of the old volume, ``rds:unplanned-global-failover-<old cluster>-<timestamp>``
+  (the writes the failover lost; an automated snapshot, which the cluster's backup retention removes),
+  and copy it to a manual ``lost-writes-<YYYYMMDD>-<region>-<suffix>``. The copy's one resource type is
+  ``cluster-snapshot`` (Service Authorization Reference, Amazon RDS): the ARNs of those two names only
+  (an automated snapshot's ARN keeps the ``rds:`` prefix; AWS does not document the timestamp's format,
+  hence ``-*``; the date of the copy's name is 8 digits, ``????????``). The describe may be authorised on
+  the cluster it names or on the snapshots: both. No tags are copied, so no ``rds:AddTagsToResource``
+  (the copy's dependent action, for tags). The copy stays in the region, encrypted with the source's key,
+  the region's customer managed key; creating an RDS resource with such a key takes the caller's
+  ``kms:CreateGrant`` and ``kms:DescribeKey`` on it (RDS User Guide, Overview.Encryption.Keys.html),
+  granted through RDS only (``kms:ViaService``, as AWS advises). No copy goes to another key, so no other
+  key is needed. The automation role gets them too: the operator role is its only principal, so nobody
+  gains anything, and one policy keeps serving both. Restoring the copy to compare it with the new
+  primary is a database administrator's task, not these roles'.
 - ``cloudwatch:GetMetricData``: Aurora lag, DynamoDB and S3 replication metrics, and the CALCULATED
   checks' status (AWS/Route53 in us-east-1). It has no resource-level permissions: Resource "*" is
   required by AWS.
@@ -39,7 +56,7 @@ The operator role may also assume the automation role. What is global is an inli
 what is regional is one managed policy per region (``payment-dr-ops-<region>-<suffix>``) attached to both
 roles. So a new region adds a policy and changes none (tests/infra/test_symmetry.py), one policy serves
 both roles, and no role nears IAM's 10,240-character limit on its inline policies (a region's part is
-about 1,450 characters, a managed policy may hold 6,144); the limit that remains is 10 managed policies
+about 2,300 characters, a managed policy may hold 6,144); the limit that remains is 10 managed policies
 per role (an adjustable quota): nine regions.
 """
 
@@ -109,10 +126,21 @@ def regional_statements(cfg: StackConfig, account_id: str, stack: RegionalStack,
     tables = [arn("dynamodb", f"table/{cfg.namer(spec)}") for spec in (naming.TRANSACTIONS_TABLE, naming.IDEMPOTENCY_TABLE)]
     buckets = [f"arn:aws:s3:::{cfg.namer(spec, region)}" for spec in (naming.AUDIT_BUCKET, naming.RECEIPTS_BUCKET)]
     checks = [health_check_arn(failover.health_checks[(region, kind)]) for kind in KINDS]
+    cluster_name = cfg.namer(naming.DB_CLUSTER, region)
+    cluster = arn("rds", f"cluster:{cluster_name}")
+    lost_writes = [  # the snapshot Aurora takes after an unplanned failover, and its manual copy (drctl/failback.py)
+        arn("rds", f"cluster-snapshot:{naming.UNPLANNED_FAILOVER_SNAPSHOT_PREFIX}{cluster_name}-*"),
+        arn("rds", f"cluster-snapshot:{cfg.namer.qualified(naming.LOST_WRITES_SNAPSHOT, '????????', region)}"),
+    ]
     return [
         iam.statement(
-            ["rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"],
-            [arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, region)}")], sid="MemberCluster",
+            ["rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"], [cluster], sid="MemberCluster",
+        ),
+        iam.statement(["rds:DescribeDBClusterSnapshots"], [cluster, *lost_writes], sid="FindLostWrites"),
+        iam.statement(["rds:CopyDBClusterSnapshot"], lost_writes, sid="KeepLostWrites"),
+        iam.statement(
+            ["kms:CreateGrant", "kms:DescribeKey"], [stack.keys.key.arn], sid="LostWritesKey",
+            conditions={"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
         ),
         iam.statement(["route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"], checks, sid="HealthChecks"),
         iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),

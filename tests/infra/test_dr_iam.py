@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+from core import naming
 from global_resources import dr_iam, failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
@@ -179,11 +180,13 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
 
 
 def test_dr_roles_hold_no_action_drctl_does_not_call(three_regions):
-    """drctl moves traffic with health-check overrides, never by editing records, and reads no more."""
+    """drctl moves traffic with health-check overrides, never by editing records, and reads no more; the
+    one addition is what `drctl failover` tells the operator to run first: keep the lost writes."""
     calls = {
         *DRCTL_GLOBAL, *DRCTL_UNSCOPED, "rds:DescribeDBClusters", "route53:ListTagsForResources",
         "route53:ListResourceRecordSets", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck",
         "dynamodb:DescribeTable", "s3:GetReplicationConfiguration", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
+        *KEEP_LOST_WRITES,
     }
     for name in ("payment-dr-operator-dev", "payment-dr-automation-dev"):
         granted = {a for s in statements(three_regions, role(three_regions, name)) for a in as_list(s["Action"])}
@@ -232,3 +235,45 @@ def test_a_new_region_adds_a_policy_and_changes_none(dev, three_regions):
     added = [after[urn] for urn in set(after) - set(before)]
     assert sorted(r.type for r in added) == sorted([MANAGED_POLICY, ATTACHMENT, ATTACHMENT])
     assert all("us-west-2" in r.name for r in added)
+
+
+# --- after an unplanned failover: the lost writes (drctl/failback.py, docs/runbook.md "Failing back") ------
+
+
+KEEP_LOST_WRITES = ("rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot", "kms:CreateGrant", "kms:DescribeKey")
+
+
+def grants(evaluation: Evaluation, target: ResourceRecord, action: str, resource: str) -> list[dict]:
+    """The Allow statements that match `resource` as IAM does: `*` any run of characters, `?` one."""
+    def matches(pattern: str) -> bool:
+        return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), resource) is not None
+
+    return [s for s in statements(evaluation, target)
+            if s["Effect"] == "Allow" and action in as_list(s["Action"]) and any(matches(p) for p in as_list(s["Resource"]))]
+
+
+def test_the_operator_can_find_and_copy_the_snapshot_of_the_lost_writes_in_every_region(three_regions):
+    operator = role(three_regions, "payment-dr-operator-dev")
+    for region in THREE:
+        rds = f"arn:aws:rds:{region}:{ACCOUNT}"
+        cluster = f"{rds}:cluster:payment-db-{region}-dev"
+        # Aurora's automated snapshot keeps its "rds:" prefix in the ARN; the copy is named as drctl prints it.
+        lost = f"{rds}:cluster-snapshot:rds:unplanned-global-failover-payment-db-{region}-dev-2031-12-31-09-30"
+        copy = f"{rds}:cluster-snapshot:{naming.Namer('dev').qualified(naming.LOST_WRITES_SNAPSHOT, '20311231', region)}"
+        for resource in (cluster, lost, copy):
+            assert grants(three_regions, operator, "rds:DescribeDBClusterSnapshots", resource), (region, resource)
+        for resource in (lost, copy):
+            assert grants(three_regions, operator, "rds:CopyDBClusterSnapshot", resource), (region, resource)
+        # Nothing else: not another stack's snapshots, not the cluster's other (manual or automated) ones.
+        for other in (f"{rds}:cluster-snapshot:rds:unplanned-global-failover-payment-db-{region}-prod-2031-12-31-09-30",
+                      f"{rds}:cluster-snapshot:rds:payment-db-{region}-dev-2031-12-31-09-30",
+                      f"{rds}:cluster-snapshot:payment-db-final-0a1b2c3d-{region}-dev",
+                      f"{rds}:cluster-snapshot:lost-writes-20311231-{region}-prod",
+                      f"{rds}:cluster:payment-db-{region}-prod"):
+            for action in ("rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot"):
+                assert not grants(three_regions, operator, action, other), (action, other)
+        # The copy is encrypted with the region's key, as the source: RDS creates a grant on it for the caller.
+        key = regional_key(three_regions, region).outputs["arn"]
+        [kms] = [s for s in statements(three_regions, operator) if "kms:CreateGrant" in as_list(s["Action"]) and key in s["Resource"]]
+        assert sorted(as_list(kms["Action"])) == ["kms:CreateGrant", "kms:DescribeKey"] and kms["Resource"] == [key]
+        assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}}
