@@ -210,9 +210,9 @@ def _verify_dns(ctx: Context, wanted: dict[str, dns.Flags]) -> None:
                       lambda found: all(found[r].flags == wanted[r] for r in wanted),
                       lambda found: ", ".join(f"{r} {dns.describe_flags(c.flags)}" for r, c in found.items()),
                       timeout=DNS_VERIFY_TIMEOUT, clock=ctx.clock, say=ctx.say)
-    measured = dns.measure(ctx, [c for c in checks.values() if not c.overridden])
+    measured, unreadable = dns.read_health(ctx, [c for c in checks.values() if not c.overridden])
     route = dns.resolve(dns.failover_records(ctx), {c.id: c.effective(measured.get(c.id)) for c in checks.values()},
-                        ctx.stack.cfg.domain_name)
+                        ctx.stack.cfg.domain_name, unreadable)
     for hop in route.path:
         ctx.say(f"  {hop}")
     ctx.say(f"  traffic goes to: {route.region or route.unknown or 'unresolved'}")

@@ -86,11 +86,6 @@ def routing_checks(ctx: Context) -> dict[str, HealthCheck]:
     return {region: checks[(ROUTING_CHECK, region)] for region in ctx.stack.regions}
 
 
-def measure(ctx: Context, checks: list[HealthCheck]) -> dict[str, bool | None]:
-    """The checkers' verdict per check id; None where it cannot be read (read_health says why)."""
-    return read_health(ctx, checks)[0]
-
-
 def read_health(ctx: Context, checks: list[HealthCheck]) -> tuple[dict[str, bool | None], dict[str, str]]:
     """The checkers' verdict per check id, and why, for each id whose verdict is None, it could not be read.
 
