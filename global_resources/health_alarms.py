@@ -37,7 +37,7 @@ class HealthAlarms(pulumi.ComponentResource):
         health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck], shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
-        # Global, not a region of the DR set: the provider's tags say DR-Role=global.
+        # Global, not a region of the DR set: the provider's tags say DR-Role=global, Region=us-east-1 (where they live).
         ctx = RegionContext(
             cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared,
             logical_prefix="health-alarms-",
