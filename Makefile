@@ -2,6 +2,8 @@
 #   make plan   the offline plan of the example stack (no AWS, no Pulumi CLI needed)
 #   make test   the whole test suite (CI runs exactly this)
 PYTHON ?= python3
+# The floor of pyproject.toml's requires-python (tests/test_requirements.py keeps them equal).
+PYTHON_FLOOR := 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
@@ -12,6 +14,9 @@ STACK ?= dev
 export PATH := $(PATH):$(subst $(eval) ,:,$(wildcard /usr/lib/postgresql/*/bin))
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; floor = tuple(map(int, "$(PYTHON_FLOOR)".split("."))); sys.exit(None if sys.version_info >= floor else \
+		"payment-dr needs Python >= $(PYTHON_FLOOR); $(PYTHON) is %d.%d (%s). Run with a newer one, e.g. make $(MAKECMDGOALS) PYTHON=python$(PYTHON_FLOOR)" \
+		% (*sys.version_info[:2], sys.executable))'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
