@@ -1,6 +1,6 @@
 """Alarms on the Route 53 health checks, one per (region, kind), in us-east-1 (docs/observability.md).
 
-Route 53 publishes ``AWS/Route53 HealthCheckStatus`` only in us-east-1 (../shared/notes/aws-dr-facts.md), so
+Route 53 publishes ``AWS/Route53 HealthCheckStatus`` only in us-east-1 (docs/aws-facts.md, Route 53), so
 these alarms live there, on ``providers.route53_metrics``, whichever regions are deployed. An alarm notifies a
 topic in its own region, so they get their own KMS-encrypted topic in us-east-1, built with the same classes a
 region uses (``RegionalKey`` and ``Alerts``: the same policy, the same e-mail subscriptions, pending until each
