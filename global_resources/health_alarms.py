@@ -27,8 +27,9 @@ from region_factory.monitoring import declare_alarm, health_alarm_name, health_c
 
 
 class HealthAlarms(pulumi.ComponentResource):
-    # The us-east-1 topic every alarm here notifies.
+    # The us-east-1 topic every alarm here notifies, and the key that encrypts it.
     topic: aws.sns.Topic
+    key: RegionalKey
     alerts: Alerts
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
@@ -42,8 +43,8 @@ class HealthAlarms(pulumi.ComponentResource):
             cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared,
             logical_prefix="health-alarms-",
         )
-        key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
-        self.alerts = Alerts(ctx, key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
+        self.key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
+        self.alerts = Alerts(ctx, self.key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
         self.topic = self.alerts.topic
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {

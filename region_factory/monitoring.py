@@ -271,6 +271,11 @@ class RegionalMonitoring(pulumi.ComponentResource):
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
 
 
+def dashboard_url(region: str, name: str) -> str:
+    """The CloudWatch console page of a dashboard (the console's documented `#dashboards:name=` form)."""
+    return f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
+
+
 class LinkMonitoring(pulumi.ComponentResource):
     """This region's view of the links: replication alarms per other region, and its dashboard."""
 
