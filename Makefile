@@ -1,14 +1,17 @@
 # Two commands do all the set-up on a fresh machine:
 #   make plan   the offline plan of the example stack (no AWS, no Pulumi CLI needed)
 #   make test   the whole test suite (CI runs exactly this)
+#   make drctl  puts the drctl launcher on PATH (~/.local/bin, or BINDIR=...)
 PYTHON ?= python3
 # The floor of pyproject.toml's requires-python (tests/test_requirements.py keeps them equal).
 PYTHON_FLOOR := 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
+# Where `make drctl` puts the drctl launcher.
+BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: plan test benchmark clean postgres
+.PHONY: plan test benchmark clean postgres drctl
 
 # The DB probe's tests start their own PostgreSQL server: Debian keeps its binaries off PATH.
 export PATH := $(PATH):$(subst $(eval) ,:,$(wildcard /usr/lib/postgresql/*/bin))
@@ -25,6 +28,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 plan: $(VENV)/.installed
 	$(PY) -m plan --stack $(STACK)
+
+# Puts `drctl` on PATH: a launcher in $(BINDIR) that runs this checkout's drctl (prints the PATH line if needed).
+drctl: $(VENV)/.installed
+	$(PY) -m drctl.install --bindir $(BINDIR)
 
 test: $(VENV)/.installed postgres
 	$(PY) -m pytest

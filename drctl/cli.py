@@ -13,7 +13,7 @@ import typer
 from botocore.exceptions import NoCredentialsError
 from rich.console import Console
 
-from drctl import actions, aurora, render
+from drctl import __version__, actions, aurora, render
 from drctl.actions import Plan
 from drctl.aws import Clients, Unreachable, missing_credentials
 from drctl.context import Context
@@ -56,9 +56,16 @@ class Runtime:
         return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False))
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drctl {__version__} (payment-dr)")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")] = False,
     stack: Annotated[Optional[str], typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
     config_file: Annotated[Optional[Path], typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
     project_dir: Annotated[Optional[Path], typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
