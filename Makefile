@@ -1,17 +1,25 @@
 # Two commands do all the set-up on a fresh machine:
 #   make plan   the offline plan of the example stack (no AWS, no Pulumi CLI needed)
 #   make test   the whole test suite (CI runs exactly this)
+#   make drctl  puts the drctl launcher on PATH (~/.local/bin, or BINDIR=...)
 PYTHON ?= python3
+# The floor of pyproject.toml's requires-python (tests/test_requirements.py keeps them equal).
+PYTHON_FLOOR := 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
+# Where `make drctl` puts the drctl launcher.
+BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: plan test benchmark clean postgres
+.PHONY: plan test benchmark clean postgres drctl
 
 # The DB probe's tests start their own PostgreSQL server: Debian keeps its binaries off PATH.
 export PATH := $(PATH):$(subst $(eval) ,:,$(wildcard /usr/lib/postgresql/*/bin))
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; floor = tuple(map(int, "$(PYTHON_FLOOR)".split("."))); sys.exit(None if sys.version_info >= floor else \
+		"payment-dr needs Python >= $(PYTHON_FLOOR); $(PYTHON) is %d.%d (%s). Run with a newer one, e.g. make $(MAKECMDGOALS) PYTHON=python$(PYTHON_FLOOR)" \
+		% (*sys.version_info[:2], sys.executable))'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -20,6 +28,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 plan: $(VENV)/.installed
 	$(PY) -m plan --stack $(STACK)
+
+# Puts `drctl` on PATH: a launcher in $(BINDIR) that runs this checkout's drctl (prints the PATH line if needed).
+drctl: $(VENV)/.installed
+	$(PY) -m drctl.install --bindir $(BINDIR)
 
 test: $(VENV)/.installed postgres
 	$(PY) -m pytest

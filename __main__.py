@@ -9,9 +9,11 @@ import pulumi
 import pulumi_aws as aws
 
 from core import config, providers
+from core.providers import ROUTE53_METRICS_REGION
 from global_resources import link_regions
 from global_resources.zone import hosted_zone_id
 from region_factory import SharedInputs, build_region
+from region_factory.monitoring import dashboard_url
 
 cfg = config.load()
 aws_providers = providers.build(cfg)
@@ -83,3 +85,21 @@ pulumi.export("paymentApi", {
         for stack in regions
     },
 })
+
+# --- operations (docs/observability.md): where to look, who gets paged, what encrypts it ---
+pulumi.export("dashboards", {
+    region: {"name": link.dashboard.dashboard_name, "url": link.dashboard.dashboard_name.apply(lambda name, r=region: dashboard_url(r, name))}
+    for region, link in global_resources.monitoring.items()
+})
+# Each region's failover topic: its alarms, the probe's and drctl's notices (alertEmails subscribe to each).
+pulumi.export("failoverTopicArns", {stack.region: stack.alerts.topic.arn for stack in regions})
+# The Route 53 health-check alarms live in us-east-1 (health-check metrics exist only there) with their own topic.
+health_alarms = global_resources.health_alarms
+pulumi.export("healthCheckAlarms", {
+    "region": ROUTE53_METRICS_REGION,
+    "topicArn": health_alarms.topic.arn,
+    "kmsKeyArn": health_alarms.key.key.arn,
+    "alarmNames": [alarm.name for _, alarm in sorted(health_alarms.alarms.items())],
+})
+# Each region's customer managed key: storage, logs, topics, secrets' replicas and Aurora in that region.
+pulumi.export("kmsKeyArns", {stack.region: stack.keys.key.arn for stack in regions})

@@ -23,7 +23,8 @@ class Providers:
     regional: dict[str, aws.Provider]
     # Global resources (global cluster, Route 53, DR IAM roles), API calls made in the primary region.
     global_: aws.Provider
-    # Alarms on Route 53 health-check metrics.
+    # Alarms on Route 53 health-check metrics, their topic and key: regional resources of the global
+    # layer, tagged Region=us-east-1 (where they live) and DR-Role=global (what they serve).
     route53_metrics: aws.Provider
 
     def for_region(self, region: str) -> aws.Provider:
@@ -43,11 +44,15 @@ def build(cfg: StackConfig) -> Providers:
         spec.name: _provider(f"aws-{spec.name}", spec.name, tags.for_region(cfg, spec.name, spec.role))
         for spec in cfg.regions
     }
-    global_tags = tags.for_region(cfg, None, DrRole.GLOBAL)
+    # Region=global only where the resources are global (IAM, Route 53, the Aurora global cluster): a cost
+    # or inventory filter by region must find the health-check alarms, their topic and key in us-east-1.
     return Providers(
         regional=regional,
-        global_=_provider("aws-global", cfg.primary.name, global_tags),
-        route53_metrics=_provider(f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION, global_tags),
+        global_=_provider("aws-global", cfg.primary.name, tags.for_region(cfg, None, DrRole.GLOBAL)),
+        route53_metrics=_provider(
+            f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION,
+            tags.for_region(cfg, ROUTE53_METRICS_REGION, DrRole.GLOBAL),
+        ),
     )
 
 

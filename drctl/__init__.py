@@ -5,3 +5,5 @@ Pulumi, no Pulumi state, because Pulumi may be unreachable when a region fails. 
 from the same naming catalog the program uses (core/naming.py). docs/runbook.md tells when to run
 which command.
 """
+
+__version__ = "0.1.0"

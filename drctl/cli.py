@@ -13,14 +13,14 @@ import typer
 from botocore.exceptions import NoCredentialsError
 from rich.console import Console
 
-from drctl import actions, aurora, render
+from drctl import __version__, actions, aurora, render
 from drctl.actions import Plan
 from drctl.aws import Clients, Unreachable, missing_credentials
 from drctl.context import Context
 from drctl.errors import USAGE_EXIT, DrctlError, OperationFailed, Refused, UsageError
 from drctl.notify import DEFAULT_AUDIT_LOG, Event, Identity, append_audit, publish, whoami
 from drctl.stack import load
-from drctl.status import collect
+from drctl.status import DEGRADED, HEALTHY, collect
 from drctl.waiters import Clock, SystemClock
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,9 +56,16 @@ class Runtime:
         return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False))
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"drctl {__version__} (payment-dr)")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")] = False,
     stack: Annotated[Optional[str], typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
     config_file: Annotated[Optional[Path], typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
     project_dir: Annotated[Optional[Path], typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
@@ -101,11 +108,34 @@ Yes = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")
 def status(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Writer, replication lag of every data store, health checks, where DNS sends traffic, and a verdict."""
     runtime, context = _open(ctx)
-    report = collect(context, whoami(context).arn)
+    identity, unknown = _operator(context)
+    report = collect(context, identity.arn)
+    if unknown:  # what status could read is still worth printing; the verdict says the picture is partial
+        report.reasons.insert(0, unknown)
+        report.verdict = DEGRADED if report.verdict == HEALTHY else report.verdict
     if json_output:
         typer.echo(json.dumps(asdict(report), indent=2))
     else:
         render.status(runtime.console, report)
+    # Read-only: an audit line (who looked, what they saw), never a notification.
+    event = Event.now(context, identity, "status", {"json": json_output}, "ok", {"verdict": report.verdict, "reasons": report.reasons})
+    try:
+        audit = append_audit(runtime.audit_log, event, {})
+    except OSError as error:
+        runtime.errors.print(f"[bold red]audit line NOT written[/] to {runtime.audit_log}: {error}")
+        return
+    if not json_output:
+        render.notified(runtime.console, {}, str(audit))
+
+
+def _operator(ctx: Context) -> tuple[Identity, str | None]:
+    """Who runs status; STS unreachable in every region is one more line of the report, never an abort.
+
+    Missing or rejected credentials still stop it (exit 2): nothing else could be read either."""
+    try:
+        return whoami(ctx), None
+    except Refused as problem:
+        return Identity(arn="unknown (STS unreachable)", account=""), f"operator unknown: {problem}"
 
 
 @app.command()

@@ -7,14 +7,14 @@ which is how drctl finds them):
 - ``api``: HTTPS on the region's own execute-api host and the stage's /health path (not the failover
   name, which would test whichever region DNS points at). /health answers 200 only when the region can
   take payments (docs/payment-validation.md). API Gateway alias records with Evaluate Target Health only
-  catch API Gateway outages, hence our own check (apigateway dns-failover guide, ../shared/notes/aws-dr-facts.md).
+  catch API Gateway outages, hence our own check (https://docs.aws.amazon.com/apigateway/latest/developerguide/dns-failover.html).
 - ``db``: CLOUDWATCH_METRIC on the region's probe alarm (region_factory/probe.py): Route 53's checkers
   cannot reach Aurora's private endpoints. No data counts as unhealthy.
 - ``region``: CALCULATED, healthy only when both children are (threshold 2 of 2). The records use it.
 
 Worst-case detection with the defaults (interval 10 s, threshold 3): the api check turns unhealthy
 about 10 s x 3 = 30 s after the region stops answering (plus up to one interval before the first failed
-check; Route 53 needs more than 18 % of its checkers to agree, notes). The db check follows the probe
+check; Route 53 needs more than 18 % of its checkers to agree, docs/aws-facts.md). The db check follows the probe
 alarm: at least 3 failed probes within one 60-second alarm period, so at worst ~2 periods (the outage
 begins late in one minute and fills the next) plus CloudWatch's evaluation and Route 53 reading the
 alarm state: about 2-3 minutes. Then resolvers keep the old answer for up to the record's TTL.
@@ -204,7 +204,7 @@ class Failover(pulumi.ComponentResource):
 
         Prefer the global writer endpoint (exported as auroraGlobalWriterEndpoint): Aurora moves it to the
         new writer on switchover and failover, and its name is on the cluster's TLS certificate. This
-        CNAME breaks TLS verify-full (../shared/notes/aws-dr-facts.md) and, on a failed primary, points at
+        CNAME breaks TLS verify-full (docs/aws-facts.md, Aurora Global Database) and, on a failed primary, points at
         a cluster that stays read-only until the global database fails over (drctl failover)."""
         cfg = self.cfg
         records = {}

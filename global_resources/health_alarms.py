@@ -1,6 +1,6 @@
 """Alarms on the Route 53 health checks, one per (region, kind), in us-east-1 (docs/observability.md).
 
-Route 53 publishes ``AWS/Route53 HealthCheckStatus`` only in us-east-1 (../shared/notes/aws-dr-facts.md), so
+Route 53 publishes ``AWS/Route53 HealthCheckStatus`` only in us-east-1 (docs/aws-facts.md, Route 53), so
 these alarms live there, on ``providers.route53_metrics``, whichever regions are deployed. An alarm notifies a
 topic in its own region, so they get their own KMS-encrypted topic in us-east-1, built with the same classes a
 region uses (``RegionalKey`` and ``Alerts``: the same policy, the same e-mail subscriptions, pending until each
@@ -27,8 +27,9 @@ from region_factory.monitoring import declare_alarm, health_alarm_name, health_c
 
 
 class HealthAlarms(pulumi.ComponentResource):
-    # The us-east-1 topic every alarm here notifies.
+    # The us-east-1 topic every alarm here notifies, and the key that encrypts it.
     topic: aws.sns.Topic
+    key: RegionalKey
     alerts: Alerts
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
@@ -37,13 +38,13 @@ class HealthAlarms(pulumi.ComponentResource):
         health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck], shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
-        # Global, not a region of the DR set: the provider's tags say DR-Role=global.
+        # Global, not a region of the DR set: the provider's tags say DR-Role=global, Region=us-east-1 (where they live).
         ctx = RegionContext(
             cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared,
             logical_prefix="health-alarms-",
         )
-        key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
-        self.alerts = Alerts(ctx, key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
+        self.key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
+        self.alerts = Alerts(ctx, self.key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
         self.topic = self.alerts.topic
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {

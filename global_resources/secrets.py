@@ -4,7 +4,8 @@ Each secret lives in the data home region and Secrets Manager replicates it to e
 encrypted there with that region's key, so a region reads its own copy during another region's
 outage. Values come from ``pulumi_random`` (kept encrypted in the Pulumi state as secrets) and never
 appear in config or stack outputs. RDS-managed master passwords (`manage_master_user_password`) are
-not supported on global clusters, hence our own secret (../shared/notes/aws-dr-facts.md).
+not supported on global clusters, hence our own secret
+(https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html, "Limitations").
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ class Figure:
 
 _R53 = "Route53/latest/DeveloperGuide"
 _AURORA = "AmazonRDS/latest/AuroraUserGuide"
-# The one place for AWS's figures (checked against ../shared/notes/aws-dr-facts.md and the pages cited).
+# The one place for AWS's figures (sources: docs/aws-facts.md and the pages cited).
 FIGURES: dict[str, Figure] = {
     "route53-detection": Figure(
         "a checker marks an endpoint unhealthy after failureThreshold consecutive failed checks, one every "

@@ -61,7 +61,7 @@ class Diagram:
         for key in [GLOBAL, *sorted(k for k in self.nodes if k != GLOBAL)]:
             if key not in self.nodes:
                 continue
-            title = "global (Route 53, Aurora global cluster)" if key == GLOBAL else self.regions.get(key, key)
+            title = "global layer (Route 53, Aurora global cluster, health-check alerts in us-east-1)" if key == GLOBAL else self.regions.get(key, key)
             lines.append(f'  subgraph {_id(key)}["{_escape(title)}"]')
             lines.append("    direction TB")
             lines += [f"    {line}" for line in self.nodes[key]]
@@ -196,13 +196,25 @@ def mermaid(evaluation: Evaluation) -> str:
     return build(evaluation).text()
 
 
-def document(evaluation: Evaluation, stack: str) -> str:
+def regenerate_command(stack: str, stack_file: str | None, target: str) -> str:
+    """The command that writes this page; the test that keeps the page current runs the same."""
+    source = f"--stack-file {stack_file}" if stack_file else f"--stack {stack}"
+    return f"python -m plan {source} --diagram {target}"
+
+
+def document(evaluation: Evaluation, stack: str, command: str | None = None) -> str:
     """A Markdown page holding the diagram (GitHub renders ```mermaid blocks)."""
+    built = build(evaluation)
+    nodes = sum(len(lines) for lines in built.nodes.values())
+    shown = sorted({prefix for prefix, _, _ in KEY_TYPES.values()})
     return (
         "# Architecture (generated)\n\n"
-        f"Generated from the evaluated `{stack}` stack by `python -m plan --stack {stack} --diagram docs/architecture.md`: "
-        "every node and link below is read from the resources the program declares (the offline plan's mock engine), "
-        "not drawn by hand. Regenerate it after changing the program. Solid arrows: S3 replication, cluster "
-        "membership and failover routing; thick: DynamoDB global table replicas; dotted: health checks and VPC peering.\n\n"
-        f"```mermaid\n{mermaid(evaluation)}```\n"
+        f"Generated from the evaluated `{stack}` stack by `{command or regenerate_command(stack, None, 'docs/architecture.md')}`; "
+        "a test regenerates it and fails when it differs. Every node and link is read from the resources the program "
+        "declares (the offline plan's mock engine), not drawn by hand. It shows the key resources only: "
+        f"{nodes} nodes for the {len(evaluation.managed)} resources the stack creates ({', '.join(shown)}); "
+        "subnets, routes, security groups, roles, policies, alarms, log groups and the like are left out, and "
+        "`python -m plan` lists every resource. Solid arrows: S3 replication, cluster membership and failover "
+        "routing; thick: DynamoDB global table replicas; dotted: health checks and VPC peering.\n\n"
+        f"```mermaid\n{built.text()}```\n"
     )

@@ -291,7 +291,7 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
 # what the real check answers as far as the sources go: of 13.x, cfn-lint's deprecated-version data
 # (src/cfnlint/data/schemas/extensions/aws_rds_dbcluster/engine_version_deprecated.json, 2026-08)
 # leaves only 13.9 and 13.23; 13.7 (the spec's version) is among the deprecated ones
-# (../shared/notes/aws-dr-facts.md). Any version not listed is answered as available: the offline
+# (docs/aws-facts.md, "Aurora engine versions"). Any version not listed is answered as available: the offline
 # plan cannot know better, `pulumi up` asks AWS.
 DEPRECATED_ENGINE_VERSIONS = {
     "aurora-postgresql": frozenset(

@@ -48,7 +48,7 @@ MINUTE = 60
 AURORA_PERIOD, AURORA_DATAPOINTS = MINUTE, 1
 # DynamoDB aggregates ReplicationLatency per five minutes ("For all other DynamoDB metrics, the aggregation
 # granularity is five minutes", DynamoDB Developer Guide, metrics-dimensions.html). Replication is typically
-# within a second with no SLA (../shared/notes/aws-dr-facts.md): a five-minute *average* above 5 s is a
+# within a second with no SLA (docs/aws-facts.md, "DynamoDB global tables"): a five-minute *average* above 5 s is a
 # replication problem, not a burst, and stays clear of the extra distance to far regions. Detection: 5 min.
 DYNAMODB_PERIOD, DYNAMODB_DATAPOINTS = 300, 1
 DYNAMODB_LATENCY_THRESHOLD_MS = 5000
@@ -269,6 +269,11 @@ class RegionalMonitoring(pulumi.ComponentResource):
         super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent))
         self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """The CloudWatch console page of a dashboard (the console's documented `#dashboards:name=` form)."""
+    return f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
 
 
 class LinkMonitoring(pulumi.ComponentResource):

@@ -140,6 +140,7 @@ def test_provider_tags_match_region_and_role(three_regions):
     for region in ("us-east-2", "us-west-2"):
         assert tags[f"aws-{region}"] == {**tags["aws-us-east-1"], "Region": region, "DR-Role": "secondary"}
     assert tags["aws-global"]["DR-Role"] == "global" and tags["aws-global"]["Region"] == "global"
+    assert tags["aws-global-us-east-1"] == {**tags["aws-global"], "Region": "us-east-1"}  # health-check alarms, topic, key
     assert all(t["Environment"] == "development" for t in tags.values())
 
 
@@ -181,3 +182,28 @@ def test_the_most_extra_tags_config_allows_still_fit_route53s_limit(config):
 def test_reserved_concurrency_leaves_lambdas_unreserved_minimum():
     # Lambda refuses reservations that leave fewer than 100 of the default 1000 per region unreserved.
     assert stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY == 1000 - 100
+
+
+# Services whose resources have no region (IAM, Route 53) or span regions (the Aurora global cluster).
+TRULY_GLOBAL = ("aws:iam/", "aws:route53/", "aws:rds/globalCluster:")
+
+
+def test_region_tag_is_global_only_on_truly_global_resources(three_regions):
+    """A cost or inventory filter by Region must find every regional resource, including the health-check
+    layer's alarms, topic and key in us-east-1; only IAM, Route 53 and the global cluster say `global`."""
+    providers = {r.urn: r for r in three_regions.resources if r.type == "pulumi:providers:aws"}
+    tagged_global, regional_of_global_layer = set(), []
+    for record in three_regions.managed:
+        provider = providers.get(record.provider_urn)
+        if provider is None:
+            continue  # random values and local builds: not in AWS
+        region_tag = provider.inputs["defaultTags"]["tags"]["Region"]
+        if region_tag == "global":
+            tagged_global.add(record.type)
+        else:
+            assert region_tag == record.region, (record.name, region_tag, record.region)
+        if provider.inputs["defaultTags"]["tags"]["DR-Role"] == "global" and region_tag != "global":
+            regional_of_global_layer.append(record.type)
+    assert all(t.startswith(TRULY_GLOBAL) for t in tagged_global), sorted(tagged_global)
+    for type_ in ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:sns/topic:Topic", "aws:kms/key:Key"):
+        assert type_ in regional_of_global_layer, type_

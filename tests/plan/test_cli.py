@@ -3,6 +3,8 @@ and --diagram."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -54,3 +56,64 @@ def test_the_real_program_writes_the_diagram_and_exits_by_the_policies(planned, 
     raw = tmp_path / "architecture.mmd"
     planned(dev, "--diagram", str(raw))
     assert raw.read_text().startswith("flowchart LR\n")
+
+
+def test_help_describes_the_plan_with_examples_and_plain_flags():
+    result = CliRunner().invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
+    text = result.output
+    assert "Plans a stack offline" in text and "Examples:" in text and "Exit status:" in text
+    assert "python -m plan --stack-file examples/three-region/Pulumi.three-region.yaml" in text
+    assert "<bool>" not in text  # flags are flags: `--json`, not `--json <bool>`
+    for flag in ("--json", "--outputs"):
+        assert any(line.strip().startswith(f"{flag} ") and "<" not in line for line in text.splitlines()), flag
+
+
+def test_state_only_resources_are_a_named_group(planned, dev):
+    result = planned(dev)
+    state_only = [r for r in dev.managed if r.region is None]
+    assert state_only and all(r.type.startswith(("random:", "command:")) for r in state_only)
+    assert f"state only (random values, local builds; nothing in AWS) · {len(state_only)} to create" in result.output
+    assert "?" not in result.output.split("Total:")[0].replace("?region=", "")
+    assert f"({len(state_only)} state only, " in result.output
+
+
+def test_tables_fit_the_terminal(planned, dev, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    tables = planned(dev).output.split("Total:")[0]
+    assert max(len(line) for line in tables.splitlines()) <= 100
+    monkeypatch.setenv("COLUMNS", "160")
+    assert max(len(line) for line in planned(dev).output.split("Total:")[0].splitlines()) > 100  # uses the room
+
+
+def test_outputs_are_the_program_exports_as_json(planned, dev):
+    result = planned(dev, "--outputs")
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout)
+    for region in ("us-east-1", "us-east-2"):
+        dashboard = outputs["dashboards"][region]
+        [record] = [d for d in dev.of_type("aws:cloudwatch/dashboard:Dashboard") if d.region == region]
+        assert dashboard["name"] == record.inputs["dashboardName"]
+        assert dashboard["url"] == f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={dashboard['name']}"
+        topic = dev.by_output("arn", outputs["failoverTopicArns"][region], "aws:sns/topic:Topic")
+        assert topic.region == region and topic.inputs["name"].startswith("payment-failover-events")
+        assert dev.by_output("arn", outputs["kmsKeyArns"][region], "aws:kms/key:Key").region == region
+    alarms = outputs["healthCheckAlarms"]
+    assert alarms["region"] == "us-east-1"
+    assert dev.by_output("arn", alarms["topicArn"], "aws:sns/topic:Topic").inputs["name"].startswith("payment-health-check-events")
+    assert dev.by_output("arn", alarms["kmsKeyArn"], "aws:kms/key:Key").region == "us-east-1"
+    assert sorted(alarms["alarmNames"]) == sorted(a.inputs["name"] for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                                                   if a.inputs["name"].startswith("payment-health-"))
+
+
+def test_a_missing_stack_file_is_a_usage_error(tmp_path):
+    result = CliRunner().invoke(cli.app, ["--stack-file", str(tmp_path / "Pulumi.nope.yaml")])
+    assert result.exit_code == cli.USAGE_EXIT == 2
+    assert "no stack file" in result.output and "Pulumi.nope.yaml" in result.output
+
+
+def test_an_invalid_config_names_the_file_and_exits_1(tmp_path):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text("config:\n  payment-dr:environmentSuffix: Bad_Suffix\n")
+    result = CliRunner().invoke(cli.app, ["--stack-file", str(path)])
+    assert result.exit_code == 1 and str(path) in result.output and "environmentSuffix='Bad_Suffix'" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from plan import diagram
+from plan import diagram, engine
 from tests.plan.helpers import evaluation, provider, record
 
 
@@ -93,3 +93,11 @@ def test_failover_records_point_at_the_api_domains_and_health_checks_at_records(
 def test_the_markdown_page_wraps_the_diagram(dev):
     page = diagram.document(dev, "dev")
     assert page.startswith("# Architecture (generated)") and "```mermaid\nflowchart LR\n" in page and page.endswith("```\n")
+
+
+def test_docs_architecture_is_current_and_honest_about_what_it_shows(dev):
+    page = (engine.ROOT / "docs" / "architecture.md").read_text()
+    command = diagram.regenerate_command("dev", None, "docs/architecture.md")
+    assert page == diagram.document(dev, "dev", command), f"docs/architecture.md is stale: {command}"
+    nodes = sum(len(lines) for lines in diagram.build(dev).nodes.values())
+    assert nodes < len(dev.managed) and f"{nodes} nodes for the {len(dev.managed)} resources" in page
