@@ -2,7 +2,7 @@
 
     python -m plan                      # the example stack, Pulumi.dev.yaml
     python -m plan --stack prod         # Pulumi.prod.yaml
-    python -m plan --set secondaryRegions='["us-east-2","us-west-2"]'
+    python -m plan --set secondaryRegions='["us-east-2","us-west-2"]' --set dynamodbWitnessRegion=
     python -m plan --diagram docs/architecture.md   # also write the Mermaid architecture diagram
 
 After the resources it prints the recovery budget (plan/budget.py) and the policy pack's verdict
