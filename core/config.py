@@ -31,6 +31,14 @@ KNOWN_REGIONS = frozenset(
     ap-northeast-1 ap-northeast-2 ap-northeast-3
     """.split()
 )
+# DynamoDB multi-Region strong consistency (MRSC) exists only inside one of these region sets, with
+# exactly three regions: three replicas, or two replicas and a witness (docs/data-tier.md;
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateGlobalTableWitnessGroupMemberAction.html).
+MRSC_REGION_SETS = {
+    "US": frozenset({"us-east-1", "us-east-2", "us-west-2"}),
+    "EU": frozenset({"eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1"}),
+    "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
+}
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
@@ -59,7 +67,7 @@ KNOWN_KEYS = (
     "replicationLagThresholdMs", "healthCheckIntervalSeconds", "healthCheckFailureThreshold",
     "dnsTtlSeconds", "logRetentionDays", "lambdaReservedConcurrency", "maxTransactionAmount",
     "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "manageApiGatewayAccount",
-    "opsPrincipalArns", "tags",
+    "opsPrincipalArns", "tags", "dynamodbConsistency", "dynamodbWitnessRegion",
 )
 
 
@@ -72,6 +80,13 @@ class DrRole(str, Enum):
 class NatMode(str, Enum):
     PER_AZ = "per-az"
     SINGLE = "single"
+
+
+class Consistency(str, Enum):
+    """How the acceptance (idempotency) table replicates (docs/data-tier.md, "Exactly-once")."""
+
+    STRONG = "strong"  # MRSC: a payment is accepted once across regions, RPO 0
+    EVENTUAL = "eventual"  # MREC: once per region; a second acceptance is possible in the replication window
 
 
 class ObjectLockMode(str, Enum):
@@ -141,6 +156,10 @@ class StackConfig:
     manage_api_gateway_account: bool
     ops_principal_arns: tuple[str, ...]
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    dynamodb_consistency: Consistency = Consistency.EVENTUAL
+    dynamodb_witness_region: str | None = None
+    # Why `eventual` was chosen when dynamodbConsistency was left unset (None when set or strong).
+    dynamodb_consistency_note: str | None = None
 
     @property
     def primary(self) -> RegionSpec:
@@ -318,6 +337,8 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         r.problem("tags", extra_tags, f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
                   f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself")
 
+    consistency, witness, consistency_note = _check_consistency(r, region_names)
+
     config = StackConfig(
         environment_suffix=suffix,
         environment=environment,
@@ -356,6 +377,9 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         manage_api_gateway_account=r.boolean("manageApiGatewayAccount", True),
         ops_principal_arns=tuple(principals),
         extra_tags=extra_tags,
+        dynamodb_consistency=consistency,
+        dynamodb_witness_region=witness,
+        dynamodb_consistency_note=consistency_note,
     )
     if r.problems:
         raise ConfigError(r.problems)
@@ -380,6 +404,71 @@ def _check_regions(r: _Reader, primary: str | None, secondaries: list[Any]) -> l
         else:
             names.append(region)
     return names
+
+
+def mrsc_region_set(regions: list[str] | tuple[str, ...]) -> str | None:
+    """The MRSC region set holding every one of `regions`, if any."""
+    return next((name for name, members in MRSC_REGION_SETS.items() if set(regions) <= members), None)
+
+
+def _mrsc_problem(regions: list[str], witness: str | None) -> str | None:
+    """Why multi-Region strong consistency cannot apply to these regions and witness, or None."""
+    region_set = mrsc_region_set(regions)
+    sets = "; ".join(f"{name}: {', '.join(sorted(members))}" for name, members in MRSC_REGION_SETS.items())
+    if region_set is None:
+        return f"the regions {', '.join(regions)} are not all in one MRSC region set ({sets})"
+    if len(regions) == 3:
+        if witness:
+            return ("three regions make three replicas, which leaves no place for a witness: remove dynamodbWitnessRegion "
+                    "(an MRSC table's regions are fixed at creation: adding a third region to a deployed two-region "
+                    "strong stack means a new acceptance table, docs/data-tier.md)")
+        return None
+    if len(regions) != 2:
+        return f"MRSC needs exactly three regions (replicas plus a witness), the stack has {len(regions)}"
+    if not witness:
+        candidates = sorted(MRSC_REGION_SETS[region_set] - set(regions))
+        return f"two regions need a witness region: set dynamodbWitnessRegion to one of {', '.join(candidates)}"
+    if witness in regions:
+        return f"the witness must be a third region, not one of the replicas ({', '.join(regions)})"
+    if witness not in MRSC_REGION_SETS[region_set]:
+        return f"the witness must be in the replicas' region set ({region_set}: {', '.join(sorted(MRSC_REGION_SETS[region_set]))})"
+    return None
+
+
+def _check_consistency(r: _Reader, regions: list[str]) -> tuple[Consistency, str | None, str | None]:
+    """dynamodbConsistency and dynamodbWitnessRegion: strong by default wherever MRSC can apply."""
+    raw_mode = r.string("dynamodbConsistency")
+    witness = r.string("dynamodbWitnessRegion")
+    if raw_mode is not None and raw_mode not in {m.value for m in Consistency}:
+        r.problem("dynamodbConsistency", raw_mode, "allowed: 'strong' (multi-Region strong consistency: a payment is accepted "
+                  "once across regions, RPO 0) or 'eventual' (once per region: see docs/data-tier.md for the gap)")
+        return Consistency.EVENTUAL, None, None
+    if witness is not None and witness not in KNOWN_REGIONS:
+        r.problem("dynamodbWitnessRegion", witness, "must be an AWS region such as us-west-2")
+        return Consistency.EVENTUAL, None, None
+    if len(regions) < 2:
+        return Consistency.EVENTUAL, None, None  # the regions' own errors are reported already
+    if raw_mode == Consistency.EVENTUAL.value:
+        if witness:
+            r.problem("dynamodbWitnessRegion", witness, "applies only with dynamodbConsistency 'strong': remove it, or use strong")
+        return Consistency.EVENTUAL, None, None
+    if raw_mode == Consistency.STRONG.value:
+        problem = _mrsc_problem(regions, witness)
+        if problem:
+            key, value = ("dynamodbWitnessRegion", witness) if witness else ("dynamodbConsistency", raw_mode)
+            r.problem(key, value, f"multi-Region strong consistency cannot apply: {problem}; "
+                      "or set dynamodbConsistency to 'eventual' and accept its gap (docs/data-tier.md)")
+            return Consistency.EVENTUAL, None, None
+        return Consistency.STRONG, witness, None
+    # Unset: strong wherever MRSC fits the regions (a witness counts only for two), else eventual, and
+    # the program warns why. A witness left over from a two-region config does not block a third region.
+    problem = _mrsc_problem(regions, witness if len(regions) == 2 else None)
+    if problem and witness and len(regions) == 2 and mrsc_region_set(regions):
+        r.problem("dynamodbWitnessRegion", witness, f"multi-Region strong consistency cannot apply: {problem}")
+        return Consistency.EVENTUAL, None, None
+    if problem:
+        return Consistency.EVENTUAL, None, f"dynamodbConsistency unset and strong impossible ({problem}): eventual"
+    return Consistency.STRONG, witness if len(regions) == 2 else None, None
 
 
 def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> dict[str, str]:

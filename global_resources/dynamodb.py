@@ -1,9 +1,18 @@
-"""DynamoDB global tables (version 2019.11.21): transactions and idempotency records.
+"""DynamoDB global tables (version 2019.11.21): transactions and acceptance (idempotency) records.
 
-Every region holds a full, writable replica (multi-active, last writer wins, replication typically
-within a second: docs/data-tier.md). The table resource lives in the data home region, with a
+Every region holds a full, writable replica. The table resource lives in the data home region, with a
 replica in every other region; none of it depends on the DR role, so a change of primaryRegion
 changes nothing here but the replicas' DR-Role tag values.
+
+- `transactions`: multi-Region eventual consistency (MREC: last writer wins, replication typically
+  within a second). Its stream feeds the ledger; it holds copies, never the deciding write.
+- `idempotency`: the acceptance records, the one write that decides whether a payment is new. With
+  `dynamodbConsistency: strong` it is multi-Region strongly consistent (MRSC): conditional writes see
+  the latest item in every region, RPO 0. MRSC's limits shape it (docs/data-tier.md, "Exactly-once";
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html):
+  exactly three regions of one region set (a witness with two), no TTL (acceptances never expire
+  anyway), no transactions (so the transaction item cannot be written in one transaction with it),
+  no LSI, no stream needed (MRSC does not replicate through streams; nothing consumes this one).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from core import naming, tags
-from core.config import StackConfig
+from core.config import Consistency, StackConfig
 from global_resources.secrets import replica_regions
 from region_factory import RegionalStack
 
@@ -26,7 +35,8 @@ class TableDesign:
     hash_key: str
     attributes: tuple[str, ...]
     indexes: tuple[aws.dynamodb.TableGlobalSecondaryIndexArgs, ...] = ()
-    ttl_attribute: str | None = None
+    # Whether the table may be multi-Region strongly consistent (dynamodbConsistency decides).
+    strong: bool = False
 
 
 # What functions/payment_validation expects (docs/payment-validation.md, "Configuration").
@@ -46,8 +56,8 @@ TRANSACTIONS = TableDesign(
         ),
     ),
 )
-# Powertools idempotency records: key `id`, expiry epoch seconds in `expiration` (DynamoDB TTL).
-IDEMPOTENCY = TableDesign(kind="idempotency", name=naming.IDEMPOTENCY_TABLE, hash_key="id", attributes=("id",), ttl_attribute="expiration")
+# Acceptance records (functions/payment_validation/payment_store.py): key `id`, never expire, no TTL.
+IDEMPOTENCY = TableDesign(kind="idempotency", name=naming.IDEMPOTENCY_TABLE, hash_key="id", attributes=("id",), strong=True)
 
 
 class GlobalTables(pulumi.ComponentResource):
@@ -66,6 +76,9 @@ class GlobalTables(pulumi.ComponentResource):
         cfg = self.cfg
         home = self.regions[cfg.data_home_region]
         name = cfg.namer(design.name)
+        strong = design.strong and cfg.dynamodb_consistency is Consistency.STRONG
+        if design.strong and cfg.dynamodb_consistency_note:
+            pulumi.log.warn(f"{name}: {cfg.dynamodb_consistency_note} (docs/data-tier.md, \"Exactly-once\")")
         table = aws.dynamodb.Table(
             f"dynamodb-{design.kind}",
             name=name,
@@ -73,10 +86,15 @@ class GlobalTables(pulumi.ComponentResource):
             hash_key=design.hash_key,
             attributes=[aws.dynamodb.TableAttributeArgs(name=attribute, type="S") for attribute in design.attributes],
             global_secondary_indexes=list(design.indexes) or None,
-            ttl=aws.dynamodb.TableTtlArgs(attribute_name=design.ttl_attribute, enabled=True) if design.ttl_attribute else None,
-            # Global tables replicate through streams; NEW_AND_OLD_IMAGES also serves consumers.
-            stream_enabled=True,
-            stream_view_type="NEW_AND_OLD_IMAGES",
+            # MREC global tables replicate through streams (always on for them); NEW_AND_OLD_IMAGES also
+            # serves the ledger. MRSC replicates without streams and nothing reads this one's.
+            stream_enabled=not strong,
+            stream_view_type=None if strong else "NEW_AND_OLD_IMAGES",
+            # Two replicas and a witness (two regions), or three replicas and none.
+            global_table_witness=(
+                aws.dynamodb.TableGlobalTableWitnessArgs(region_name=cfg.dynamodb_witness_region)
+                if strong and cfg.dynamodb_witness_region else None
+            ),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             # The home region's key on the table, each region's own key on its replica. Every replica
             # needs its key from the start ("KMSMasterKeyId must be specified for each replica"), and
@@ -90,6 +108,7 @@ class GlobalTables(pulumi.ComponentResource):
                     kms_key_arn=self.regions[region].keys.key.arn,
                     point_in_time_recovery=True,
                     deletion_protection_enabled=cfg.deletion_protection,
+                    consistency_mode="STRONG" if strong else "EVENTUAL",
                     # Propagating would copy the home table's Region/DR-Role tags to every replica;
                     # each replica is tagged in its own region below instead.
                     propagate_tags=False,

@@ -3,7 +3,7 @@
     python -m plan                      # the example stack, Pulumi.dev.yaml
     python -m plan --stack prod         # Pulumi.prod.yaml
     python -m plan --stack-file examples/three-region/Pulumi.three-region.yaml
-    python -m plan --set secondaryRegions='["us-east-2","us-west-2"]'
+    python -m plan --set secondaryRegions='["us-east-2","us-west-2"]' --set dynamodbWitnessRegion=
     python -m plan --outputs            # the stack outputs (JSON) `pulumi up` would export
     python -m plan --diagram docs/architecture.md   # also write the Mermaid architecture diagram
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from core import config as stack_config
 from plan import engine
 
 # The properties assert behaviour, not speed: a CI machine under load must not turn a slow
@@ -23,10 +24,20 @@ def example_config() -> dict[str, Any]:
     return copy.deepcopy(engine.stack_config(ROOT / "Pulumi.dev.yaml"))
 
 
+def fitting_consistency(regions: list[str]) -> dict[str, str]:
+    """The example's strong acceptance table where MRSC fits `regions` (a witness from their region set
+    for two, none for three), eventual elsewhere (core/config.py refuses strong there)."""
+    region_set = stack_config.mrsc_region_set(regions)
+    if region_set is None or len(regions) not in (2, 3):
+        return {"dynamodbConsistency": "eventual", "dynamodbWitnessRegion": ""}
+    witness = sorted(stack_config.MRSC_REGION_SETS[region_set] - set(regions))[0] if len(regions) == 2 else ""
+    return {"dynamodbConsistency": "strong", "dynamodbWitnessRegion": witness}
+
+
 def deployed_in(regions: list[str], **overrides: Any) -> dict[str, Any]:
     """The example stack deployed afresh in `regions`, the first one primary and the data tier's home."""
     return {**example_config(), "primaryRegion": regions[0], "secondaryRegions": list(regions[1:]),
-            "dataHomeRegion": regions[0], **overrides}
+            "dataHomeRegion": regions[0], **fitting_consistency(regions), **overrides}
 
 
 @pytest.fixture
@@ -43,4 +54,4 @@ def dev() -> engine.Evaluation:
 
 @pytest.fixture(scope="session")
 def three_regions() -> engine.Evaluation:
-    return engine.evaluate({**example_config(), "secondaryRegions": ["us-east-2", "us-west-2"]})
+    return engine.evaluate({**example_config(), "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""})

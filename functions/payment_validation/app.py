@@ -32,16 +32,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -53,7 +43,16 @@ from payment_clients import lazy_client, long_lived
 from payment_health import check_region
 from payment_money import format_amount
 from payment_settings import ConfigurationError, load_settings
-from payment_store import DependencyError, Ledger, TransactionConflict, error_code, new_transaction, payment_view
+from payment_store import (
+    AcceptanceTable,
+    DependencyError,
+    Ledger,
+    RequestInProgress,
+    TransactionConflict,
+    error_code,
+    new_transaction,
+    payment_view,
+)
 from payment_violations import RequestRejected, Violation
 
 if TYPE_CHECKING:
@@ -63,8 +62,6 @@ MAX_BODY_BYTES = 16 * 1024
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # Room for UUIDs, ULIDs and "order-123:attempt" styles; short keys collide too easily.
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
-# Constant across regions and function names, so a retry in another region finds the record.
-IDEMPOTENCY_KEY_PREFIX = "payment-validation.record_payment"
 SECRET_MAX_AGE_SECONDS = 300
 MIN_CARD_KEY_BYTES = 32
 SERVED_REGION_HEADER = "X-Served-Region"
@@ -110,7 +107,7 @@ logger = Logger(logger_formatter=_RedactingFormatter())
 tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # debug=False explicitly: POWERTOOLS_DEV would otherwise print whole events, card numbers included.
-# Sorted keys: a replayed result (stored sorted by the idempotency layer) is byte-identical.
+# Sorted keys: a replay, built from the stored acceptance record, is byte-identical.
 app = APIGatewayRestResolver(debug=False, serializer=partial(json.dumps, sort_keys=True, separators=(",", ":")))
 
 # Short timeouts and few retries: API Gateway gives up after 29 s, Route 53 after a few.
@@ -122,22 +119,16 @@ s3 = lazy_client("s3", settings.region, _SDK_CONFIG)
 secrets = SecretsProvider(boto3_client=lazy_client("secretsmanager", settings.region, _SDK_CONFIG))
 probe_dynamodb = lazy_client("dynamodb", settings.region, _PROBE_CONFIG)
 probe_s3 = lazy_client("s3", settings.region, _PROBE_CONFIG)
-ledger = Ledger(dynamodb, s3, settings.transactions_table, settings.receipts_bucket, settings.audit_bucket)
-
-
-def _mark_replayed(response: dict[str, Any], _record: Any) -> dict[str, Any]:
-    return response | {"replayed": True}
-
-
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="[merchant_id, idempotency_key]",
-    payload_validation_jmespath="payment",
-    raise_on_no_idempotency_key=True,
-    expires_after_seconds=settings.idempotency_expires_seconds,
-    hash_function="sha256",
-    response_hook=_mark_replayed,
+# The acceptance records decide (payment_store): on a multi-Region strongly consistent table they do
+# so across regions. The copies go to this region's transactions table and buckets.
+ledger = Ledger(
+    AcceptanceTable(dynamodb, settings.idempotency_table),
+    dynamodb,
+    s3,
+    settings.transactions_table,
+    settings.receipts_bucket,
+    settings.audit_bucket,
 )
-persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
 
 
 def _now() -> datetime:
@@ -236,16 +227,10 @@ def _protected_payment(request: PaymentRequest) -> dict[str, Any]:
     }
 
 
-@idempotent_function(
-    data_keyword_argument="command",
-    config=idempotency_config,
-    persistence_store=persistence,
-    key_prefix=IDEMPOTENCY_KEY_PREFIX,
-)
 def record_payment(command: dict[str, Any]) -> dict[str, Any]:
-    """Runs once per (merchant_id, Idempotency-Key); a retry with the same payment gets this result."""
-    item = ledger.record(new_transaction(command, settings.region, _now()))
-    return {"payment": payment_view(item)}
+    """Accepts once per (merchant_id, Idempotency-Key); a retry with the same payment gets the first result."""
+    item, replayed = ledger.record(new_transaction(command, settings.region, _now()))
+    return {"payment": payment_view(item), "replayed": replayed}
 
 
 # Responses stay out of X-Ray: payment details have no business in trace metadata.
@@ -304,25 +289,25 @@ def _rejected(exc: RequestRejected) -> Response:
     return _error(400, "invalid_request", f"Invalid request: {exc}", violations=violations)
 
 
-@app.exception_handler([IdempotencyValidationError, TransactionConflict])
-def _key_reused(exc: Exception) -> Response:
-    reason = "IdempotencyConflict" if isinstance(exc, IdempotencyValidationError) else "TransactionConflict"
+@app.exception_handler(TransactionConflict)
+def _key_reused(exc: TransactionConflict) -> Response:
+    reason = "IdempotencyConflict" if exc.store == "acceptance" else "TransactionConflict"
     _count("PaymentRejected", Reason=reason)
     logger.info("Idempotency-Key reused with a different payment", reason=reason)
     message = f"This {IDEMPOTENCY_KEY_HEADER} was already used for a different payment; use a new key for a new payment"
     return _error(409, "idempotency_key_reused", message)
 
 
-@app.exception_handler(IdempotencyAlreadyInProgressError)
-def _in_progress(_exc: IdempotencyAlreadyInProgressError) -> Response:
+@app.exception_handler(RequestInProgress)
+def _in_progress(_exc: RequestInProgress) -> Response:
     _count("PaymentRejected", Reason="RequestInProgress")
     message = f"A request with this {IDEMPOTENCY_KEY_HEADER} is still being processed; retry shortly"
     return _error(409, "request_in_progress", message, headers=_RETRY_SOON)
 
 
-@app.exception_handler([DependencyError, IdempotencyPersistenceLayerError])
-def _dependency_failed(exc: Exception) -> Response:
-    dependency = exc.dependency if isinstance(exc, DependencyError) else "idempotency_table"
+@app.exception_handler(DependencyError)
+def _dependency_failed(exc: DependencyError) -> Response:
+    dependency = exc.dependency
     _count("DependencyFailure", Dependency=dependency)
     logger.exception("Dependency failed", dependency=dependency)
     message = f"A dependency is unavailable; retry with the same {IDEMPOTENCY_KEY_HEADER}"
@@ -345,7 +330,6 @@ def _no_route(_exc: NotFoundError) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    idempotency_config.register_lambda_context(context)
     return app.resolve(event, context)
 
 

@@ -13,9 +13,6 @@ from decimal import Decimal, InvalidOperation
 
 from payment_money import MINOR_UNITS
 
-DEFAULT_IDEMPOTENCY_EXPIRES_SECONDS = 24 * 60 * 60
-IDEMPOTENCY_EXPIRES_RANGE = range(60, 7 * 24 * 60 * 60 + 1)
-
 _TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
@@ -35,7 +32,6 @@ class Settings:
     card_hash_secret_name: str
     max_transaction_amount: Decimal
     allowed_currencies: frozenset[str]
-    idempotency_expires_seconds: int
     region: str
 
 
@@ -77,15 +73,6 @@ class _Reader:
             )
         return codes
 
-    def optional_seconds(self, name: str, default: int, allowed: range) -> int:
-        raw = self.environ.get(name, "").strip()
-        if not raw:
-            return default
-        if not raw.isdigit() or int(raw) not in allowed:
-            self.problems.append(f"{name} must be a whole number of seconds from {allowed.start} to {allowed.stop - 1}")
-            return default
-        return int(raw)
-
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Validated settings, or ConfigurationError listing every missing or invalid variable."""
@@ -98,9 +85,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         card_hash_secret_name=read.text("CARD_HASH_SECRET_NAME", _SECRET_NAME),
         max_transaction_amount=read.positive_decimal("MAX_TRANSACTION_AMOUNT"),
         allowed_currencies=read.currencies("ALLOWED_CURRENCIES"),
-        idempotency_expires_seconds=read.optional_seconds(
-            "POWERTOOLS_IDEMPOTENCY_EXPIRES_SECONDS", DEFAULT_IDEMPOTENCY_EXPIRES_SECONDS, IDEMPOTENCY_EXPIRES_RANGE
-        ),
         region=read.text("AWS_REGION", _REGION),
     )
     # Powertools reads these itself; without them metrics fail at flush time, not at deploy time.

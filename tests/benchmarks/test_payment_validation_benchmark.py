@@ -1,8 +1,12 @@
 """Latency and cold-start benchmarks of the payment validation function.
 
-Latency runs the real handler in-process against moto. Moto is far slower than DynamoDB or S3
-seen from Lambda, so each accepted payment is split into time spent inside AWS SDK calls (moto
-here, the network in AWS) and the rest: the handler's own overhead, Powertools included.
+Latency runs the real handler in-process against moto. Absolute milliseconds on a shared machine
+are noise (a loaded CPU doubles them), so the targets are ratios measured in the same run: every
+round first times the bare floor of recording a payment (one conditional DynamoDB put and one S3
+put, made directly with the function's own clients against the same moto tables and buckets),
+then the handler, so load affects both alike. Each accepted payment is also split into time
+spent inside AWS SDK calls (moto here, the network in AWS) and the rest: the handler's own
+overhead, Powertools included.
 
 A cold start runs in a fresh interpreter set up as Lambda runs the function (LAMBDA_TASK_ROOT,
 active tracing): it imports boto3, then the handler, then takes a first accepted payment from a
@@ -23,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,14 +53,18 @@ pytestmark = pytest.mark.benchmark
 ROUNDS = 200
 COLD_START_ROUNDS = 7
 SMOKE_ROUNDS = 2
-TARGET_P99_MS = 5.0
+# p99 of an accepted payment, end to end, against p99 of the floor (issue 14: within 3x).
+TARGET_ACCEPTED_OVER_FLOOR = 3.0
+# A rejection makes no AWS call: its p99 must stay well under the floor's (the cost of one
+# write pair), i.e. validation never costs as much as recording.
+TARGET_REJECTED_OVER_FLOOR = 0.5
 TARGET_IMPORT_BEYOND_BOTO3_MS = 150.0
 # Import plus the first payment's own work (its SDK calls excluded, as for latency): ~420 ms
 # before the clients and the request model moved to first use (docs/payment-validation.md). It
 # keeps the import target from being met by moving the same cost into the first request.
 TARGET_COLD_START_BEYOND_BOTO3_MS = 350.0
-# Calls for a new payment: idempotency put + update, transaction put + update, two S3 puts.
-AWS_CALLS_PER_ACCEPTED_PAYMENT = 6
+# Calls for a new payment: the acceptance put, then transaction put and two S3 puts concurrently.
+AWS_CALLS_PER_ACCEPTED_PAYMENT = 4
 COLD_START_REGION = "eu-central-1"  # a region of its own in the moto backend the latency tests share
 _X_RAY_TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
@@ -107,15 +116,20 @@ class SdkTimer:
         self.seconds = 0.0
         self.calls = 0
         self.per_invocation: list[tuple[float, int]] = []
+        self.paused = False
+        self._lock = threading.Lock()
         self._make_api_call = botocore.client.BaseClient._make_api_call
 
     def timed(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.paused:
+            return self._make_api_call(client, operation, params)
         start = time.perf_counter()
         try:
             return self._make_api_call(client, operation, params)
         finally:
-            self.seconds += time.perf_counter() - start
-            self.calls += 1
+            with self._lock:  # the copies' calls run on the function's writer threads
+                self.seconds += time.perf_counter() - start
+                self.calls += 1
 
     def around(self, invoke: Callable[[dict[str, Any]], ApiResponse]) -> Callable[[dict[str, Any]], ApiResponse]:
         def invoke_and_record(event: dict[str, Any]) -> ApiResponse:
@@ -164,9 +178,47 @@ def sdk_timer(monkeypatch: pytest.MonkeyPatch) -> SdkTimer:
     return timer
 
 
-def new_payment_event() -> tuple[tuple[dict[str, Any]], dict[str, Any]]:
-    """pytest-benchmark set-up: every round is a new payment (a new idempotency key)."""
-    return (api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}"}),), {}
+class Floor:
+    """The bare floor of recording a payment: one conditional DynamoDB put, then one S3 put.
+
+    Made with the function's own clients (same configuration, already created) on its tables and
+    buckets, with items and objects of a payment's size; timed while the SDK timer is off.
+    """
+
+    def __init__(self, api: Deployment, sdk_timer: SdkTimer) -> None:
+        self.api = api
+        self.sdk_timer = sdk_timer
+        self.samples: list[float] = []
+        self._body = json.dumps({"payment": payment(), "padding": "x" * 400}).encode()
+
+    def measure(self) -> None:
+        module, key = self.api.module, f"floor-{time.time_ns()}"
+        self.sdk_timer.paused = True
+        start = time.perf_counter()
+        module.dynamodb.put_item(
+            TableName=self.api.env["TRANSACTIONS_TABLE_NAME"],
+            Item={"transaction_id": {"S": key}, "merchant_id": {"S": "merchant-001"}, "payload": {"B": self._body}},
+            ConditionExpression="attribute_not_exists(transaction_id)",
+        )
+        module.s3.put_object(
+            Bucket=self.api.env["RECEIPTS_BUCKET_NAME"], Key=f"floor/{key}.json", Body=self._body, ContentType="application/json"
+        )
+        self.samples.append(time.perf_counter() - start)
+        self.sdk_timer.paused = False
+
+    def then(self, event: Callable[[], dict[str, Any]]) -> Callable[[], tuple[tuple[dict[str, Any]], dict[str, Any]]]:
+        """pytest-benchmark set-up: times the floor, then hands the round its event."""
+
+        def setup() -> tuple[tuple[dict[str, Any]], dict[str, Any]]:
+            self.measure()
+            return (event(),), {}
+
+        return setup
+
+
+def new_payment() -> dict[str, Any]:
+    """Every round is a new payment (a new idempotency key)."""
+    return api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}"})
 
 
 def test_rejected_payment_latency(
@@ -176,25 +228,34 @@ def test_rejected_payment_latency(
     body = json.dumps(payment(card={"number": "4111111111111112"}))
     event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected"})
     api.invoke(event)  # warm up
+    floor = Floor(api, sdk_timer)
+    floor.measure()  # warm up: creates the clients
 
     rounds = ROUNDS if measuring(request) else SMOKE_ROUNDS
-    response = benchmark.pedantic(sdk_timer.around(api.invoke), args=(event,), rounds=rounds, iterations=1)
+    setup = floor.then(lambda: event)
+    response = benchmark.pedantic(sdk_timer.around(api.invoke), setup=setup, rounds=rounds, iterations=1)
 
     assert response.status == 400
     assert all(calls == 0 for _, calls in sdk_timer.per_invocation)
     if measuring(request):
-        figures = report(benchmark, capsys, "rejected payment", handler=benchmark.stats.stats.data)
-        assert figures["handler_p99_ms"] <= TARGET_P99_MS
+        figures = report(benchmark, capsys, "rejected payment", handler=benchmark.stats.stats.data, floor=floor.samples)
+        ratio = figures["handler_p99_ms"] / figures["floor_p99_ms"]
+        benchmark.extra_info["handler_p99_over_floor_p99"] = round(ratio, 2)
+        with capsys.disabled():
+            print(f"rejected payment p99 / floor p99 = {ratio:.2f} (target <= {TARGET_REJECTED_OVER_FLOOR})")
+        assert ratio <= TARGET_REJECTED_OVER_FLOOR
 
 
 def test_accepted_payment_latency(
     benchmark: Any, api: Deployment, sdk_timer: SdkTimer, capsys: pytest.CaptureFixture, request: pytest.FixtureRequest
 ) -> None:
-    api.invoke(new_payment_event()[0][0])  # warm up: caches the card hash secret
+    api.invoke(new_payment())  # warm up: caches the card hash secret, creates clients and threads
+    floor = Floor(api, sdk_timer)
+    floor.measure()
 
     rounds = ROUNDS if measuring(request) else SMOKE_ROUNDS
     invoke = sdk_timer.around(api.invoke)
-    response = benchmark.pedantic(invoke, setup=new_payment_event, rounds=rounds, iterations=1)
+    response = benchmark.pedantic(invoke, setup=floor.then(new_payment), rounds=rounds, iterations=1)
 
     assert response.status == 201
     assert {calls for _, calls in sdk_timer.per_invocation} == {AWS_CALLS_PER_ACCEPTED_PAYMENT}
@@ -206,11 +267,16 @@ def test_accepted_payment_latency(
             capsys,
             "accepted payment",
             total=totals,
+            floor=floor.samples,
             aws_sdk_and_moto=in_sdk,
-            handler=[total - sdk for total, sdk in zip(totals, in_sdk, strict=True)],
+            # Concurrent copies overlap, so this is the time outside the SDK only approximately.
+            handler=[max(total - sdk, 0.0) for total, sdk in zip(totals, in_sdk, strict=True)],
         )
-        # Moto's share is not what Lambda would see from DynamoDB and S3; the handler's is.
-        assert figures["handler_p99_ms"] <= TARGET_P99_MS
+        ratio = figures["total_p99_ms"] / figures["floor_p99_ms"]
+        benchmark.extra_info["total_p99_over_floor_p99"] = round(ratio, 2)
+        with capsys.disabled():
+            print(f"accepted payment p99 / floor p99 = {ratio:.2f} (target <= {TARGET_ACCEPTED_OVER_FLOOR})")
+        assert ratio <= TARGET_ACCEPTED_OVER_FLOOR
 
 
 @pytest.fixture(scope="module")

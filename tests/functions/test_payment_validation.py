@@ -1,4 +1,7 @@
-"""POST /payments and GET /health end to end: handler, Powertools and moto-backed AWS."""
+"""POST /payments and GET /health end to end: handler, Powertools and moto-backed AWS.
+
+Cross-region exactly-once (strong and eventual acceptance tables) is in test_payment_exactly_once.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
 from tests.functions.conftest import CARD_HASH_KEY, MASTERCARD, VISA, Deployment, api_event, payment
 
@@ -50,18 +54,21 @@ def delete_bucket(api: Deployment, variable: str) -> None:
     s3.delete_bucket(Bucket=api.env[variable])
 
 
-def drop_idempotency_records(api: Deployment) -> None:
-    """What a retry sees once the record expired, or in another region before replication."""
+def drop_acceptance_records(api: Deployment) -> None:
+    """What a region with an eventually consistent acceptance table sees before replication."""
     for record in api.idempotency_records():
         api.client("dynamodb").delete_item(TableName=api.env["IDEMPOTENCY_TABLE_NAME"], Key={"id": record["id"]})
 
 
-def replicate(source: Deployment, target: Deployment) -> None:
-    """Copies both global tables' items from one region to the other, as DynamoDB would."""
-    for variable in ("TRANSACTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME"):
-        table = source.env[variable]
-        for item in source.client("dynamodb").scan(TableName=table)["Items"]:
-            target.client("dynamodb").put_item(TableName=table, Item=item)
+def acceptance_record(api: Deployment, transaction_id: str) -> dict[str, Any]:
+    table = _dynamodb_table(api, "IDEMPOTENCY_TABLE_NAME")
+    return table.get_item(Key={"id": f"payment#{transaction_id}"})["Item"]
+
+
+def _dynamodb_table(api: Deployment, variable: str) -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb", region_name=api.region).Table(api.env[variable])
 
 
 # --- accepted payments ---------------------------------------------------------------------
@@ -103,10 +110,15 @@ def test_accepted_payment_is_recorded_with_receipt_and_audit(api: Deployment) ->
         "status": "ACCEPTED",
         "region": "us-east-1",
         "idempotency_key": hashlib.sha256(f"merchant-001\n{KEY}".encode()).hexdigest(),
+        "payment_sha256": item["payment_sha256"],
         "request_id": response.request_id,
         "description": "Order 1001",
         "reference": "INV-1001",
     }
+
+    assert re.fullmatch(r"[0-9a-f]{64}", item["payment_sha256"])
+    # The acceptance record holds exactly the transaction item: a retry rebuilds every copy from it.
+    assert acceptance_record(api, transaction_id) == item | {"id": f"payment#{transaction_id}"}
 
     day = created.strftime("%Y/%m/%d")
     receipts = api.objects("RECEIPTS_BUCKET_NAME")
@@ -201,43 +213,64 @@ def test_same_key_with_a_different_body_is_a_conflict(api: Deployment, changed: 
     assert item["transaction_id"] == first.body["transaction_id"] and item["amount"] == Decimal("125.50")
 
 
-def test_retry_while_the_first_request_is_in_flight_is_told_to_wait(
+def test_retry_while_the_first_request_writes_its_copies_gets_the_same_payment(
     api: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    record = api.module.ledger.record
+    write_copies = api.module.ledger.write_copies
     concurrent: list[Any] = []
+    arrived: list[bool] = []
 
-    def record_while_a_retry_arrives(item: dict[str, Any]) -> dict[str, Any]:
-        concurrent.append(api.post_payment(payment(), key=KEY))
-        return record(item)
+    def retry_arrives_before_the_copies(item: dict[str, Any]) -> None:
+        if not arrived:  # only during the first request's copies, not the retry's own
+            arrived.append(True)
+            concurrent.append(api.post_payment(payment(), key=KEY))
+        write_copies(item)
 
-    monkeypatch.setattr(api.module.ledger, "record", record_while_a_retry_arrives)
+    monkeypatch.setattr(api.module.ledger, "write_copies", retry_arrives_before_the_copies)
 
     first = api.post_payment(payment(), key=KEY)
 
-    assert first.status == 201
     [retry] = concurrent
-    assert retry.status == 409 and retry.body["code"] == "request_in_progress"
-    assert retry.headers["Retry-After"] == "1"
-    assert len(api.transactions()) == 1
-
-
-def test_retry_past_the_idempotency_layer_cannot_record_twice(api: Deployment) -> None:
-    first = api.post_payment(payment(), key=KEY)
-    drop_idempotency_records(api)
-
-    retry = api.post_payment(payment(), key=KEY)
-
-    assert retry.status == 201 and retry.body == first.body  # the stored item, not a new one
-    assert "Idempotent-Replayed" not in retry.headers
+    assert first.status == retry.status == 201 and retry.body == first.body
+    assert retry.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert len(api.transactions()) == 1 and len(api.objects("AUDIT_BUCKET_NAME")) == 1
 
 
-def test_different_payment_past_the_idempotency_layer_is_a_conflict(
+def test_a_write_conflict_from_another_region_is_told_to_wait(
+    api: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # moto has no MRSC: the error MRSC returns while another region writes the same item is injected.
+    def conflicting_put(**_params: Any) -> dict[str, Any]:
+        error = {"Error": {"Code": "ReplicatedWriteConflictException", "Message": "being modified in another Region"}}
+        raise ClientError(error, "PutItem")
+
+    monkeypatch.setattr(api.module.ledger.acceptance, "_dynamodb", type("Conflicting", (), {"put_item": staticmethod(conflicting_put)})())
+
+    response = api.post_payment(payment(), key=KEY)
+
+    assert response.status == 409 and response.body["code"] == "request_in_progress"
+    assert response.headers["Retry-After"] == "1"
+    assert api.footprint() == (0, 0, [])
+    assert ("PaymentRejected", {"service": "payment-validation", "Reason": "RequestInProgress"}, 1.0) in (
+        outcome_metrics(capsys.readouterr().out)
+    )
+
+
+def test_same_payment_past_a_missing_acceptance_keeps_one_transaction(api: Deployment) -> None:
+    first = api.post_payment(payment(), key=KEY)
+    drop_acceptance_records(api)
+
+    retry = api.post_payment(payment(), key=KEY)
+
+    assert retry.status == 201 and retry.body["transaction_id"] == first.body["transaction_id"]
+    assert len(api.transactions()) == 1
+
+
+def test_different_payment_past_a_missing_acceptance_never_overwrites_the_transaction(
     api: Deployment, capsys: pytest.CaptureFixture
 ) -> None:
     first = api.post_payment(payment(), key=KEY)
-    drop_idempotency_records(api)
+    drop_acceptance_records(api)
     capsys.readouterr()
 
     conflict = api.post_payment(payment(amount="99.00"), key=KEY)
@@ -248,27 +281,20 @@ def test_different_payment_past_the_idempotency_layer_is_a_conflict(
     assert outcome_metrics(capsys.readouterr().out) == [
         ("PaymentRejected", {"service": "payment-validation", "Reason": "TransactionConflict"}, 1.0)
     ]
-    # The conflict must not leave an idempotency record that would replay a failure.
-    assert api.idempotency_records() == []
 
 
 # --- dependency failures -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("variable", "dependency", "other_bucket", "objects_in_other_bucket"),
+    ("variable", "dependency", "other_bucket"),
     [
-        ("RECEIPTS_BUCKET_NAME", "receipts_bucket", "AUDIT_BUCKET_NAME", 0),  # the audit record comes after
-        ("AUDIT_BUCKET_NAME", "audit_bucket", "RECEIPTS_BUCKET_NAME", 1),  # the receipt was already written
+        ("RECEIPTS_BUCKET_NAME", "receipts_bucket", "AUDIT_BUCKET_NAME"),
+        ("AUDIT_BUCKET_NAME", "audit_bucket", "RECEIPTS_BUCKET_NAME"),
     ],
 )
-def test_bucket_failure_leaves_a_pending_item_that_a_retry_completes(
-    api: Deployment,
-    capsys: pytest.CaptureFixture,
-    variable: str,
-    dependency: str,
-    other_bucket: str,
-    objects_in_other_bucket: int,
+def test_bucket_failure_is_a_503_that_a_retry_completes_with_the_first_answer(
+    api: Deployment, capsys: pytest.CaptureFixture, variable: str, dependency: str, other_bucket: str
 ) -> None:
     delete_bucket(api, variable)
 
@@ -278,68 +304,54 @@ def test_bucket_failure_leaves_a_pending_item_that_a_retry_completes(
     assert failed.body["code"] == "dependency_unavailable"
     assert failed.body["message"] == "A dependency is unavailable; retry with the same Idempotency-Key"
     assert failed.headers["Retry-After"] == "1"
-    [pending] = api.transactions()
-    assert pending["status"] == "PENDING"
-    assert api.idempotency_records() == []  # so the retry runs again instead of replaying a failure
-    assert len(api.objects(other_bucket)) == objects_in_other_bucket
+    # The acceptance decided; the copies are written concurrently, so the other ones are there.
+    [item] = api.transactions()
+    assert len(api.idempotency_records()) == 1 and len(api.objects(other_bucket)) == 1
     metric = ("DependencyFailure", {"service": "payment-validation", "Dependency": dependency}, 1.0)
     assert metric in emitted_metrics(capsys.readouterr().out)
 
     api.client("s3").create_bucket(Bucket=api.env[variable])
     retry = api.post_payment(payment(), key=KEY)
 
-    assert retry.status == 201 and retry.body["transaction_id"] == pending["transaction_id"]
-    assert retry.body["created_at"] == pending["created_at"]
-    [item] = api.transactions()
-    assert item["status"] == "ACCEPTED"
+    assert retry.status == 201 and retry.body["transaction_id"] == item["transaction_id"]
+    assert retry.body["created_at"] == item["created_at"]
+    assert api.transactions() == [item]
     assert len(api.objects("RECEIPTS_BUCKET_NAME")) == 1 and len(api.objects("AUDIT_BUCKET_NAME")) == 1
 
 
-@pytest.mark.parametrize(
-    ("variable", "dependency"),
-    [("TRANSACTIONS_TABLE_NAME", "transactions_table"), ("IDEMPOTENCY_TABLE_NAME", "idempotency_table")],
-)
-def test_table_failure_writes_nothing(
-    api: Deployment, capsys: pytest.CaptureFixture, variable: str, dependency: str
-) -> None:
-    api.client("dynamodb").delete_table(TableName=api.env[variable])
+def test_acceptance_table_failure_writes_nothing(api: Deployment, capsys: pytest.CaptureFixture) -> None:
+    api.client("dynamodb").delete_table(TableName=api.env["IDEMPOTENCY_TABLE_NAME"])
 
     response = api.post_payment(payment(), key=KEY)
 
     assert response.status == 503 and response.body["code"] == "dependency_unavailable"
-    assert ("DependencyFailure", {"service": "payment-validation", "Dependency": dependency}, 1.0) in emitted_metrics(
-        capsys.readouterr().out
+    assert ("DependencyFailure", {"service": "payment-validation", "Dependency": "idempotency_table"}, 1.0) in (
+        emitted_metrics(capsys.readouterr().out)
     )
     assert api.objects("RECEIPTS_BUCKET_NAME") == {} and api.objects("AUDIT_BUCKET_NAME") == {}
-    remaining = "IDEMPOTENCY_TABLE_NAME" if variable == "TRANSACTIONS_TABLE_NAME" else "TRANSACTIONS_TABLE_NAME"
-    assert api.client("dynamodb").scan(TableName=api.env[remaining])["Items"] == []
+    assert api.transactions() == []
 
 
-def test_lost_idempotency_completion_blocks_retries_until_the_attempt_timed_out(
-    api: Deployment, monkeypatch: pytest.MonkeyPatch
+def test_transactions_table_failure_is_a_503_that_a_retry_completes(
+    api: Deployment, capsys: pytest.CaptureFixture
 ) -> None:
-    def lose_completion(**_kwargs: Any) -> None:
-        raise RuntimeError("DynamoDB unavailable")
+    from tests.functions.conftest import create_transactions_table
 
-    with monkeypatch.context() as patched:
-        patched.setattr(api.module.persistence, "save_success", lose_completion)
-        failed = api.post_payment(payment(), key=KEY)
-    [item] = api.transactions()
+    dynamodb = api.client("dynamodb")
+    dynamodb.delete_table(TableName=api.env["TRANSACTIONS_TABLE_NAME"])
 
-    assert failed.status == 503 and item["status"] == "ACCEPTED"
-    assert api.post_payment(payment(), key=KEY).body["code"] == "request_in_progress"
+    failed = api.post_payment(payment(), key=KEY)
 
-    [record] = api.idempotency_records()  # let the failed attempt's Lambda timeout pass
-    api.client("dynamodb").update_item(
-        TableName=api.env["IDEMPOTENCY_TABLE_NAME"],
-        Key={"id": record["id"]},
-        UpdateExpression="SET in_progress_expiration = :past",
-        ExpressionAttributeValues={":past": {"N": "0"}},
+    assert failed.status == 503
+    assert ("DependencyFailure", {"service": "payment-validation", "Dependency": "transactions_table"}, 1.0) in (
+        emitted_metrics(capsys.readouterr().out)
     )
+    create_transactions_table(dynamodb, api.env["TRANSACTIONS_TABLE_NAME"])
     retry = api.post_payment(payment(), key=KEY)
 
-    assert retry.status == 201 and retry.body["transaction_id"] == item["transaction_id"]
-    assert retry.body["created_at"] == item["created_at"] and len(api.transactions()) == 1
+    assert retry.status == 201 and retry.headers["Idempotent-Replayed"] == "true"
+    [item] = api.transactions()
+    assert item["transaction_id"] == retry.body["transaction_id"] and item["created_at"] == retry.body["created_at"]
 
 
 @pytest.mark.parametrize("secret", [None, "too-short"], ids=["missing", "too short"])
@@ -382,35 +394,6 @@ def test_unexpected_error_is_a_generic_500_with_the_request_id(
 
 
 # --- regions -------------------------------------------------------------------------------
-
-
-def test_retry_in_another_region_after_replication_replays_the_result(deploy: Callable[..., Deployment]) -> None:
-    east, west = deploy("us-east-1"), deploy("us-west-2")
-    first = east.post_payment(payment(), key=KEY)
-    replicate(east, west)
-
-    retry = west.post_payment(payment(), key=KEY)
-
-    assert retry.status == 201
-    assert retry.body == first.body | {"region": "us-west-2"}
-    assert retry.body["recorded_region"] == "us-east-1"
-    assert retry.headers["X-Served-Region"] == "us-west-2" and retry.headers["Idempotent-Replayed"] == "true"
-    assert west.transactions() == east.transactions()
-    assert west.objects("RECEIPTS_BUCKET_NAME") == {}
-
-
-def test_retry_in_another_region_before_replication_gets_the_same_transaction_id(
-    deploy: Callable[..., Deployment],
-) -> None:
-    east, west = deploy("us-east-1"), deploy("us-west-2")
-    first = east.post_payment(payment(), key=KEY)
-
-    retry = west.post_payment(payment(), key=KEY)
-
-    # Both regions wrote the same key: the global table converges on one item.
-    assert retry.status == 201
-    assert retry.body["transaction_id"] == first.body["transaction_id"]
-    assert retry.body["recorded_region"] == "us-west-2"
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")

@@ -276,7 +276,7 @@ def test_card_numbers_with_separators_and_other_lengths_are_accepted(shared_api:
 
 def test_card_is_valid_through_the_end_of_its_expiry_month() -> None:
     request = PaymentRequest.model_validate(payment(card={"expiry_month": 2, "expiry_year": 2024}))
-    allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), 3600, "us-east-1")
+    allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), "us-east-1")
 
     last_second = datetime(2024, 2, 29, 23, 59, 59, tzinfo=timezone.utc)
     first_second_after = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -287,7 +287,7 @@ def test_card_is_valid_through_the_end_of_its_expiry_month() -> None:
 
 def test_december_expiry_rolls_over_to_the_next_year() -> None:
     request = PaymentRequest.model_validate(payment(card={"expiry_month": 12, "expiry_year": 2030}))
-    allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), 3600, "us-east-1")
+    allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), "us-east-1")
 
     assert policy_violations(request, allow_all, datetime(2030, 12, 31, 23, 59, tzinfo=timezone.utc)) == []
     assert policy_violations(request, allow_all, datetime(2031, 1, 1, tzinfo=timezone.utc))[0].code == "card_expired"
@@ -350,7 +350,7 @@ def test_a_uuid_whose_digits_form_a_card_number_is_kept_whole() -> None:
 def test_amount_precision_rule_matches_the_currency_minor_units(currency: str, units: int, fraction: str) -> None:
     amount = f"{units}.{fraction}" if fraction else str(units)
     request = PaymentRequest.model_validate(payment(amount=amount, currency=currency))
-    everything = Settings("t", "i", "r", "a", "s", Decimal("100000"), frozenset(MINOR_UNITS), 3600, "us-east-1")
+    everything = Settings("t", "i", "r", "a", "s", Decimal("100000"), frozenset(MINOR_UNITS), "us-east-1")
 
     codes = [v.code for v in policy_violations(request, everything, datetime.now(timezone.utc))]
 
@@ -383,7 +383,6 @@ def test_complete_environment_loads() -> None:
     assert settings.region == "eu-west-1"
     assert settings.max_transaction_amount == Decimal("10000.00")
     assert settings.allowed_currencies == {"USD", "EUR", "GBP", "JPY", "KWD"}
-    assert settings.idempotency_expires_seconds == 24 * 60 * 60
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -404,11 +403,6 @@ def test_missing_variable_is_named(name: str) -> None:
         ("ALLOWED_CURRENCIES", " , ", "ALLOWED_CURRENCIES must list at least one ISO 4217 code"),
         ("RECEIPTS_BUCKET_NAME", "Receipts_Bucket", "RECEIPTS_BUCKET_NAME is not a valid name: 'Receipts_Bucket'"),
         ("AWS_REGION", "mars", "AWS_REGION is not a valid name: 'mars'"),
-        (
-            "POWERTOOLS_IDEMPOTENCY_EXPIRES_SECONDS",
-            "5",
-            "POWERTOOLS_IDEMPOTENCY_EXPIRES_SECONDS must be a whole number",
-        ),
     ],
 )
 def test_invalid_variable_is_named(name: str, value: str, message: str) -> None:
@@ -427,12 +421,6 @@ def test_every_problem_is_reported_at_once() -> None:
 
     assert "AUDIT_BUCKET_NAME is not set" in str(raised.value)
     assert "MAX_TRANSACTION_AMOUNT must be a positive decimal number" in str(raised.value)
-
-
-def test_idempotency_expiry_can_be_configured() -> None:
-    environ = region_env("us-east-1") | {"POWERTOOLS_IDEMPOTENCY_EXPIRES_SECONDS": "3600"}
-
-    assert load_settings(environ).idempotency_expires_seconds == 3600
 
 
 def test_handler_import_fails_naming_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,7 +132,7 @@ def test_clusters_sit_in_private_subnets_behind_their_regions_security_group(dev
 
 
 def test_postgres_is_open_only_to_the_other_regions_vpcs(three_regions, config):
-    cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": THREE[1:]}).regions}
+    cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": THREE[1:], "dynamodbWitnessRegion": ""}).regions}
     for region in THREE:
         security_group = three_regions.one("aws:ec2/securityGroup:SecurityGroup", lambda g: g.region == region and g.name.endswith("-db"))
         rules = [r for r in three_regions.of_type(INGRESS) if r.inputs["securityGroupId"] == security_group.outputs["id"]]

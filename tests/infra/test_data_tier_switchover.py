@@ -139,6 +139,17 @@ def assert_only_grew(before: ResourceRecord, after: ResourceRecord, new_region: 
         assert added and all(new_region in json.dumps(item) for item in added), (before.name, key)
 
 
+def assert_witness_became_a_replica(before: ResourceRecord, after: ResourceRecord, new_region: str) -> None:
+    """A strong (MRSC) table of two regions has a witness; with three it has three replicas and none.
+    The program says so, but AWS cannot apply it in place ("You cannot add additional replicas to an
+    existing MRSC global table"): a third region for a deployed strong stack is a new acceptance
+    table (docs/data-tier.md, "Adding a region")."""
+    assert set(changed_inputs(before, after)) == {"replicas", "globalTableWitness"}, before.name
+    assert "globalTableWitness" not in after.inputs
+    added = [r for r in after.inputs["replicas"] if r not in before.inputs["replicas"]]
+    assert [(r["regionName"], r["consistencyMode"]) for r in added] == [(new_region, "STRONG")]
+
+
 EXAMPLE_REGIONS = ["us-east-1", "us-east-2", "us-west-2"]  # the session fixtures dev and three_regions
 
 
@@ -152,7 +163,9 @@ def test_a_new_region_gets_its_data_tier_and_only_extends_the_links(regions, dev
     assert_data_tier(after, regions)
     after_urns = {r.urn: r for r in data_tier(after)}
     for record in data_tier(before):
-        if record.type in GROWS_WITH_REGIONS:
+        if record.inputs.get("globalTableWitness"):
+            assert_witness_became_a_replica(record, after_urns[record.urn], regions[2])
+        elif record.type in GROWS_WITH_REGIONS:
             assert_only_grew(record, after_urns[record.urn], regions[2])
         else:
             assert not changed_inputs(record, after_urns[record.urn]), record.name

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from core import tags
-from core.config import DrRole, parse
+from core.config import ConfigError, DrRole, parse
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
 from tests.infra.test_data_tier_aurora import key_region
@@ -29,17 +31,86 @@ def test_transactions_table_matches_what_the_function_reads(dev):
     assert inputs["billingMode"] == "PAY_PER_REQUEST" and "ttl" not in inputs
 
 
-def test_idempotency_table_has_the_powertools_key_and_ttl(dev):
+def test_acceptance_table_is_strong_with_a_witness_in_the_example_stack(dev):
+    """Two regions: two MRSC replicas (home table + one replica) and the configured witness; no TTL
+    (MRSC has none; acceptances never expire) and no stream (MRSC does not replicate through one)."""
     inputs = table(dev, "payment-idempotency-dev").inputs
     assert inputs["hashKey"] == "id" and inputs["attributes"] == [{"name": "id", "type": "S"}]
-    assert inputs["ttl"] == {"attributeName": "expiration", "enabled": True}
+    assert "ttl" not in inputs and inputs["streamEnabled"] is False
+    assert inputs["globalTableWitness"] == {"regionName": "us-west-2"}
+    assert [(r["regionName"], r["consistencyMode"]) for r in inputs["replicas"]] == [("us-east-2", "STRONG")]
+
+
+def test_transactions_table_stays_eventual_with_its_stream_for_the_ledger(dev, three_regions):
+    for evaluation in (dev, three_regions):
+        inputs = table(evaluation, "payment-transactions-dev").inputs
+        assert inputs["streamEnabled"] is True and inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
+        assert "globalTableWitness" not in inputs
+        assert {r["consistencyMode"] for r in inputs["replicas"]} == {"EVENTUAL"}
+
+
+def test_three_regions_make_three_strong_replicas_and_no_witness(three_regions):
+    inputs = table(three_regions, "payment-idempotency-dev").inputs
+    assert "globalTableWitness" not in inputs
+    assert sorted((r["regionName"], r["consistencyMode"]) for r in inputs["replicas"]) == [
+        ("us-east-2", "STRONG"), ("us-west-2", "STRONG")]
+
+
+def test_eventual_mode_by_config_has_no_witness_and_a_stream(config):
+    evaluation = engine.evaluate({**config, "dynamodbConsistency": "eventual", "dynamodbWitnessRegion": ""})
+    inputs = table(evaluation, "payment-idempotency-dev").inputs
+    assert "globalTableWitness" not in inputs and inputs["streamEnabled"] is True
+    assert [(r["regionName"], r["consistencyMode"]) for r in inputs["replicas"]] == [("us-east-2", "EVENTUAL")]
+
+
+def test_regions_outside_one_region_set_fall_back_to_eventual_only_when_unset(config):
+    """Left unset, a stack MRSC cannot serve is eventual (the program warns why); asked for, it is refused."""
+    outside = {**config, "secondaryRegions": ["eu-west-1"], "dynamodbWitnessRegion": ""}
+    assert parse(outside).dynamodb_consistency.value == "eventual"
+    assert "not all in one MRSC region set" in parse(outside).dynamodb_consistency_note
+    inputs = table(engine.evaluate(outside), "payment-idempotency-dev").inputs
+    assert [r["consistencyMode"] for r in inputs["replicas"]] == ["EVENTUAL"]
+    with pytest.raises(ConfigError, match=r"dynamodbConsistency='strong': multi-Region strong consistency cannot apply: "
+                       r"the regions us-east-1, eu-west-1 are not all in one MRSC region set"):
+        parse({**outside, "dynamodbConsistency": "strong"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"dynamodbConsistency": "strong", "dynamodbWitnessRegion": ""}, r"dynamodbConsistency='strong': .*two regions need a witness region: set "
+                                        r"dynamodbWitnessRegion to one of us-west-2"),
+        ({"dynamodbWitnessRegion": "us-east-2"}, r"dynamodbWitnessRegion='us-east-2': .*not one of the replicas"),
+        ({"dynamodbWitnessRegion": "eu-west-1"}, r"dynamodbWitnessRegion='eu-west-1': .*in the replicas' region set \(US"),
+        ({"dynamodbWitnessRegion": "mars-1"}, r"dynamodbWitnessRegion='mars-1': must be an AWS region"),
+        ({"dynamodbConsistency": "strong", "secondaryRegions": ["us-east-2", "us-west-2"]},
+         r"dynamodbWitnessRegion='us-west-2': .*three regions make three replicas, which leaves no place for a witness"),
+        ({"dynamodbConsistency": "eventual"}, r"dynamodbWitnessRegion='us-west-2': applies only with dynamodbConsistency 'strong'"),
+        ({"dynamodbConsistency": "linearizable"}, r"dynamodbConsistency='linearizable': allowed: 'strong' .* or 'eventual'"),
+    ],
+)
+def test_consistency_config_errors_name_the_key_and_why(config, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        parse({**config, **overrides})
+
+
+def test_unset_consistency_is_strong_where_it_fits_and_a_third_region_keeps_it(config):
+    """The example leaves dynamodbConsistency unset: strong with its witness; adding us-west-2 as a
+    third region is still strong (three replicas), the witness left over from two regions ignored."""
+    assert "dynamodbConsistency" not in config
+    two = parse(config)
+    assert (two.dynamodb_consistency.value, two.dynamodb_witness_region) == ("strong", "us-west-2")
+    three = parse({**config, "secondaryRegions": ["us-east-2", "us-west-2"]})
+    assert (three.dynamodb_consistency.value, three.dynamodb_witness_region) == ("strong", None)
+    assert parse({**config, "dynamodbWitnessRegion": ""}).dynamodb_consistency.value == "eventual"
 
 
 def test_tables_replicate_to_every_other_region_with_pitr_and_that_regions_key(three_regions):
     for record in three_regions.of_type(TABLE):
         inputs = record.inputs
         assert record.region == "us-east-1" and record.protect  # the data home (primary by default)
-        assert inputs["streamEnabled"] is True and inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
+        # Streams: the eventual table's replicate it and feed the ledger; MRSC needs none (tests above).
+        assert inputs["streamEnabled"] is (inputs["name"] == "payment-transactions-dev")
         assert inputs["pointInTimeRecovery"] == {"enabled": True}
         assert inputs["deletionProtectionEnabled"] is True
         assert inputs["serverSideEncryption"]["enabled"] is True
@@ -53,7 +124,7 @@ def test_tables_replicate_to_every_other_region_with_pitr_and_that_regions_key(t
 
 
 def test_every_replica_is_tagged_in_its_own_region_with_its_role(three_regions, config):
-    cfg = parse({**config, "secondaryRegions": THREE[1:]})
+    cfg = parse({**config, "secondaryRegions": THREE[1:], "dynamodbWitnessRegion": ""})
     for name in ("payment-transactions-dev", "payment-idempotency-dev"):
         home = table(three_regions, name)
         for region in THREE[1:]:
