@@ -51,6 +51,8 @@ def test_what_each_example_is_for(evaluated):
     production = stack_config.parse(engine.stack_config(stack_file("production")))
     assert production.environment == "production" and production.nat_mode is stack_config.NatMode.PER_AZ
     assert production.deletion_protection and production.audit_object_lock_mode is stack_config.ObjectLockMode.COMPLIANCE
+    # Exactly-once across regions, never the silent fallback to eventual.
+    assert production.dynamodb_consistency is stack_config.Consistency.STRONG and production.dynamodb_witness_region == "us-west-2"
 
     assert len(evaluated["three-region"].of_type("aws:ec2/vpc:Vpc")) == 3
     assert len(evaluated["three-region"].of_type("aws:rds/cluster:Cluster")) == 3
