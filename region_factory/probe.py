@@ -24,7 +24,7 @@ from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
 from region_factory.database import PORT, DatabaseAccess
 from region_factory.network import Network
-from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
+from region_factory.service import lambda_trust, vpc_access_statements
 
 HANDLER = "app.lambda_handler"
 SERVICE_NAME = "payment-db-probe"
@@ -112,11 +112,7 @@ def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str], key_
             conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
         ),
         # Lambda manages the function's network interfaces with this role (as for the payment function).
-        iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
-        iam.statement(
-            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID,
-        ),
+        *vpc_access_statements(ctx),
     )
 
 

@@ -75,7 +75,7 @@ def within_stack(evaluation: Evaluation, arn: str, regions: list[str]) -> bool:
     if len(parts) != 6 or parts[:2] != ["arn", "aws"]:
         return False
     _, _, service, region, account, resource = parts
-    if service == "ec2" and resource == "*/*":
+    if service == "ec2" and resource in ("network-interface/*", "subnet/*", "security-group/*"):
         return region in regions and account == ACCOUNT  # Lambda's ENIs, in the function's own region
     # Route 53 health-check alarms live in us-east-1 (core/providers.py).
     in_place = region in (*regions, "", "us-east-1" if service == "cloudwatch" else "") and account in (ACCOUNT, "")
