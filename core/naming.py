@@ -58,6 +58,8 @@ ENDPOINT_SG = NameSpec("payment-endpoints", 255)
 KMS_KEY_ALIAS = NameSpec("alias/payment-dr", 256)
 AUDIT_BUCKET = NameSpec("payment-audit-logs", 63, with_region=True, is_s3_bucket=True)
 RECEIPTS_BUCKET = NameSpec("payment-receipts", 63, with_region=True, is_s3_bucket=True)
+# Server access logs of the region's audit and receipts buckets (region_factory/storage.py).
+ACCESS_LOG_BUCKET = NameSpec("payment-s3-logs", 63, with_region=True, is_s3_bucket=True)
 S3_REPLICATION_ROLE = NameSpec("payment-s3-replication", 64, with_region=True)
 
 # Database

@@ -17,7 +17,24 @@ from typing import Any, TypeVar
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    ConfigNotFound,
+    ConfigParseError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    InvalidConfigError,
+    LoginError,
+    MetadataRetrievalError,
+    NoAuthTokenError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    RefreshWithMFAUnsupportedError,
+    SSOError,
+    TokenRetrievalError,
+    UnknownCredentialError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from drctl.errors import UsageError
@@ -37,6 +54,14 @@ CREDENTIAL_ERRORS = frozenset({
     "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
     "SignatureDoesNotMatch", "InvalidAccessKeyId",
 })
+# What botocore raises, before any request leaves the machine, when it cannot find or load credentials: a
+# missing profile, half a key pair, an expired SSO or login session, a failing credential_process.
+CREDENTIAL_LOAD_ERRORS = (
+    NoCredentialsError, PartialCredentialsError, ProfileNotFound, SSOError, TokenRetrievalError, LoginError,
+    CredentialRetrievalError, UnknownCredentialError, RefreshWithMFAUnsupportedError, MetadataRetrievalError,
+    NoAuthTokenError, InvalidConfigError, ConfigNotFound, ConfigParseError,
+)
+RELOGIN = "assume the DR operator role again (or `aws sso login`) and re-run"
 
 
 class Unreachable(Exception):
@@ -52,7 +77,9 @@ class Clients:
 
     def __init__(self, session: boto3.Session | None = None, endpoint_url: str | None = None,
                  config: Config = DEFAULT_CONFIG):
-        self.session = session or boto3.Session()
+        # Created on first use: boto3.Session() already reads the profile (ProfileNotFound), and that must
+        # surface inside a command, where it is reported as a credential problem.
+        self._session = session
         self.endpoint_url = endpoint_url
         self.config = config
         self.down: dict[str, tuple[float, str]] = {}  # region (or global service) -> since when, and why
@@ -72,6 +99,12 @@ class Clients:
     @classmethod
     def from_environment(cls) -> Clients:
         return cls(endpoint_url=os.environ.get(ENDPOINT_ENV) or None)
+
+    @property
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            self._session = boto3.Session()
+        return self._session
 
     def __call__(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -94,6 +127,8 @@ class Clients:
             del self.down[where]
         try:
             return getattr(self(service, region), operation)(**params)
+        except CREDENTIAL_LOAD_ERRORS as error:  # found out while creating the client or signing the request
+            raise credential_problem(error) from error
         except (BotoConnectionError, HTTPClientError) as error:  # refused, timed out, cut off
             why = f"unreachable ({type(error).__name__})"
             self.down[where] = (self.monotonic(), why)
@@ -113,8 +148,7 @@ def error_message(error: ClientError) -> str:
 def raise_for_credentials(error: ClientError) -> None:
     """Rejected credentials are a usage problem, never a region outage."""
     if error.response.get("Error", {}).get("Code") in CREDENTIAL_ERRORS:
-        raise UsageError(f"AWS rejected the credentials ({error_message(error)}): refresh them "
-                         "(assume the DR operator role again) and re-run") from error
+        raise UsageError(f"AWS rejected the credentials ({error_message(error)}): refresh them: {RELOGIN}") from error
 
 
 def first_answer(regions: Iterable[str], read: Callable[[str], T]) -> tuple[str, T]:
@@ -131,3 +165,19 @@ def first_answer(regions: Iterable[str], read: Callable[[str], T]) -> tuple[str,
 def missing_credentials(error: NoCredentialsError) -> UsageError:
     return UsageError("no AWS credentials found: assume the DR operator role (or set AWS_PROFILE) and "
                       f"re-run ({error})")
+
+
+def credential_problem(error: Exception) -> UsageError:
+    """One line naming the credential problem and what to do; nothing was sent to AWS."""
+    if isinstance(error, NoCredentialsError):
+        return missing_credentials(error)
+    if isinstance(error, ProfileNotFound):
+        return UsageError(f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files: "
+                          "check AWS_PROFILE (`aws configure list-profiles`) and re-run")
+    if isinstance(error, PartialCredentialsError):
+        return UsageError(f"incomplete AWS credentials ({error}): set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                          "(and AWS_SESSION_TOKEN for a role session), or unset them and use a profile")
+    if isinstance(error, (SSOError, TokenRetrievalError, LoginError)):
+        return UsageError(f"the AWS sign-in session has expired or is missing ({error}): run `aws sso login` "
+                          "(with the same AWS_PROFILE) and re-run")
+    return UsageError(f"AWS credentials could not be loaded ({type(error).__name__}: {error}): {RELOGIN}")

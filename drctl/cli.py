@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
-from botocore.exceptions import NoCredentialsError
 from rich.console import Console
 
 from drctl import __version__, actions, aurora, render
 from drctl.actions import Plan
-from drctl.aws import Clients, Unreachable, missing_credentials
+from drctl.aws import CREDENTIAL_LOAD_ERRORS, Clients, Unreachable, credential_problem
 from drctl.context import Context
 from drctl.errors import USAGE_EXIT, DrctlError, OperationFailed, Refused, UsageError
 from drctl.notify import DEFAULT_AUDIT_LOG, Event, Identity, append_audit, publish, whoami
@@ -87,8 +86,8 @@ def reports_errors(command: F) -> F:
         except DrctlError as problem:
             render.error(runtime.errors, problem)
             raise typer.Exit(problem.exit_code) from problem
-        except NoCredentialsError as problem:
-            render.error(runtime.errors, missing_credentials(problem))
+        except CREDENTIAL_LOAD_ERRORS as problem:  # raised outside Clients.call (Clients converts its own)
+            render.error(runtime.errors, credential_problem(problem))
             raise typer.Exit(USAGE_EXIT) from problem
         except Unreachable as problem:
             failure = OperationFailed(f"AWS did not answer: {problem}")
@@ -145,13 +144,14 @@ def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metav
                if_needed: Annotated[bool, typer.Option("--if-needed", help="Succeed without change when REGION already is the writer (for `pulumi up`).")] = False) -> None:
     """Planned role swap with no data loss (Aurora managed switchover, RPO 0)."""
     runtime, context = _open(ctx)
+    to = context.stack.require_region(to)  # from the stack file, before any AWS call
     if if_needed:
-        writer = aurora.read_topology(context, prefer=context.stack.require_region(to)).writer
+        writer = aurora.read_topology(context, prefer=to).writer
         if writer is not None and writer.region == to:
             runtime.console.print(f"{to} is already the writer: nothing to do", highlight=False)
             return
     _act(runtime, context, "switchover", {"to": to, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.switchover_plan(context, context.stack.require_region(to), timeout),
+         lambda: actions.switchover_plan(context, to, timeout),
          dry_run=dry_run, confirm=_asks(yes, f"Make {to} the writer?"))
 
 
@@ -162,6 +162,7 @@ def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar
              dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
     """Unplanned failover for a lost primary (Aurora managed failover, loses what had not replicated)."""
     runtime, context = _open(ctx)
+    to = context.stack.require_region(to)
     if not allow_data_loss:
         stack = context.stack
         raise UsageError(
@@ -169,7 +170,7 @@ def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar
             f"If the primary still works, run a switchover instead (RPO 0): {stack.command(f'switchover --to {to}')}. "
             f"If the primary region is lost, re-run with --allow-data-loss: {stack.command(f'failover --to {to} --allow-data-loss')}")
     _act(runtime, context, "failover", {"to": to, "allow_data_loss": True, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.failover_plan(context, context.stack.require_region(to), timeout),
+         lambda: actions.failover_plan(context, to, timeout),
          dry_run=dry_run, confirm=_typed(yes, to))
 
 
@@ -182,8 +183,9 @@ def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", me
     runtime, context = _open(ctx)
     if (to is None) != release:
         raise UsageError("give exactly one of --to REGION or --release")
+    target = context.stack.require_region(to) if to else None
     _act(runtime, context, "dns", {"to": to, "release": release, "dry_run": dry_run},
-         lambda: actions.dns_plan(context, context.stack.require_region(to) if to else None),
+         lambda: actions.dns_plan(context, target),
          dry_run=dry_run, confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every DNS override?"))
 
 
@@ -193,8 +195,9 @@ def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", 
           dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
     """Game day: switchover to a secondary and back, measuring the RTO of each direction."""
     runtime, context = _open(ctx)
+    target = context.stack.require_region(to) if to else None
     _act(runtime, context, "drill", {"to": to, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.drill_plan(context, context.stack.require_region(to) if to else None, timeout),
+         lambda: actions.drill_plan(context, target, timeout),
          dry_run=dry_run, confirm=_asks(yes, "Run the drill (two switchovers)?"))
 
 

@@ -68,7 +68,8 @@ def notified(console: Console, results: dict[str, str], audit: str | None) -> No
 
 
 def error(console: Console, problem: DrctlError) -> None:
-    console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False)
+    # One line however long (soft_wrap): an operator can grep it, a pipe does not cut it.
+    console.print(f"[bold red]error:[/] {escape(str(problem))}", highlight=False, soft_wrap=True)
     if problem.state:
         console.print(f"state now: {escape(problem.state)}", highlight=False)
     for step in problem.next_steps:

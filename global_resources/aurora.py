@@ -139,12 +139,18 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 lambda hex_id: cfg.namer.qualified(naming.DB_FINAL_SNAPSHOT, hex_id, region)
             ),
             enabled_cloudwatch_logs_exports=["postgresql"],
+            # Application logins (the probe, the ledger poster) use IAM tokens, never a password: each has
+            # its own database role with rds_iam (functions/ledger/migrations). On every cluster, so a
+            # promoted secondary takes the same logins. Modifiable in place.
+            # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html
+            iam_database_authentication_enabled=True,
             **credentials,
             opts=ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection),
         )
         count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
         zones = [plan.az for plan in stack.network.subnet_plan]
         self.clusters[region] = cluster
+        stack.probe.allow_connect(cluster, self)
         self.instances[region] = [
             aws.rds.ClusterInstance(
                 f"aurora-{region}-{number}",

@@ -17,11 +17,10 @@ import pulumi_random as random
 from core import naming
 from core.config import StackConfig
 from region_factory import RegionalStack
-from region_factory.database import PORT
+from region_factory.database import DATABASE_NAME, PORT
 
 MASTER_USERNAME = "payment_admin"
-# Changing the database name replaces the global cluster (tf#28187): a constant, not a setting.
-DATABASE_NAME = "payments"
+__all__ = ["DATABASE_NAME", "MASTER_USERNAME", "ReplicatedSecrets"]
 # RDS refuses '/', '@', '"' and spaces in master passwords.
 PASSWORD_SPECIALS = "!#$%&*()-_=+[]{}<>:?"
 CARD_HASH_KEY_LENGTH = 64

@@ -240,6 +240,8 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
         "arn": _arn("rds", r, f"cluster:{i['clusterIdentifier']}"),
         "endpoint": f"{i['clusterIdentifier']}.cluster-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
         "readerEndpoint": f"{i['clusterIdentifier']}.cluster-ro-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
+        # AWS's is "cluster-" and 26 upper-case characters; this one names its cluster.
+        "clusterResourceId": f"cluster-MOCK-{i['clusterIdentifier']}",
     },
     "aws:rds/clusterInstance:ClusterInstance": lambda i, n, r: {"arn": _arn("rds", r, f"db:{i['identifier']}")},
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": lambda i, n, r: {"arn": _arn("rds", r, f"cluster-pg:{n}")},

@@ -43,6 +43,10 @@ SSE_TYPES = frozenset({
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 })
 REPLICATION_TYPES = frozenset({"aws:s3/bucketReplicationConfig:BucketReplicationConfig"})
+LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
+# S3 delivers server access logs only into buckets whose default encryption is SSE-S3
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+ACCESS_LOG_ALGORITHM = "AES256"
 METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -247,15 +251,14 @@ def kms_encryption(type_: str, props: Mapping[str, Any], *, name: str = "resourc
     label = _label(type_, name)
     problems: list[str] = []
     if type_ in SSE_TYPES:
+        # Which algorithm a bucket must use depends on whether it receives access logs: a stack rule
+        # (buckets-encrypted-with-kms) decides. Here: a KMS rule names the region's key.
         rules = _list(props.get("rules"))
         if not rules:
             problems.append(f"{label}: no encryption rule")
         for index, rule in enumerate(rules):
             default = _dict(_dict(rule).get("applyServerSideEncryptionByDefault"))
-            algorithm = default.get("sseAlgorithm")
-            if not is_unknown(algorithm) and algorithm not in KMS_ALGORITHMS:
-                problems.append(f"{label}: rules[{index}] sseAlgorithm is {algorithm!r}, not aws:kms (SSE-S3 keys are not ours to control)")
-            elif not is_set(default.get("kmsMasterKeyId")):
+            if default.get("sseAlgorithm") in KMS_ALGORITHMS and not is_set(default.get("kmsMasterKeyId")):
                 problems.append(f"{label}: rules[{index}] has no kmsMasterKeyId: objects would use the AWS-managed aws/s3 key, not the region's key")
     elif type_ == TABLE:
         sse = _dict(props.get("serverSideEncryption"))
@@ -382,12 +385,35 @@ def _physical(resource: Resource, prop: str) -> str:
     return f"'{value}' ({resource.name})" if isinstance(value, str) and not is_unknown(value) else f"'{resource.name}'"
 
 
+def _log_targets(resources: Sequence[Resource], index: Mapping[str, Resource]) -> dict[str, Resource]:
+    """Buckets that receive server access logs, by URN."""
+    return {b.urn: b for logging in resources if logging.type in LOGGING_TYPES for b in logging.refs("targetBucket", BUCKET_TYPES, index)}
+
+
 def buckets_encrypted_with_kms(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[StackViolation]:
-    """Every bucket has a default-encryption configuration (its KMS settings are checked by
-    kms-encryption); without one S3 encrypts with SSE-S3, a key nobody here controls."""
+    """Every bucket has a default-encryption configuration with the region's KMS key (without one S3
+    encrypts with SSE-S3, a key nobody here controls), except server access log targets, which must use
+    SSE-S3: S3 does not deliver access logs into an SSE-KMS bucket, so the trail would silently stop."""
     index = _index(resources)
-    configured = {b.urn for sse in resources if sse.type in SSE_TYPES for b in sse.refs("bucket", BUCKET_TYPES, index)}
-    problems = []
+    log_targets = _log_targets(resources, index)
+    configured: set[str] = set()
+    problems: list[StackViolation] = []
+    for sse in resources:
+        if sse.type not in SSE_TYPES:
+            continue
+        for bucket in sse.refs("bucket", BUCKET_TYPES, index):
+            configured.add(bucket.urn)
+            for position, rule in enumerate(_list(sse.props.get("rules"))):
+                algorithm = _dict(_dict(rule).get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
+                if is_unknown(algorithm):
+                    continue
+                if bucket.urn in log_targets and algorithm != ACCESS_LOG_ALGORITHM:
+                    problems.append((sse.urn, f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r} on "
+                                              f"{_stack_label(bucket)}, which receives server access logs: S3 delivers them "
+                                              f"only into {ACCESS_LOG_ALGORITHM} (SSE-S3) buckets"))
+                elif bucket.urn not in log_targets and algorithm not in KMS_ALGORITHMS:
+                    problems.append((sse.urn, f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r}, not aws:kms "
+                                              f"(SSE-S3 keys are not ours to control), on {_stack_label(bucket)}"))
     for bucket in resources:
         if bucket.type not in BUCKET_TYPES or bucket.urn in configured:
             continue
@@ -396,6 +422,44 @@ def buckets_encrypted_with_kms(resources: Sequence[Resource], config: Mapping[st
             continue  # the deprecated inline form; kms-encryption does not read it, so say so
         problems.append((bucket.urn, f"{_stack_label(bucket)} has no BucketServerSideEncryptionConfiguration: "
                                      "S3 would encrypt it with SSE-S3 instead of the region's KMS key"))
+    return problems
+
+
+def bucket_access_logging(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[StackViolation]:
+    """Every bucket that does not itself hold access logs (the receipts and audit buckets) has S3 server
+    access logging into a log bucket of this stack in its own region (S3 requires the same region), with a
+    prefix, and that log bucket does not log to itself (an endless loop of log records)."""
+    index = _index(resources)
+    log_targets = _log_targets(resources, index)
+    logged: dict[str, list[Resource]] = {}
+    for logging in resources:
+        if logging.type in LOGGING_TYPES:
+            for bucket in logging.refs("bucket", BUCKET_TYPES, index):
+                logged.setdefault(bucket.urn, []).append(logging)
+    problems: list[StackViolation] = []
+    for bucket in resources:
+        if bucket.type not in BUCKET_TYPES:
+            continue
+        label = _stack_label(bucket)
+        if bucket.urn in log_targets:
+            if bucket.urn in logged:
+                problems.append((bucket.urn, f"{label} receives server access logs and logs its own requests too: "
+                                             "every delivery would log another (S3 advises against it)"))
+            continue
+        configurations = logged.get(bucket.urn, [])
+        if not configurations:
+            problems.append((bucket.urn, f"{label} has no BucketLogging: requests to its objects (receipts, audit "
+                                         "records) leave no access trail"))
+        for logging in configurations:
+            targets = logging.refs("targetBucket", BUCKET_TYPES, index)
+            if not targets:
+                problems.append((logging.urn, f"{_stack_label(logging)}: targetBucket is not a bucket of this stack"))
+            for target in targets:
+                if target.region != bucket.region:
+                    problems.append((logging.urn, f"{_stack_label(logging)}: logs {label} ({bucket.region}) into "
+                                                  f"{_stack_label(target)} in {target.region}: S3 delivers only within a region"))
+            if not is_set(logging.props.get("targetPrefix")):
+                problems.append((logging.urn, f"{_stack_label(logging)}: no targetPrefix: each bucket's logs need their own prefix"))
     return problems
 
 
@@ -469,6 +533,18 @@ def lag_alarm(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[
     return problems
 
 
+def aurora_iam_auth(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+    """IAM database authentication on every Aurora cluster: application logins use short-lived IAM
+    tokens and their own database roles, never a stored password (docs/db-probe.md)."""
+    if type_ != RDS_CLUSTER:
+        return []
+    enabled = props.get("iamDatabaseAuthenticationEnabled")
+    if enabled is True or is_unknown(enabled):
+        return []
+    return [f"{_label(type_, name)}: iamDatabaseAuthenticationEnabled is {enabled!r}: application logins (the probe, "
+            "the ledger poster) need IAM database authentication"]
+
+
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ResourceRule("required-tags", "Every taggable resource has Environment, Region and DR-Role tags (provider default tags count).", required_tags),
     ResourceRule("names-carry-suffix", "Every physical name contains the stack's environmentSuffix.", names_carry_suffix,
@@ -477,9 +553,11 @@ RESOURCE_RULES: tuple[ResourceRule, ...] = (
     ResourceRule("pitr-on-every-replica", "DynamoDB point-in-time recovery is on for every table and every replica.", pitr_on_every_replica),
     ResourceRule("no-public-database", "No publicly accessible database and no 0.0.0.0/0 or ::/0 ingress on PostgreSQL's port.", no_public_database),
     ResourceRule("no-wildcard-iam", "No policy statement allows Action \"*\" on Resource \"*\".", no_wildcard_iam),
+    ResourceRule("aurora-iam-auth", "IAM database authentication is on for every Aurora cluster.", aurora_iam_auth),
 )
 STACK_RULES: tuple[StackRule, ...] = (
-    StackRule("buckets-encrypted-with-kms", "Every S3 bucket has a default-encryption configuration.", buckets_encrypted_with_kms),
+    StackRule("buckets-encrypted-with-kms", "Every S3 bucket has default encryption with a KMS key; server access log targets SSE-S3, the only kind S3 delivers logs into.", buckets_encrypted_with_kms),
+    StackRule("bucket-access-logging", "Every S3 bucket other than an access-log target has server access logging into a log bucket in its region, which does not log itself.", bucket_access_logging),
     StackRule("versioning-before-replication", "Every S3 replication configuration depends on enabled versioning of its source and destination buckets.", versioning_before_replication),
     StackRule("replication-lag-alarm", "An AuroraGlobalDBReplicationLag alarm at <= 1000 ms with an SNS action exists in every region with a member cluster.", lag_alarm),
 )

@@ -16,6 +16,8 @@ from region_factory.network import Network
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
+# Changing the database name replaces the global cluster (tf#28187): a constant, not a setting.
+DATABASE_NAME = "payments"
 # The engine's error when DescribeDBEngineVersions lists nothing for the version (the version is
 # deprecated, unknown, or not offered in the region).
 VERSION_NOT_FOUND = "no RDS engine versions"

@@ -35,15 +35,23 @@ def key_policy(ctx: RegionContext) -> pulumi.Output[str]:
             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": ctx.arn("logs", "log-group:*")}},
         },
         {
-            # CloudWatch alarms publish to the KMS-encrypted failover topic. AWS's documented statement
-            # (knowledge center "cloudwatch-configure-alarm-sns") has no condition, and alarms reportedly
-            # fail to publish under conditions SNS's KMS calls do not carry: a lost page is the worst
-            # failure here. Other accounts' alarms are kept out by the topic policy (aws:SourceAccount).
+            # CloudWatch alarms publish to the KMS-encrypted failover topic. AWS's statement for event
+            # sources publishing to encrypted topics ("Enable compatibility between event sources from AWS
+            # services and encrypted topics",
+            # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services;
+            # for CloudWatch, knowledge center "cloudwatch-configure-alarm-sns") is this one; the condition is
+            # AWS's confused-deputy guard for service principals, aws:SourceAccount
+            # (https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html,
+            # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceaccount):
+            # only alarms of this account may have CloudWatch use the key. A condition the request did not
+            # carry would silence every page, so docs/observability.md makes the first deployment prove
+            # delivery with `aws cloudwatch set-alarm-state` (alarm history names a KMS AccessDenied otherwise).
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
             "Effect": "Allow",
             "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account_id}},
         },
     )
 

@@ -22,11 +22,13 @@ import pulumi_aws as aws
 from core import iam, naming
 from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
-from region_factory.database import PORT, DatabaseAccess
+from region_factory.database import DATABASE_NAME, PORT, DatabaseAccess
 from region_factory.network import Network
-from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
+from region_factory.service import lambda_trust, vpc_access_statements
 
 HANDLER = "app.lambda_handler"
+# The probe's own database login (functions/ledger/migrations/0002_probe_role.sql): IAM authentication only.
+DB_USER = "payment_probe"
 SERVICE_NAME = "payment-db-probe"
 METRIC_NAMESPACE = "PaymentDR/DatabaseProbe"
 METRIC_NAME = "DatabaseReachable"
@@ -40,9 +42,9 @@ SSL_MODE = "require"  # encrypted; the cluster forces TLS (rds.force_ssl). Why n
 METRIC_STORAGE_RESOLUTION = 60
 ALARM_PERIOD_SECONDS = 60
 PROBES_PER_ALARM_PERIOD = ALARM_PERIOD_SECONDS // PROBE_INTERVAL_SECONDS
-# The longest one probe can take: up to four AWS calls (describe cluster, describe global cluster,
-# secret refresh, put metric data) of at most 2 attempts x (1 s connect + 2 s read), plus PostgreSQL's
-# connect and query, each bounded by CONNECT_TIMEOUT_SECONDS.
+# The longest one probe can take: up to three AWS calls (describe cluster, describe global cluster, put
+# metric data; the IAM token is signed locally) of at most 2 attempts x (1 s connect + 2 s read), and one
+# more as margin, plus PostgreSQL's connect and query, each bounded by CONNECT_TIMEOUT_SECONDS.
 PROBE_BUDGET_SECONDS = 4 * 2 * (1 + 2) + 2 * CONNECT_TIMEOUT_SECONDS
 # The last probe starts 50 s into the invocation; with its budget it ends by 80 s: 90 s leaves 10 to spare.
 TIMEOUT_SECONDS = PROBE_INTERVAL_SECONDS * PROBES_PER_INVOCATION + PROBE_BUDGET_SECONDS
@@ -75,8 +77,8 @@ def environment(ctx: RegionContext) -> dict[str, str]:
     cfg = ctx.cfg
     return {
         "DB_CLUSTER_IDENTIFIER": cfg.namer(naming.DB_CLUSTER, ctx.region),
-        # Secrets Manager keeps a replica's name: this is this region's copy (global_resources/secrets.py).
-        "DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET),
+        "DB_USER": DB_USER,
+        "DB_NAME": DATABASE_NAME,
         "METRIC_NAMESPACE": METRIC_NAMESPACE,
         "PROBE_INTERVAL_SECONDS": str(PROBE_INTERVAL_SECONDS),
         "PROBES_PER_INVOCATION": str(PROBES_PER_INVOCATION),
@@ -87,37 +89,37 @@ def environment(ctx: RegionContext) -> dict[str, str]:
     }
 
 
-def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str], key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
     """What app.py calls, on this region's resources only. ARNs are built from the catalog names: the
-    clusters are declared later, by the global data tier."""
+    clusters are declared later, by the global data tier (which also grants the database login,
+    ``connect_policy``). No secret and no key: the probe has no password to read."""
     cfg = ctx.cfg
     cluster = ctx.arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, ctx.region)}")
     global_cluster = ctx.arn("rds", f"global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
-    # Secrets Manager appends "-" and six random characters to a secret's ARN.
-    secret = ctx.arn("secretsmanager", f"secret:{cfg.namer(naming.DB_MASTER_SECRET)}-??????")
     return iam.document(
         iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
         # Which endpoint to probe (writer or reader) is read from the cluster and its global cluster.
         iam.statement(["rds:DescribeDBClusters"], [cluster], sid="DescribeOwnCluster"),
         iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
-        iam.statement(["secretsmanager:GetSecretValue"], [secret], sid="MasterSecretReplica"),
-        # The replica is encrypted with this region's key; the function only uses it through Secrets Manager.
-        iam.statement(
-            ["kms:Decrypt"], [key_arn], sid="RegionKeyThroughSecretsManager",
-            conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}},
-        ),
         # PutMetricData has no resource-level permissions: "*", held to the probe's namespace.
         iam.statement(
             ["cloudwatch:PutMetricData"], ["*"], sid="PutProbeMetrics",
             conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
         ),
         # Lambda manages the function's network interfaces with this role (as for the payment function).
-        iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
-        iam.statement(
-            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID,
-        ),
+        *vpc_access_statements(ctx),
     )
+
+
+def connect_policy(ctx: RegionContext, cluster_resource_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """IAM database authentication as DB_USER on this region's cluster only: the db-user ARN names the
+    cluster's resource id (cluster-ABC...), known once the cluster exists.
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html"""
+    user = pulumi.Output.concat(ctx.arn("rds-db", "dbuser:"), cluster_resource_id, f"/{DB_USER}")
+    return iam.document(iam.statement(["rds-db:connect"], [user], sid=CONNECT_SID))
+
+
+CONNECT_SID = "ConnectAsProbeUser"
 
 
 class DatabaseProbe(pulumi.ComponentResource):
@@ -147,7 +149,7 @@ class DatabaseProbe(pulumi.ComponentResource):
                 aws.ec2.SecurityGroupEgressArgs(
                     protocol="tcp", from_port=PORT, to_port=PORT, cidr_blocks=[ctx.spec.cidr], description="PostgreSQL in this VPC",
                 ),
-                # RDS, Secrets Manager and CloudWatch APIs through the NAT gateways.
+                # RDS and CloudWatch APIs through the NAT gateways.
                 aws.ec2.SecurityGroupEgressArgs(
                     protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_blocks=["0.0.0.0/0"], description="AWS APIs over HTTPS",
                 ),
@@ -161,8 +163,9 @@ class DatabaseProbe(pulumi.ComponentResource):
             ctx.logical("db-probe"), name=ctx.name(naming.DB_PROBE_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
         )
         policy = aws.iam.RolePolicy(
-            ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn, key.arn), opts=ctx.opts(self)
+            ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn), opts=ctx.opts(self)
         )
+        self.ctx = ctx
         bundle = packaging.probe_bundle(ctx.logical("db-probe-bundle"), ctx.region, self)
         self.function = lambda_runtime.function_in_vpc(
             ctx,
@@ -235,3 +238,12 @@ class DatabaseProbe(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name})
+
+    def allow_connect(self, cluster: aws.rds.Cluster, parent: pulumi.Resource) -> aws.iam.RolePolicy:
+        """Lets the probe log in to this region's cluster as DB_USER. Declared by the global data tier,
+        which creates the cluster; the cluster's resource id is known only then."""
+        ctx = self.ctx
+        return aws.iam.RolePolicy(
+            ctx.logical("db-probe-connect"), role=self.role.id, policy=connect_policy(ctx, cluster.cluster_resource_id),
+            opts=ctx.opts(parent),
+        )

@@ -91,9 +91,12 @@ def environment(cfg: StackConfig, receipts_bucket: pulumi.Input[str], audit_buck
 # every other statement to this region's and this stack's resources).
 XRAY_SID = "XRayWritesTraces"  # X-Ray has no resource-level permissions: "*" is the only resource.
 VPC_DESCRIBE_SID = "VpcDescribe"  # EC2 Describe* calls work only on "*" (Lambda docs, configuration-vpc).
-# Lambda creates and deletes the function's ENIs with this role; their ids are unknown in advance, so
-# the resources are every EC2 resource of this account *in this region* (the form the Lambda docs give).
+# Lambda creates and deletes the function's ENIs with this role; their ids are unknown in advance, so the
+# resources are named by type, in this account and region: the resource types the EC2 service authorization
+# reference lists for these actions (CreateNetworkInterface: network-interface, subnet, security-group; the
+# others: network-interface), https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
 VPC_ENI_SID = "VpcNetworkInterfaces"
+ENI_RESOURCE_TYPES = ("network-interface", "subnet", "security-group")
 REGION_WIDE_SIDS = (XRAY_SID, VPC_DESCRIBE_SID, VPC_ENI_SID)
 
 
@@ -104,7 +107,7 @@ def vpc_access_statements(ctx: RegionContext) -> list[dict[str, Any]]:
         iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
         iam.statement(
             ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID,
+            [ctx.arn("ec2", f"{kind}/*") for kind in ENI_RESOURCE_TYPES], sid=VPC_ENI_SID,
         ),
     ]
 

@@ -1,5 +1,6 @@
 """The region's buckets: audit logs and transaction receipts, each private, versioned and SSE-KMS
-encrypted with the region's own key. Replication between the regions' buckets is linked in
+encrypted with the region's own key, and the access-log bucket that receives both buckets' S3 server
+access logs. Replication between the regions' buckets is linked in
 ``global_resources/s3_replication.py``; docs/data-tier.md explains the choices."""
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ NONCURRENT_TRANSITION = (30, "STANDARD_IA")
 # transition fees and minimum billable sizes); only larger objects (exports, batches) transition.
 MINIMUM_TRANSITION_SIZE = "all_storage_classes_128K"
 
+# S3 server access logging (docs/data-tier.md, "Access trail"). The log bucket's constraints are S3's
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html): same region and
+# account as the source; default encryption SSE-S3 only ("SSE-KMS is not supported"); no Object Lock;
+# with BucketOwnerEnforced, delivery is granted to logging.s3.amazonaws.com by bucket policy, not by ACL.
+LOGGING_SERVICE = "logging.s3.amazonaws.com"
+ACCESS_LOG_ALGORITHM = "AES256"
+# Log objects are small and many: no storage-class transitions, only expiry. Deleted or overwritten log
+# objects stay recoverable (versioning) for as long as the logs themselves are kept.
+ABORT_UPLOADS_DAYS = 7
+
+
+def access_log_prefix(kind: str) -> str:
+    return f"{kind}/"
+
 
 def _deny(sid: str, actions: list[str], resources: list[Any], conditions: dict[str, Any]) -> dict[str, Any]:
     return {**iam.statement(actions, resources, sid=sid, effect="Deny", conditions=conditions), "Principal": "*"}
@@ -50,6 +65,54 @@ def bucket_policy(bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str]) -
             "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
         }),
     )
+
+
+def access_log_policy(
+    bucket_arn: pulumi.Output[str], account_id: str, sources: dict[str, pulumi.Output[str]]
+) -> pulumi.Output[str]:
+    """The log bucket's policy: S3's logging service may write each source bucket's logs under that
+    source's prefix, for this account's bucket only (aws:SourceArn/aws:SourceAccount, as AWS's example);
+    everyone else only over TLS. The logging service is exempt from the TLS deny: AWS warns that a Deny
+    in the target's policy can stop delivery, and it does not say how the service writes."""
+    objects = bucket_arn.apply(lambda arn: f"{arn}/*")
+    grants = [
+        {
+            **iam.statement(
+                ["s3:PutObject"], [bucket_arn.apply(lambda arn, k=kind: f"{arn}/{access_log_prefix(k)}*")],
+                sid=f"ServerAccessLogsFrom{kind.capitalize()}",
+                conditions={"ArnLike": {"aws:SourceArn": source_arn}, "StringEquals": {"aws:SourceAccount": account_id}},
+            ),
+            "Principal": {"Service": LOGGING_SERVICE},
+        }
+        for kind, source_arn in sources.items()
+    ]
+    return iam.document(
+        *grants,
+        _deny("DenyInsecureTransport", ["s3:*"], [bucket_arn, objects], {
+            "Bool": {"aws:SecureTransport": "false"},
+            "StringNotEquals": {"aws:PrincipalServiceName": LOGGING_SERVICE},
+        }),
+    )
+
+
+def access_log_lifecycle(ctx: RegionContext) -> list[dict[str, Any]]:
+    """Kept as long as the audit records they account for (auditRetentionDays), then gone."""
+    days = ctx.cfg.audit_retention_days
+    return [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_UPLOADS_DAYS},
+        },
+        {
+            "id": "retention",
+            "status": "Enabled",
+            "filter": {"prefix": ""},
+            "expiration": {"days": days},
+            "noncurrent_version_expiration": {"noncurrent_days": days},
+        },
+    ]
 
 
 def lifecycle_rules(ctx: RegionContext, kind: str) -> list[dict[str, Any]]:
@@ -99,7 +162,61 @@ class RegionalStorage(pulumi.ComponentResource):
             self.versionings.append(versioning)
         self.audit_bucket = self.buckets[AUDIT]
         self.receipts_bucket = self.buckets[RECEIPTS]
-        self.register_outputs({f"{kind}Bucket": bucket.bucket for kind, bucket in self.buckets.items()})
+        self.access_log_bucket = self._access_logs()
+        self.register_outputs({
+            **{f"{kind}Bucket": bucket.bucket for kind, bucket in self.buckets.items()},
+            "accessLogBucket": self.access_log_bucket.bucket,
+        })
+
+    def _access_logs(self) -> aws.s3.Bucket:
+        """The region's access-log bucket, and server access logging of every data bucket into it."""
+        ctx = self.ctx
+        name = "access-log-bucket"
+        bucket = aws.s3.Bucket(
+            ctx.logical(name),
+            bucket=ctx.name(naming.ACCESS_LOG_BUCKET),
+            force_destroy=not ctx.cfg.deletion_protection,
+            opts=ctx.opts(self, protect=ctx.cfg.deletion_protection),
+        )
+        opts = ctx.opts(self)
+        access = aws.s3.BucketPublicAccessBlock(
+            ctx.logical(name), bucket=bucket.bucket, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=opts,
+        )
+        aws.s3.BucketOwnershipControls(
+            ctx.logical(name), bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            ctx.logical(name), bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts,
+        )
+        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            # SSE-S3: the only default encryption S3 delivers server access logs into (LOGGING_SERVICE above).
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": ACCESS_LOG_ALGORITHM}}],
+            opts=opts,
+        )
+        policy = aws.s3.BucketPolicy(
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            policy=access_log_policy(bucket.arn, ctx.account_id, {kind: source.arn for kind, source in self.buckets.items()}),
+            opts=ctx.opts(self, depends_on=[access]),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            ctx.logical(name), bucket=bucket.bucket, rules=access_log_lifecycle(ctx), opts=ctx.opts(self, depends_on=[versioning]),
+        )
+        for kind, source in self.buckets.items():
+            aws.s3.BucketLogging(
+                ctx.logical(f"{kind}-bucket"),
+                bucket=source.bucket,
+                target_bucket=bucket.bucket,
+                target_prefix=access_log_prefix(kind),
+                # <prefix><account>/<region>/<bucket>/YYYY/MM/DD/...: partitioned by the request's time, for Athena.
+                target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+                # Logging starts once delivery is allowed and the objects will be encrypted as S3 requires.
+                opts=ctx.opts(self, depends_on=[policy, encryption]),
+            )
+        return bucket
 
     def _bucket(self, kind: str, key: aws.kms.Key) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
         ctx = self.ctx

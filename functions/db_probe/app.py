@@ -5,8 +5,12 @@ Route 53's health checkers cannot reach Aurora's private endpoints, so this func
 region's cluster every PROBE_INTERVAL_SECONDS and publishes one-second-resolution CloudWatch
 metrics; an alarm on them backs the region's CLOUDWATCH_METRIC health check (docs/db-probe.md).
 
-Powertools for AWS Lambda (Logger, parameters) comes from the AWS-managed layer and boto3 from the
-runtime; pg8000 is vendored into the bundle by the deploy step from requirements.txt.
+It logs in as its own database role (DB_USER, `payment_probe`: LOGIN and rds_iam, nothing else;
+functions/ledger/migrations/0002_probe_role.sql) with an IAM authentication token signed by its execution
+role, over TLS: no password exists, and the function never reads the master secret.
+
+Powertools for AWS Lambda (Logger) comes from the AWS-managed layer and boto3 from the runtime; pg8000
+is vendored into the bundle by the deploy step from requirements.txt.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -24,8 +28,6 @@ from typing import Any, TypeVar
 import boto3
 import pg8000.native
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,11 +36,9 @@ from pg8000.exceptions import Error as PostgresClientError
 
 APPLICATION_NAME = "payment-db-probe"  # shows in pg_stat_activity, so probe sessions are recognisable
 DIMENSION = "ClusterIdentifier"
-SSL_MODES = ("require", "verify-full", "disable")
+# No plaintext mode: the IAM token is a password, valid 15 minutes, and must never cross the network in clear.
+SSL_MODES = ("require", "verify-full")
 STORAGE_RESOLUTIONS = (1, 60)
-# Long enough to spare Secrets Manager, short enough that a rotated secret is picked up on its own;
-# a rejected password refreshes it at once (Prober.refresh_credentials).
-SECRET_MAX_AGE_SECONDS = 300
 # EventBridge runs the function once a minute: one invocation's probes must end within that minute.
 SCHEDULE_SECONDS = 60
 
@@ -54,15 +54,12 @@ class ProbeError(Exception):
     """An expected probe failure that is neither an SDK nor a driver error."""
 
 
-class CredentialsError(ProbeError):
-    """The secret does not hold usable credentials; it is fetched afresh on the next probe."""
-
-
 @dataclass(frozen=True)
 class Settings:
     region: str
     cluster_identifier: str
-    secret_name: str
+    db_user: str
+    database: str
     metric_namespace: str
     probe_interval_seconds: float
     probes_per_invocation: int
@@ -118,7 +115,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     settings = Settings(
         region=env.required("AWS_REGION"),
         cluster_identifier=env.required("DB_CLUSTER_IDENTIFIER"),
-        secret_name=env.required("DB_SECRET_NAME"),
+        db_user=env.required("DB_USER"),
+        database=env.required("DB_NAME"),
         metric_namespace=env.required("METRIC_NAMESPACE"),
         probe_interval_seconds=interval,
         probes_per_invocation=int(env.number("PROBES_PER_INVOCATION", 6, 1, SCHEDULE_SECONDS, whole=True)),
@@ -153,13 +151,6 @@ class Target:
     port: int
     role: str  # "writer" (cluster endpoint) or "reader" (reader endpoint)
     cluster_status: str
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    password: str = field(repr=False)
-    database: str
 
 
 @dataclass
@@ -215,19 +206,19 @@ def locate_cluster(rds: Any, cluster_identifier: str) -> Target:
     return Target(cluster[endpoint_key], int(cluster["Port"]), role, cluster.get("Status", "unknown"))
 
 
-def parse_credentials(secret: Any) -> Credentials:
-    keys = ("username", "password", "dbname")
-    missing = [key for key in keys if not isinstance(secret, dict) or not secret.get(key)]
-    if missing:
-        raise CredentialsError(f"secret lacks {', '.join(missing)}")  # names only, never values
-    return Credentials(str(secret["username"]), str(secret["password"]), str(secret["dbname"]))
+def auth_token(rds: Any, settings: Settings, target: Target) -> str:
+    """An IAM authentication token for DB_USER on this endpoint: a SigV4-presigned `connect` request,
+    signed locally with the execution role's credentials (no API call), valid 15 minutes. A fresh one per
+    probe, so no token ever outlives its use. The endpoint must be the name the client connects to.
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.Connecting.html"""
+    return rds.generate_db_auth_token(
+        DBHostname=target.host, Port=target.port, DBUsername=settings.db_user, Region=settings.region
+    )
 
 
-def ssl_context_for(mode: str, ca_bundle: str | None) -> ssl.SSLContext | bool:
+def ssl_context_for(mode: str, ca_bundle: str | None) -> ssl.SSLContext:
     """pg8000's TLS argument. An explicit context makes TLS mandatory: None would fall back to
-    plaintext when the server declines, and False turns TLS off."""
-    if mode == "disable":
-        return False
+    plaintext when the server declines."""
     if mode == "verify-full":
         return ssl.create_default_context(cafile=ca_bundle)  # verifies the chain and the endpoint name
     # require: encrypted but unverified (docs/db-probe.md, "TLS"): no bundle to ship and keep current,
@@ -238,13 +229,13 @@ def ssl_context_for(mode: str, ca_bundle: str | None) -> ssl.SSLContext | bool:
     return context
 
 
-def query_in_recovery(target: Target, credentials: Credentials, tls: ssl.SSLContext | bool, timeout: float) -> bool:
+def query_in_recovery(target: Target, user: str, token: str, database: str, tls: ssl.SSLContext, timeout: float) -> bool:
     """Connects, asks whether the server is a standby, disconnects. `timeout` bounds the TCP connect
     and every read, so a black-holed endpoint fails the probe instead of hanging the invocation."""
     with pg8000.native.Connection(
-        user=credentials.username,
-        password=credentials.password,
-        database=credentials.database,
+        user=user,
+        password=token,
+        database=database,
         host=target.host,
         port=target.port,
         ssl_context=tls,
@@ -262,13 +253,8 @@ def _server_error(error: Exception) -> dict[str, str]:
     return {}
 
 
-def credentials_rejected(error: Exception) -> bool:
-    """Unusable secret, or SQLSTATE class 28 (invalid authorization: wrong password or user)."""
-    return isinstance(error, CredentialsError) or _server_error(error).get("C", "").startswith("28")
-
-
 def failure_reason(error: Exception) -> str:
-    """Error codes and server messages for logs and the summary; none of them carries a secret."""
+    """Error codes and server messages for logs and the summary; none of them carries the token."""
     if isinstance(error, ClientError):
         return f"{error.operation_name}: {error.response.get('Error', {}).get('Code', 'Unknown')}"
     if fields := _server_error(error):
@@ -282,10 +268,8 @@ def failure_reason(error: Exception) -> str:
 # it fails the invocation (Lambda Errors metric) and, with no datapoint, the alarm too.
 EXPECTED_FAILURES = (
     ProbeError,
-    BotoCoreError,
+    BotoCoreError,  # also: no credentials to sign the token with
     ClientError,
-    GetParameterError,
-    TransformParameterError,
     PostgresClientError,
     OSError,  # refused, unreachable, timed out, TLS handshake and certificate failures
 )
@@ -317,10 +301,9 @@ def metric_data(result: ProbeResult, cluster_identifier: str, storage_resolution
 class Prober:
     settings: Settings
     locate: Callable[[], Target]
-    secrets: SecretsProvider
+    token_for: Callable[[Target], str]
     cloudwatch: Any
-    tls: ssl.SSLContext | bool
-    refresh_credentials: bool = False
+    tls: ssl.SSLContext
 
     def probe(self) -> ProbeResult:
         """One measurement, published and logged. Expected failures become Reachable 0."""
@@ -328,8 +311,6 @@ class Prober:
         try:
             self._measure(result)
         except EXPECTED_FAILURES as error:
-            if credentials_rejected(error):
-                self.refresh_credentials = True
             result.reason = failure_reason(error)
         result.published = self._publish(result)
         (logger.info if result.reachable else logger.warning)("Database probe", extra=result.as_dict())
@@ -338,21 +319,12 @@ class Prober:
     def _measure(self, result: ProbeResult) -> None:
         target = self.locate()
         result.endpoint, result.endpoint_role, result.cluster_status = target.host, target.role, target.cluster_status
-        credentials = self._credentials()
+        settings = self.settings
+        token = self.token_for(target)
         started = time.perf_counter()
-        in_recovery = query_in_recovery(target, credentials, self.tls, self.settings.connect_timeout_seconds)
+        in_recovery = query_in_recovery(target, settings.db_user, token, settings.database, self.tls, settings.connect_timeout_seconds)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         result.reachable, result.writable = True, not in_recovery
-
-    def _credentials(self) -> Credentials:
-        secret = self.secrets.get(
-            self.settings.secret_name,
-            max_age=SECRET_MAX_AGE_SECONDS,
-            transform="json",
-            force_fetch=self.refresh_credentials,
-        )
-        self.refresh_credentials = False
-        return parse_credentials(secret)
 
     def _publish(self, result: ProbeResult) -> bool:
         """put_metric_data, not EMF: the datapoint is in CloudWatch when the call returns, one per
@@ -402,7 +374,7 @@ cloudwatch = boto3.client("cloudwatch", config=_SDK_CONFIG)
 prober = Prober(
     settings=settings,
     locate=partial(locate_cluster, rds, settings.cluster_identifier),
-    secrets=SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_SDK_CONFIG)),
+    token_for=partial(auth_token, rds, settings),
     cloudwatch=cloudwatch,
     tls=ssl_context_for(settings.ssl_mode, settings.ca_bundle),
 )

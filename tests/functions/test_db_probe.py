@@ -1,7 +1,13 @@
 """The database probe (functions/db_probe) against real PostgreSQL servers and moto.
 
-PostgreSQL: a TLS-only primary and a streaming standby (tests/functions/pg_server.py).
-AWS: moto in-process for Secrets Manager, CloudWatch and RDS. RDS holds a global cluster with a
+PostgreSQL: a TLS-only primary and a streaming standby (tests/functions/pg_server.py), set up as Aurora is:
+the database owned by a master user that is not a superuser (CREATEROLE, ADMIN on a stand-in `rds_iam`),
+which applies functions/ledger/migrations/0002_probe_role.sql to create `payment_probe`.
+IAM authentication: the probe signs a real token with boto3's generate_db_auth_token (locally, as in
+Lambda). PostgreSQL cannot check a SigV4 signature, so each token the probe signs becomes the role's
+password just before it connects (what RDS's rds_iam check accepts, the local server then accepts): a
+probe that sent anything else, or no TLS, would be refused.
+AWS: moto in-process for CloudWatch and RDS (no Secrets Manager: the probe reads no secret). RDS holds a global cluster with a
 primary cluster in us-east-1 and a secondary in us-east-2, so the probe's real `locate_cluster` runs
 against moto's DescribeDBClusters and DescribeGlobalClusters. The endpoints moto invents resolve
 nowhere, so each probe's `locate` is wrapped (dependency injection on `prober.locate`): the real
@@ -17,12 +23,13 @@ import itertools
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,10 +38,13 @@ from typing import Any
 from unittest.mock import patch
 
 import boto3
+import pg8000.exceptions
+import pg8000.native
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.rds.models import rds_backends
+from pg8000.native import literal
 
 from tests.functions.pg_server import PostgresServer, postgres, postgres_standby  # noqa: F401 (fixtures)
 
@@ -43,9 +53,10 @@ ACCOUNT = "123456789012"  # moto's default account
 PRIMARY, SECONDARY = "us-east-1", "us-east-2"
 GLOBAL_CLUSTER = "payment-dr-global"
 CLUSTERS = {PRIMARY: "payment-dr-db-us-east-1", SECONDARY: "payment-dr-db-us-east-2"}
-SECRET_NAME = "payment-dr/db-master"
 NAMESPACE = "PaymentDR/DatabaseProbe"
-DATABASE, ROLE, PASSWORD = "payments", "payment_probe", "probe-password-0a1b2c3d"
+# The database has its own name here: other test modules may share the session's server.
+DATABASE, ROLE, MASTER, MASTER_PASSWORD = "probe_checks", "payment_probe", "payment_admin", "master-password-5e6f"
+MIGRATION = Path(__file__).resolve().parents[2] / "functions" / "ledger" / "migrations" / "0002_probe_role.sql"
 CONNECT_TIMEOUT = 0.5
 _module_ids = itertools.count()
 Address = tuple[str, int]
@@ -57,7 +68,8 @@ def probe_env(region: str = PRIMARY, **overrides: str) -> dict[str, str]:
     return {
         "AWS_REGION": region,
         "DB_CLUSTER_IDENTIFIER": CLUSTERS[region],
-        "DB_SECRET_NAME": SECRET_NAME,
+        "DB_USER": ROLE,
+        "DB_NAME": DATABASE,
         "METRIC_NAMESPACE": NAMESPACE,
         "PROBES_PER_INVOCATION": "1",
         "CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT),
@@ -106,7 +118,7 @@ class ProbeFunction:
     module: ModuleType
     clock: FakeClock
     metric_puts: list[dict[str, Any]]  # PutMetricData parameters, as sent to moto
-    secret_fetches: list[str]  # GetSecretValue calls
+    tokens: list[str]  # the IAM tokens the probe signed, in order
     located: list[str]  # the (moto) endpoint each probe chose
 
     def invoke(self) -> list[dict[str, Any]]:
@@ -143,11 +155,6 @@ def cluster(region: str, identifier: str | None = None) -> dict[str, Any]:
 def described_clusters(region: str) -> set[str]:
     clusters = boto3.client("rds", region_name=region).describe_db_clusters()["DBClusters"]
     return {found["DBClusterIdentifier"] for found in clusters}
-
-
-def put_secret(region: str, username: str, password: str) -> None:
-    value = json.dumps({"username": username, "password": password, "dbname": DATABASE, "port": 5432})
-    boto3.client("secretsmanager", region_name=region).put_secret_value(SecretId=SECRET_NAME, SecretString=value)
 
 
 def make_writer(region: str) -> None:
@@ -228,26 +235,63 @@ class Servers:
     standby: PostgresServer
 
 
+def tls() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def connect(server: PostgresServer, user: str, password: str, database: str = DATABASE) -> pg8000.native.Connection:
+    """A TCP (so TLS, SCRAM) session, as a client of the cluster has."""
+    host, port = server.address
+    return pg8000.native.Connection(user, host=host, port=port, password=password, database=database, ssl_context=tls(), timeout=5)
+
+
+def as_master(server: PostgresServer, sql: str) -> None:
+    """SQL as the master user, over TLS: simple-query protocol, so a script of several statements runs."""
+    with closing(connect(server, MASTER, MASTER_PASSWORD)) as session:
+        session.run(sql)
+
+
+# What an Aurora PostgreSQL 13 database looks like before the migration: PUBLIC may create objects in
+# schema public (PostgreSQL 15, the test server, no longer grants it by default) and temporary tables,
+# and tables of the application exist, none granted to the probe.
+PG13_DEFAULTS = "GRANT CREATE ON SCHEMA public TO PUBLIC"
+APPLICATION_TABLES = """
+CREATE SCHEMA IF NOT EXISTS ledger;
+CREATE TABLE IF NOT EXISTS ledger.journal_entries (transaction_id uuid PRIMARY KEY, amount_minor bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS public.merchants (merchant_id text PRIMARY KEY);
+INSERT INTO ledger.journal_entries VALUES ('00000000-0000-4000-8000-000000000001', 12550) ON CONFLICT DO NOTHING;
+"""
+
+
 @pytest.fixture(scope="module")
 def servers(postgres: PostgresServer, postgres_standby: PostgresServer) -> Servers:  # noqa: F811
-    """The probe's login and database, on the primary and replayed on the standby."""
-    postgres.execute(f"CREATE DATABASE {DATABASE}")
-    postgres.create_login(ROLE, PASSWORD)
+    """The database as Aurora sets it up, the migration applied (twice: it is idempotent) by the master
+    user, replayed on the standby. `rds_iam` is a stand-in: PostgreSQL has no such role."""
+    postgres.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$"
+    )
+    # rds_superuser is not a superuser: CREATEROLE, CREATEDB, owner of the database, ADMIN on rds_iam.
+    postgres.execute(f"CREATE ROLE {MASTER} LOGIN CREATEROLE CREATEDB PASSWORD {literal(MASTER_PASSWORD)}")
+    postgres.execute(f"GRANT rds_iam TO {MASTER} WITH ADMIN OPTION")
+    postgres.execute(f"CREATE DATABASE {DATABASE} OWNER {MASTER}")
+    as_master(postgres, PG13_DEFAULTS)
+    as_master(postgres, APPLICATION_TABLES)
+    for _ in range(2):
+        as_master(postgres, MIGRATION.read_text())
     postgres_standby.catch_up(postgres)
     return Servers(postgres, postgres_standby)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A fresh moto account: the global database, and the probe's secret replicated to both regions."""
+    """A fresh moto account with the global database (and no secret at all: the probe needs none)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", PRIMARY)
     with mock_aws(config={"core": {"reset_boto3_session": False}}):
         create_global_database()
-        for region in CLUSTERS:
-            boto3.client("secretsmanager", region_name=region).create_secret(Name=SECRET_NAME)
-            put_secret(region, ROLE, PASSWORD)
         yield
 
 
@@ -276,12 +320,28 @@ def deploy(aws: None, servers: Servers) -> Deploy:
             "provide-client-params.cloudwatch.PutMetricData",
             lambda params, **_: function.metric_puts.append(params),
         )
-        module.prober.secrets.client.meta.events.register(
-            "before-call.secrets-manager.GetSecretValue", lambda **_: function.secret_fetches.append(SECRET_NAME)
-        )
+        module.prober.token_for = accepted_by(servers, module.prober.token_for, function.tokens)
         return function
 
     return deploy_to
+
+
+def accepted_by(servers: Servers, sign: Callable[[Any], str], tokens: list[str]) -> Callable[[Any], str]:
+    """The probe's real signer; the token it signed then becomes payment_probe's password (on the primary,
+    replayed on the standby), standing in for RDS's check of the signature."""
+
+    def sign_and_accept(target: Any) -> str:
+        token = sign(target)
+        tokens.append(token)
+        try:
+            servers.primary.execute(f"ALTER ROLE {ROLE} PASSWORD {literal(token)}")
+            if (target.host, target.port) == servers.standby.address:
+                servers.standby.catch_up(servers.primary)
+        except (pg8000.exceptions.InterfaceError, OSError):
+            pass  # the primary is down in this test: the probe's own connection fails anyway
+        return token
+
+    return sign_and_accept
 
 
 # --- what the probe measures -----------------------------------------------------------------
@@ -430,68 +490,133 @@ def test_describe_failure_reports_unreachable(deploy: Deploy) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("secret_string", "reason", "refresh"),
-    [
-        (None, "ResourceNotFoundException", False),
-        ("not json", "TransformParameterError", False),
-        (json.dumps({"username": ROLE, "dbname": DATABASE}), "secret lacks password", True),
-    ],
-    ids=["secret-missing", "secret-not-json", "secret-without-password"],
-)
-def test_unusable_secret_reports_unreachable(
-    deploy: Deploy, secret_string: str | None, reason: str, refresh: bool
-) -> None:
-    secrets = boto3.client("secretsmanager", region_name=PRIMARY)
-    if secret_string is None:
-        secrets.delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
-    else:
-        secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=secret_string)
+def test_the_probe_signs_an_iam_token_for_its_endpoint_and_user_on_every_probe(deploy: Deploy, servers: Servers) -> None:
+    function = deploy(PROBES_PER_INVOCATION="2")
+
+    with captured_logs(function.module) as logs:
+        probes = function.invoke()
+
+    assert [probe["reachable"] for probe in probes] == [True, True]
+    assert len(function.tokens) == 2  # one per probe: a token never outlives its use
+    host, port = servers.primary.address
+    for token in function.tokens:
+        assert token.startswith(f"{host}:{port}/?Action=connect&DBUser={ROLE}&")
+        assert "X-Amz-Expires=900" in token and "X-Amz-Signature=" in token
+        assert f"%2F{PRIMARY}%2Frds-db%2Faws4_request" in token  # signed for this region's rds-db
+        assert token not in logs.getvalue() and "X-Amz-Signature" not in logs.getvalue()
+
+
+def test_a_rejected_token_fails_that_probe_and_the_next_one_signs_afresh(deploy: Deploy, servers: Servers) -> None:
+    function = deploy(PROBES_PER_INVOCATION="2")
+    sign = function.module.prober.token_for
+    calls = iter([True, False])
+
+    def reject_first(target: Any) -> str:
+        token = sign(target)
+        if next(calls):
+            servers.primary.execute(f"ALTER ROLE {ROLE} PASSWORD 'not-the-token'")
+        return token
+
+    function.module.prober.token_for = reject_first
+
+    rejected, accepted = function.invoke()
+
+    assert not rejected["reachable"] and rejected["reason"].startswith("PostgreSQL 28P01: password authentication failed")
+    assert accepted["reachable"] and accepted["writable"]
+
+
+def test_no_credentials_to_sign_with_reports_unreachable(deploy: Deploy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An execution role whose credentials cannot be found: the token cannot be signed, the probe fails."""
     function = deploy()
+    monkeypatch.setattr(function.module.rds._request_signer, "_credentials", None)
 
     [probe] = function.invoke()
 
-    assert_unreachable(function, probe, reason)
-    assert function.module.prober.refresh_credentials is refresh
+    assert_unreachable(function, probe, "NoCredentialsError")
 
 
-def test_rotated_password_is_refetched_after_one_rejected_probe(deploy: Deploy, servers: Servers) -> None:
-    """The secret is cached (SECRET_MAX_AGE_SECONDS); a rejected password must not keep the stale
-    copy for the rest of that age, or the database would look down after every rotation."""
-    role, old, new = f"rotation_{uuid.uuid4().hex[:8]}", "old-password-5f1e", "new-password-9c2d"
-    servers.primary.create_login(role, old)
-    put_secret(PRIMARY, role, old)
-    function = deploy()
+# --- payment_probe can do its job and nothing more ---------------------------------------------
 
-    with captured_logs(function.module) as logs:
-        cached = function.invoke() + function.invoke()
-        servers.primary.set_password(role, new)
-        put_secret(PRIMARY, role, new)
-        [rejected] = function.invoke()
-        fetches_before_refresh = len(function.secret_fetches)
-        [refreshed] = function.invoke()
 
-    assert [probe["reachable"] for probe in cached] == [True, True]
-    assert fetches_before_refresh == 1  # both probes and the rejected one used the cached secret
-    assert not rejected["reachable"]
-    assert rejected["reason"].startswith("PostgreSQL 28P01: password authentication failed")
-    assert refreshed["reachable"] and refreshed["writable"]
-    assert len(function.secret_fetches) == 2
-    assert [json.loads(line)["reachable"] for line in logs.getvalue().splitlines()] == [True, True, False, True]
-    assert old not in logs.getvalue() and new not in logs.getvalue()
+@pytest.fixture
+def probe_session(servers: Servers) -> Iterator[pg8000.native.Connection]:
+    servers.primary.execute(f"ALTER ROLE {ROLE} PASSWORD 'probe-session-test'")
+    with closing(connect(servers.primary, ROLE, "probe-session-test")) as session:
+        yield session
+
+
+def refused(session: pg8000.native.Connection, sql: str) -> str:
+    """The SQLSTATE of the error `sql` raises. `rw:` first turns the role's read-only default off for the
+    session (which it may do): what refuses the statement is then its privileges, not that default."""
+    if sql.startswith("rw:"):
+        session.run("SET default_transaction_read_only = off")
+        sql = sql.removeprefix("rw:")
+    with pytest.raises(pg8000.exceptions.DatabaseError) as raised:
+        session.run(sql)
+    return raised.value.args[0]["C"]
+
+
+def test_payment_probe_runs_the_probes_query(probe_session: pg8000.native.Connection) -> None:
+    assert probe_session.run("SELECT pg_is_in_recovery()") == [[False]]
+    assert probe_session.run("SELECT current_user, current_setting('statement_timeout')") == [[ROLE, "5s"]]
+
+
+@pytest.mark.parametrize(("sql", "sqlstate"), [
+    ("SELECT * FROM ledger.journal_entries", "42501"),  # no USAGE on the schema
+    ("SELECT * FROM public.merchants", "42501"),
+    ("INSERT INTO public.merchants VALUES ('m-1')", "25006"),  # read-only by default, and no INSERT grant
+    ("rw:INSERT INTO public.merchants VALUES ('m-1')", "42501"),
+    ("rw:CREATE TABLE public.probe_owned (x int)", "42501"),
+    ("rw:CREATE TEMPORARY TABLE probe_scratch (x int)", "42501"),
+    ("rw:CREATE SCHEMA probe_owned", "42501"),
+    ("rw:CREATE ROLE probe_friend", "42501"),
+    ("rw:CREATE DATABASE probe_owned", "42501"),
+    (f"SET ROLE {MASTER}", "42501"),
+    ("SELECT pg_read_file('PG_VERSION')", "42501"),
+    ("SELECT pg_reload_conf()", "42501"),
+], ids=["read-ledger", "read-public", "write", "write-read-write", "create-table", "create-temp-table", "create-schema",
+        "create-role", "create-database", "set-role", "read-server-file", "reload-config"])
+def test_payment_probe_can_do_nothing_else(probe_session: pg8000.native.Connection, sql: str, sqlstate: str) -> None:
+    assert refused(probe_session, sql) == sqlstate
+
+
+def test_payment_probe_has_no_attribute_or_membership_beyond_login_and_rds_iam(servers: Servers) -> None:
+    as_master(servers.primary, MIGRATION.read_text())  # as deployed: the role has no password at all
+    [[*attributes, memberships, password_set]] = servers.primary.execute(f"""
+        SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolcanlogin,
+               ARRAY(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = a.oid)::text,
+               rolpassword IS NOT NULL
+          FROM pg_authid a WHERE rolname = {literal(ROLE)}""")
+    assert (attributes, memberships, password_set) == ([False, False, False, False, False, True], "{rds_iam}", False)
+    with pytest.raises(pg8000.exceptions.DatabaseError) as raised:  # no password: only a token can log it in
+        connect(servers.primary, ROLE, "")
+    assert raised.value.args[0]["C"] == "28P01"
+
+
+def test_the_migration_refuses_to_leave_a_gap(servers: Servers) -> None:
+    """Run by a role that cannot revoke PUBLIC's CREATE on schema public (as a master that does not own
+    it would be), the migration fails instead of leaving payment_probe able to create objects."""
+    outsider, password = "migration_outsider", "outsider-password-1a2b"
+    servers.primary.execute(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(outsider)}) THEN "
+        f"CREATE ROLE {outsider} LOGIN CREATEROLE PASSWORD {literal(password)}; END IF; END $$"
+    )
+    servers.primary.execute(f"GRANT rds_iam TO {outsider} WITH ADMIN OPTION")
+    as_master(servers.primary, f"GRANT CONNECT ON DATABASE {DATABASE} TO {outsider}; {PG13_DEFAULTS}")
+    try:
+        with closing(connect(servers.primary, outsider, password)) as session:
+            with pytest.raises(pg8000.exceptions.DatabaseError) as raised:
+                session.run(MIGRATION.read_text())
+        assert "payment_probe can still create objects in schema public" in raised.value.args[0]["M"]
+    finally:
+        as_master(servers.primary, MIGRATION.read_text())  # the owner closes the gap again
+    [[can_create]] = servers.primary.execute(
+        f"SELECT has_schema_privilege({literal(ROLE)}, 'public', 'CREATE')"
+    )
+    assert can_create is False
 
 
 # --- TLS -------------------------------------------------------------------------------------
-
-
-def test_disable_mode_is_refused_by_a_tls_only_server(deploy: Deploy) -> None:
-    """The test server (like Aurora with rds.force_ssl) refuses plaintext, so every reachable probe
-    in this file, made in the default mode (require), went over TLS."""
-    function = deploy(DB_SSL_MODE="disable")
-
-    [probe] = function.invoke()
-
-    assert_unreachable(function, probe, "no encryption")
 
 
 def test_require_mode_never_falls_back_to_plaintext(deploy: Deploy) -> None:
@@ -564,7 +689,7 @@ def app() -> ModuleType:
     return load_app(probe_env())
 
 
-REQUIRED = ("AWS_REGION", "DB_CLUSTER_IDENTIFIER", "DB_SECRET_NAME", "METRIC_NAMESPACE")
+REQUIRED = ("AWS_REGION", "DB_CLUSTER_IDENTIFIER", "DB_USER", "DB_NAME", "METRIC_NAMESPACE")
 
 
 def test_defaults(app: ModuleType) -> None:
@@ -603,7 +728,9 @@ def test_missing_variable_is_named(app: ModuleType, name: str) -> None:
         ({"PROBES_PER_INVOCATION": "2.5"}, "PROBES_PER_INVOCATION must be a whole number from 1 to 60, got '2.5'"),
         ({"PROBES_PER_INVOCATION": "7"}, "fit in the 60-second schedule (the last probe starts 60 s after the first)"),
         ({"CONNECT_TIMEOUT_SECONDS": "12"}, "CONNECT_TIMEOUT_SECONDS must be a number from 0.1 to 10, got '12'"),
-        ({"DB_SSL_MODE": "prefer"}, "DB_SSL_MODE must be one of require, verify-full, disable, got 'prefer'"),
+        ({"DB_SSL_MODE": "prefer"}, "DB_SSL_MODE must be one of require, verify-full, got 'prefer'"),
+        # The token is a password: it never crosses the network in clear.
+        ({"DB_SSL_MODE": "disable"}, "DB_SSL_MODE must be one of require, verify-full, got 'disable'"),
         ({"DB_SSL_MODE": "verify-full"}, "DB_CA_BUNDLE must name a readable CA bundle file with DB_SSL_MODE=verify-full"),
         ({"DB_SSL_MODE": "verify-full", "DB_CA_BUNDLE": "/nowhere/rds.pem"}, "got '/nowhere/rds.pem'"),
         ({"METRIC_NAMESPACE": "AWS/RDS"}, "METRIC_NAMESPACE must not start with 'AWS/' (reserved), got 'AWS/RDS'"),
@@ -629,9 +756,9 @@ def test_every_problem_is_listed_at_once(app: ModuleType) -> None:
 def test_cold_start_fails_on_a_missing_variable() -> None:
     """Lambda reports an init error naming the variable; with no datapoints the alarm breaches."""
     env = probe_env()
-    del env["DB_SECRET_NAME"]
+    del env["DB_USER"]
 
-    with pytest.raises(Exception, match="DB_SECRET_NAME is not set") as raised:
+    with pytest.raises(Exception, match="DB_USER is not set") as raised:
         load_app(env)
 
     assert type(raised.value).__name__ == "ConfigurationError"

@@ -36,8 +36,12 @@ def test_each_region_has_both_buckets_named_by_region_and_protected(dev):
             assert record.inputs["objectLockEnabled"] is (kind == "audit")
 
 
+def data_buckets(evaluation: Evaluation) -> list[ResourceRecord]:
+    return [b for b in evaluation.of_type(BUCKET) if not b.inputs["bucket"].startswith("payment-s3-logs-")]
+
+
 def test_buckets_are_versioned_private_owner_enforced_and_encrypted_with_the_regions_key(dev):
-    for record in dev.of_type(BUCKET):
+    for record in data_buckets(dev):
         assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", record).inputs["versioningConfiguration"] == {"status": "Enabled"}
         block = settings(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", record).inputs
         assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
@@ -50,7 +54,7 @@ def test_buckets_are_versioned_private_owner_enforced_and_encrypted_with_the_reg
 
 
 def test_bucket_policy_only_denies_insecure_transport_and_other_encryption(dev):
-    for record in dev.of_type(BUCKET):
+    for record in data_buckets(dev):
         statements = policy_statements(settings(dev, "aws:s3/bucketPolicy:BucketPolicy", record).inputs["policy"])
         assert {s["Effect"] for s in statements} == {"Deny"}  # same-account access comes from IAM
         tls = next(s for s in statements if s["Sid"] == "DenyInsecureTransport")
@@ -59,6 +63,73 @@ def test_bucket_policy_only_denies_insecure_transport_and_other_encryption(dev):
         other_key = next(s for s in statements if s["Sid"] == "DenyOtherKmsKey")
         assert other_key["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_arn(dev, record.region)
         assert all(s["Condition"]["Null"] for s in statements if s["Sid"] != "DenyInsecureTransport")
+
+
+# --- access trail: S3 server access logs ------------------------------------------------------------
+
+
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def log_bucket(evaluation: Evaluation, region: str) -> ResourceRecord:
+    return evaluation.one(BUCKET, lambda b: b.inputs["bucket"] == f"payment-s3-logs-{region}-dev")
+
+
+def test_both_buckets_log_every_request_into_their_regions_log_bucket(three_regions):
+    for region in THREE:
+        target = log_bucket(three_regions, region)
+        assert target.region == region and target.protect and target.inputs["forceDestroy"] is False
+        for kind in BUCKET_NAMES:
+            source = bucket(three_regions, kind, region)
+            logging = settings(three_regions, LOGGING, source)
+            assert logging.region == region  # S3 delivers only within a region
+            assert (logging.inputs["targetBucket"], logging.inputs["targetPrefix"]) == (target.inputs["bucket"], f"{kind}/")
+            assert logging.inputs["targetObjectKeyFormat"] == {"partitionedPrefix": {"partitionDateSource": "EventTime"}}
+            # Delivery is allowed, and the objects encrypted as S3 requires, before logging starts.
+            for type_ in ("aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
+                assert settings(three_regions, type_, target).urn in logging.dependencies
+        # The log bucket does not log itself (a loop of log records) and is not replicated.
+        assert not [r for r in three_regions.of_type(LOGGING) if r.inputs["bucket"] == target.inputs["bucket"]]
+        assert not [r for r in three_regions.of_type(REPLICATION) if r.inputs["bucket"] == target.inputs["bucket"]]
+
+
+def test_log_bucket_is_sse_s3_versioned_private_and_owner_enforced(dev):
+    for region in ("us-east-1", "us-east-2"):
+        target = log_bucket(dev, region)
+        assert not target.inputs.get("objectLockEnabled")  # S3 refuses Object Lock on a log target
+        assert not [r for r in dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration") if r.inputs["bucket"] == target.inputs["bucket"]]
+        assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", target).inputs["versioningConfiguration"] == {"status": "Enabled"}
+        block = settings(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", target).inputs
+        assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert settings(dev, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", target).inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        [rule] = settings(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", target).inputs["rules"]
+        assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-KMS gets no logs
+
+
+def test_only_s3_logging_may_write_each_sources_logs_and_only_for_this_account(dev):
+    for region in ("us-east-1", "us-east-2"):
+        target = log_bucket(dev, region)
+        statements = {s["Sid"]: s for s in policy_statements(settings(dev, "aws:s3/bucketPolicy:BucketPolicy", target).inputs["policy"])}
+        for kind in BUCKET_NAMES:
+            grant = statements[f"ServerAccessLogsFrom{kind.capitalize()}"]
+            assert grant["Effect"] == "Allow" and grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+            assert grant["Action"] == ["s3:PutObject"] and grant["Resource"] == [f"{target.outputs['arn']}/{kind}/*"]
+            assert grant["Condition"] == {
+                "ArnLike": {"aws:SourceArn": bucket(dev, kind, region).outputs["arn"]},
+                "StringEquals": {"aws:SourceAccount": engine.MOCK_ACCOUNT_ID},
+            }
+        tls = statements["DenyInsecureTransport"]
+        assert tls["Effect"] == "Deny" and tls["Principal"] == "*"
+        assert tls["Condition"]["Bool"] == {"aws:SecureTransport": "false"}
+        assert set(statements) == {"ServerAccessLogsFromAudit", "ServerAccessLogsFromReceipts", "DenyInsecureTransport"}
+
+
+def test_access_logs_are_kept_as_long_as_the_audit_records_then_expire(dev):
+    lifecycle = settings(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", log_bucket(dev, "us-east-1"))
+    rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
+    assert rules["retention"]["expiration"] == {"days": 365}
+    assert rules["retention"]["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
+    assert rules["abort-incomplete-uploads"]["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
 
 
 def test_lifecycle_ages_old_versions_and_moves_audit_logs_to_cheaper_classes(dev):

@@ -75,7 +75,10 @@ def within_stack(evaluation: Evaluation, arn: str, regions: list[str]) -> bool:
     if len(parts) != 6 or parts[:2] != ["arn", "aws"]:
         return False
     _, _, service, region, account, resource = parts
-    if service == "ec2" and resource == "*/*":
+    if service == "rds-db":  # a cluster's resource id, known once it exists, and the probe's own user
+        clusters = {r.outputs.get("clusterResourceId") for r in evaluation.of_type("aws:rds/cluster:Cluster") if r.region == region}
+        return account == ACCOUNT and resource.removeprefix("dbuser:").rsplit("/", 1) in [[c, probe.DB_USER] for c in clusters]
+    if service == "ec2" and resource in ("network-interface/*", "subnet/*", "security-group/*"):
         return region in regions and account == ACCOUNT  # Lambda's ENIs, in the function's own region
     # Route 53 health-check alarms live in us-east-1 (core/providers.py).
     in_place = region in (*regions, "", "us-east-1" if service == "cloudwatch" else "") and account in (ACCOUNT, "")
@@ -123,18 +126,20 @@ def test_unscoped_statements_are_read_only_or_held_by_a_condition(three_regions)
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": probe.METRIC_NAMESPACE}}
 
 
-def test_the_probe_reads_only_its_own_regions_cluster_and_secret(three_regions):
+def test_the_probe_logs_in_to_its_own_regions_cluster_as_its_own_user_and_reads_no_secret(three_regions):
     for region in THREE:
         target = role(three_regions, f"payment-db-probe-{region}-dev")
         cluster = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:payment-db-{region}-dev"
-        secret = f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:payment-db-master-dev-??????"
         assert allowed(three_regions, target, "rds:DescribeDBClusters", cluster)
         assert allowed(three_regions, target, "rds:DescribeGlobalClusters", f"arn:aws:rds::{ACCOUNT}:global-cluster:payment-global-dev")
-        assert allowed(three_regions, target, "secretsmanager:GetSecretValue", secret)
-        key = regional_key(three_regions, region).outputs["arn"]
-        [decrypt] = [s for s in statements(three_regions, target) if "kms:Decrypt" in as_list(s["Action"])]
-        assert decrypt["Resource"] == [key]
-        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+        # rds-db:connect as payment_probe on this region's cluster, named by its resource id, and nothing more.
+        aurora = three_regions.one("aws:rds/cluster:Cluster", lambda c: c.region == region)
+        assert aurora.inputs["iamDatabaseAuthenticationEnabled"] is True
+        db_user = f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{aurora.outputs['clusterResourceId']}/{probe.DB_USER}"
+        [connect] = [s for s in statements(three_regions, target) if s.get("Sid") == probe.CONNECT_SID]
+        assert (connect["Action"], connect["Resource"]) == (["rds-db:connect"], [db_user])
+        granted = {a for s in statements(three_regions, target) for a in as_list(s["Action"])}
+        assert not [a for a in granted if a.startswith(("secretsmanager:", "kms:"))], granted
         other_regions = [r for r in THREE if r != region]
         for statement in statements(three_regions, target):
             text = json.dumps(statement["Resource"])

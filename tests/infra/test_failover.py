@@ -281,7 +281,9 @@ def test_probe_environment_is_exactly_what_the_function_reads(dev):
     required = set(re.findall(r'env\.required\(\s*"([A-Z_]+)"', source)) - {"AWS_REGION"}  # set by Lambda
     variables = probe_function(dev, "us-east-1").inputs["environment"]["variables"]
     assert required <= set(variables) <= read
-    assert variables["DB_CLUSTER_IDENTIFIER"] == "payment-db-us-east-1-dev" and variables["DB_SECRET_NAME"] == "payment-db-master-dev"
+    assert variables["DB_CLUSTER_IDENTIFIER"] == "payment-db-us-east-1-dev"
+    assert (variables["DB_USER"], variables["DB_NAME"]) == ("payment_probe", "payments")  # IAM auth: no secret
+    assert not [name for name in variables if "SECRET" in name]
     assert variables["METRIC_NAMESPACE"] == "PaymentDR/DatabaseProbe"
     assert (variables["PROBE_INTERVAL_SECONDS"], variables["PROBES_PER_INVOCATION"], variables["CONNECT_TIMEOUT_SECONDS"]) == ("10", "6", "3")
     assert variables["DB_SSL_MODE"] == "require"

@@ -25,11 +25,12 @@ def test_key_policy_lets_services_use_the_key_only_in_this_region_and_account(de
         logs = statements["CloudWatchLogsInThisRegion"]
         assert logs["Principal"] == {"Service": f"logs.{key.region}.amazonaws.com"}
         assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(f"arn:aws:logs:{key.region}:")
-        # Exactly AWS's documented grant for alarms publishing to an encrypted topic: a condition it does
-        # not document could silently stop the pages.
+        # AWS's grant for alarms publishing to an encrypted topic, held to this account's alarms by the
+        # confused-deputy key AWS documents for service principals, and nothing else that could stop the pages.
         assert statements["CloudWatchAlarmsPublishToEncryptedTopics"] == {
             "Sid": "CloudWatchAlarmsPublishToEncryptedTopics", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": engine.MOCK_ACCOUNT_ID}},
         }
 
 

@@ -72,6 +72,7 @@ UNNAMED = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:s3/bucketLogging:BucketLogging",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:secretsmanager/secretVersion:SecretVersion",

@@ -195,7 +195,8 @@ def test_execution_role_is_least_privilege_on_this_regions_resources(three_regio
         allowed = allowed_resources(three_regions, region)
         # Resource "*" only where AWS allows nothing else; ENIs at least held to this account and region.
         region_wide = {service.XRAY_SID: ["*"], service.VPC_DESCRIBE_SID: ["*"],
-                       service.VPC_ENI_SID: [f"arn:aws:ec2:{region}:{engine.MOCK_ACCOUNT_ID}:*/*"]}
+                       service.VPC_ENI_SID: [f"arn:aws:ec2:{region}:{engine.MOCK_ACCOUNT_ID}:{kind}/*"
+                                             for kind in ("network-interface", "subnet", "security-group")]}
         named: set[str] = set()
         for statement in policy_statements(policy.inputs["policy"]):
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])

@@ -75,7 +75,8 @@ def test_names_carry_suffix_matches_whole_words_and_needs_a_suffix(dev):
 @pytest.mark.parametrize("type_,change,fragments", [
     ("aws:sns/topic:Topic", lambda r: r.inputs.pop("kmsMasterKeyId"), ["kmsMasterKeyId is not set"]),
     ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-     lambda r: r.inputs["rules"][0]["applyServerSideEncryptionByDefault"].update({"sseAlgorithm": "AES256"}), ["'AES256'", "not aws:kms"]),
+     lambda r: r.inputs["rules"][0]["applyServerSideEncryptionByDefault"].update({"sseAlgorithm": "aws:kms", "kmsMasterKeyId": None}),
+     ["no kmsMasterKeyId"]),
     ("aws:dynamodb/table:Table", lambda r: r.inputs["replicas"][0].pop("kmsKeyArn"), ["replica in us-east-2", "kmsKeyArn"]),
     ("aws:rds/cluster:Cluster", lambda r: r.inputs.update({"storageEncrypted": False}), ["storageEncrypted is not true"]),
     ("aws:rds/cluster:Cluster", lambda r: r.inputs.pop("kmsKeyId"), ["kmsKeyId is not set", "tf#13715"]),
@@ -96,6 +97,64 @@ def test_buckets_need_a_kms_default_encryption_configuration(dev):
     found = violations(copied, "buckets-encrypted-with-kms")
     assert [v.urn for v in found] == [bucket.urn]
     only(found, f"'{bucket.name}'", "no BucketServerSideEncryptionConfiguration")
+
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def log_bucket_name(evaluation: engine.Evaluation, region: str) -> str:
+    return evaluation.one(rules.BUCKET, lambda b: b.region == region and b.inputs["bucket"].startswith("payment-s3-logs-")).inputs["bucket"]
+
+
+def algorithm(sse, value):
+    sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"].update({"sseAlgorithm": value})
+
+
+def test_data_buckets_must_use_kms_and_log_buckets_sse_s3(dev):
+    copied, sse = broken(dev, SSE, lambda r: algorithm(r, "AES256"), lambda r: not r.inputs["bucket"].startswith("payment-s3-logs-"))
+    only([v for v in violations(copied, "buckets-encrypted-with-kms") if v.urn == sse.urn], f"'{sse.name}'", "'AES256'", "not aws:kms")
+    # S3 delivers no access log into an SSE-KMS bucket: a "stronger" key would silently end the trail.
+    copied, sse = broken(dev, SSE, lambda r: algorithm(r, "aws:kms"), lambda r: r.inputs["bucket"].startswith("payment-s3-logs-"))
+    only([v for v in violations(copied, "buckets-encrypted-with-kms") if v.urn == sse.urn], "'aws:kms'", "receives server access logs", "AES256")
+
+
+def test_bucket_access_logging_fails_on_a_bucket_without_logging(dev):
+    copied = copy.deepcopy(dev)
+    logging = next(r for r in copied.resources if r.type == LOGGING)
+    copied.resources.remove(logging)
+    bucket = next(b for b in copied.of_type(rules.BUCKET) if b.outputs["bucket"] == logging.inputs["bucket"])
+    found = violations(copied, "bucket-access-logging")
+    assert [v.urn for v in found] == [bucket.urn]
+    only(found, f"'{bucket.name}'", "has no BucketLogging")
+
+
+@pytest.mark.parametrize("change,fragments", [
+    (lambda r, other: r.inputs.update({"targetBucket": other}), ["us-east-2", "only within a region"]),
+    (lambda r, other: r.inputs.update({"targetPrefix": ""}), ["no targetPrefix"]),
+    (lambda r, other: r.inputs.update({"targetBucket": "someone-elses-bucket"}), ["not a bucket of this stack"]),
+])
+def test_bucket_access_logging_fails_on_a_bad_target(dev, change, fragments):
+    other = log_bucket_name(dev, "us-east-2")
+    copied, logging = broken(dev, LOGGING, lambda r: change(r, other), lambda r: r.region == "us-east-1")
+    only([v for v in violations(copied, "bucket-access-logging") if v.urn == logging.urn], f"'{logging.name}'", *fragments)
+
+
+def test_a_log_bucket_must_not_log_itself(dev):
+    copied = copy.deepcopy(dev)
+    template = next(r for r in copied.resources if r.type == LOGGING and r.region == "us-east-1")
+    loop = copy.deepcopy(template)
+    loop.urn, loop.name = template.urn + "-loop", template.name + "-loop"
+    loop.inputs["bucket"] = loop.outputs["bucket"] = log_bucket_name(dev, "us-east-1")
+    copied.resources.append(loop)
+    only(violations(copied, "bucket-access-logging"), "receives server access logs and logs its own requests")
+
+
+def test_aurora_iam_auth_fails_on_a_cluster_without_it(dev):
+    for value in (False, None):
+        copied, cluster = broken(dev, rules.RDS_CLUSTER, lambda r, v=value: r.inputs.update({"iamDatabaseAuthenticationEnabled": v}))
+        only(violations(copied, "aurora-iam-auth"), f"'{cluster.name}'", "iamDatabaseAuthenticationEnabled", "IAM database authentication")
+    assert not rules.aurora_iam_auth(rules.RDS_CLUSTER, {"iamDatabaseAuthenticationEnabled": rules.UNKNOWN}, name="c")
 
 
 def test_pitr_fails_on_a_replica_without_it(dev):
