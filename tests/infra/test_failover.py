@@ -415,3 +415,43 @@ def test_a_machine_without_the_build_rebuilds_it(tmp_path):
     fresh_checkout.mkdir()
     assert packaging.checkout_token(fresh_checkout) != token
     assert f"! -name {packaging.TOKEN_FILE} -delete" in packaging.BUILD_SCRIPT  # the build keeps it
+
+
+# --- optional Route 53 ARC routing controls --------------------------------------------------------------
+
+ARC_CLUSTER = "arn:aws:route53-recovery-control::123456789012:cluster/0a1b2c3d-4e5f"
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"routingControl": "arc"}, "arcClusterArn is required with routingControl=arc"),
+    ({"routingControl": "arc", "arcClusterArn": "arn:aws:iam::123456789012:role/x"}, "arcClusterArn='arn:aws:iam::123456789012:role/x': must be an ARC cluster ARN"),
+    ({"routingControl": "manual"}, "routingControl='manual': allowed: 'cloudwatch'"),
+    ({"arcClusterArn": ARC_CLUSTER}, "arcClusterArn=" + repr(ARC_CLUSTER) + ": is only used with routingControl=arc"),
+])
+def test_arc_settings_are_validated_naming_the_key(config, raw, message):
+    with pytest.raises(stack_config.ConfigError) as error:
+        stack_config.parse({**config, **raw})
+    assert message in str(error.value)
+
+
+def test_cloudwatch_holds_are_the_default_and_declare_no_arc_resource(dev):
+    assert stack_config.parse(example_config()).routing_control == "cloudwatch"
+    assert not [r for r in dev.resources if "route53recoverycontrol" in r.type]
+    assert not [c for c in dev.of_type(HEALTH_CHECK) if c.inputs["type"] == "RECOVERY_CONTROL"]
+
+
+def test_arc_adds_a_routing_control_child_to_each_region_check_and_keeps_the_holds(config):
+    evaluation = engine.evaluate({**config, "routingControl": "arc", "arcClusterArn": ARC_CLUSTER})
+    panel = evaluation.one("aws:route53recoverycontrol/controlPanel:ControlPanel")
+    assert (panel.inputs["clusterArn"], panel.inputs["name"]) == (ARC_CLUSTER, "payment-dr-dev")
+    assert evaluation.by_urn(panel.provider_urn).inputs["region"] == "us-west-2"  # ARC's configuration API
+    for region in ("us-east-1", "us-east-2"):
+        control = evaluation.one("aws:route53recoverycontrol/routingControl:RoutingControl", lambda c: c.inputs["name"] == f"payment-serve-{region}-dev")
+        assert (control.inputs["clusterArn"], control.inputs["controlPanelArn"]) == (ARC_CLUSTER, panel.outputs["arn"])
+        arc = check(evaluation, region, "arc").inputs
+        assert (arc["type"], arc["routingControlArn"]) == ("RECOVERY_CONTROL", control.outputs["arn"])
+        calculated = check(evaluation, region, "region")
+        other = "us-east-2" if region == "us-east-1" else "us-east-1"
+        assert children_of(evaluation, calculated) == {
+            f"payment-health-api-{region}-dev", f"payment-health-hold-{region}-{other}-dev", f"payment-health-arc-{region}-dev"}
+        assert calculated.inputs["childHealthThreshold"] == 3
