@@ -16,6 +16,8 @@ from core.config import DrRole, StackConfig
 
 # Route 53 health-check metrics exist only in us-east-1, so alarms on them live there.
 ROUTE53_METRICS_REGION = "us-east-1"
+# Route 53 ARC's recovery-control configuration API is served from us-west-2 only (global_resources/arc.py).
+ARC_CONFIG_REGION = "us-west-2"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Providers:
     # Alarms on Route 53 health-check metrics, their topic and key: regional resources of the global
     # layer, tagged Region=us-east-1 (where they live) and DR-Role=global (what they serve).
     route53_metrics: aws.Provider
+    # Route 53 ARC configuration (routingControl "arc" only).
+    arc: aws.Provider | None = None
 
     def for_region(self, region: str) -> aws.Provider:
         return self.regional[region]
@@ -53,6 +57,7 @@ def build(cfg: StackConfig) -> Providers:
             f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION,
             tags.for_region(cfg, ROUTE53_METRICS_REGION, DrRole.GLOBAL),
         ),
+        arc=_provider("aws-arc", ARC_CONFIG_REGION, tags.for_region(cfg, None, DrRole.GLOBAL)) if cfg.routing_control == "arc" else None,
     )
 
 
