@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -98,7 +99,7 @@ def lag_points() -> list[float]:
     metrics = boto3.client("cloudwatch", "us-east-2").get_metric_data(
         MetricDataQueries=[{"Id": "lag", "MetricStat": {"Metric": {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"},
                                                         "Period": 60, "Stat": "Maximum"}}],
-        StartTime="2000-01-01T00:00:00Z", EndTime="2100-01-01T00:00:00Z")
+        StartTime=datetime.now(timezone.utc) - timedelta(minutes=5), EndTime=datetime.now(timezone.utc) + timedelta(minutes=5))
     return metrics["MetricDataResults"][0]["Values"]
 
 
