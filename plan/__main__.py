@@ -69,6 +69,18 @@ def render(console: Console, stack: str, evaluation: engine.Evaluation) -> None:
     per_region = Counter(r.region or "?" for r in evaluation.managed)  # "?": state-only (random values)
     summary = ", ".join(f"{count} in {region}" for region, count in sorted(per_region.items()))
     console.print(f"[bold]Total: {len(evaluation.managed)} resources to create[/] ({summary}).")
+    for line in ledger_migrations(evaluation):
+        console.print(line, markup=False, highlight=False)
+
+
+def ledger_migrations(evaluation: engine.Evaluation) -> list[str]:
+    """The ledger's SQL migrations that `pulumi up` runs (the migrator invocation's input), in order."""
+    lines = []
+    for record in evaluation.of_type("aws:lambda/invocation:Invocation"):
+        versions = json.loads(record.inputs.get("input") or "{}").get("migrations", [])
+        lines.append(f"Ledger migrations applied by `pulumi up` ({record.name}, {record.region}; functions/ledger/migrations): "
+                     + (", ".join(versions) or "none"))
+    return lines
 
 
 @app.command()
