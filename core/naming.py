@@ -99,6 +99,15 @@ API_ACCESS_LOGS = NameSpec("payment-api-access", 496)
 # The role API Gateway assumes to write CloudWatch Logs, set once per account and region (docs/service.md).
 API_GATEWAY_LOGS_ROLE = NameSpec("payment-apigw-logs", 64, with_region=True)
 
+# Ledger (functions/ledger): the poster in every region, the migrator in the data home region.
+LEDGER_POSTER_FUNCTION = NameSpec("payment-ledger-poster", 64)
+LEDGER_POSTER_ROLE = NameSpec("payment-ledger-poster", 64, with_region=True)
+LEDGER_POSTER_SG = NameSpec("payment-ledger-poster", 255)
+LEDGER_FAILURES_QUEUE = NameSpec("payment-ledger-failures", 80)
+LEDGER_MIGRATOR_FUNCTION = NameSpec("payment-ledger-migrate", 64)
+LEDGER_MIGRATOR_ROLE = NameSpec("payment-ledger-migrate", 64, with_region=True)
+LEDGER_MIGRATOR_SG = NameSpec("payment-ledger-migrate", 255)
+
 # Health and failover
 DB_PROBE_FUNCTION = NameSpec("payment-db-probe", 64)
 DB_PROBE_ROLE = NameSpec("payment-db-probe", 64, with_region=True)

@@ -18,7 +18,7 @@ from drctl.aurora import Member, Topology
 from drctl.aws import Rejected, Unreachable
 from drctl.context import Context
 from drctl.errors import DrctlError, OperationFailed, Refused
-from drctl.failback import announce, keep_lost_writes
+from drctl.failback import announce, keep_lost_writes, reconcile_ledger
 from drctl.metrics import UNKNOWN
 from drctl.stack import ROUTING_CHECK
 from drctl.waiters import WaitTimeout, wait_for
@@ -114,15 +114,18 @@ def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
     # The writes given up survive only in the snapshot Aurora takes of the old primary's volume when its
     # region is back, and only for its backup retention: preserving it comes first (drctl/failback.py).
     keep = keep_lost_writes(ctx.stack, topology, region)
+    # The ledger's lost postings are recovered at once, from the surviving DynamoDB (drctl/ledger.py).
+    ledger = reconcile_ledger(ctx.stack)
     return Plan(
         summary=f"FAILOVER of {topology.identifier} from {source} to {region}: unplanned, writes not yet replicated are lost",
         checks=[_cluster_available(ctx, target)],
         steps=[*_promotion(ctx, target, source, allow_data_loss=True, timeout=timeout),
-               Step("next: what to run when the old primary's region is back", partial(announce, ctx.say, keep), changes=False)],
+               Step("next: what to run when the old primary's region is back", partial(announce, ctx.say, keep), changes=False),
+               Step("next: reconcile the ledger", partial(announce, ctx.say, ledger), changes=False)],
         state=partial(_topology_now, ctx, region),
         next_steps=(*_recovery(ctx, region, back_to=None),
                     f"retry if {region} is still not the writer: {ctx.stack.command(f'failover --to {region} --allow-data-loss')}",
-                    *keep),
+                    *keep, *ledger),
         notes=[f"RPO accepted: {rpo}"],
         details={"from": source, "to": region, "rpo_accepted_ms": lag.value, "lag_metric": metric, "lag_measured_at": lag.at},
     )

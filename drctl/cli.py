@@ -6,13 +6,14 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
 
-from drctl import __version__, actions, aurora, render
+from drctl import __version__, actions, aurora, ledger, render
 from drctl.actions import Plan
 from drctl.aws import CREDENTIAL_LOAD_ERRORS, Clients, Unreachable, credential_problem
 from drctl.context import Context
@@ -201,12 +202,51 @@ def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", 
          dry_run=dry_run, confirm=_asks(yes, "Run the drill (two switchovers)?"))
 
 
+@app.command()
+@reports_errors
+def reconcile(ctx: typer.Context,
+              since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only payments accepted at or after this ISO 8601 time (UTC if no offset).")] = None,
+              region: Annotated[Optional[str], typer.Option("--region", metavar="REGION", help="The surviving region whose DynamoDB is read (default: the writer's).")] = None,
+              db_host: Annotated[Optional[str], typer.Option(help="Connect here instead of the writer's endpoint (a tunnel); the IAM token stays the writer's.")] = None,
+              db_port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port with --db-host.")] = None,
+              dry_run: DryRun = False, yes: Yes = False) -> None:
+    """After a failover: post to the ledger the accepted payments DynamoDB holds and the ledger lacks (idempotent)."""
+    runtime, context = _open(ctx)
+    start = _utc(since) if since else None
+    if region:
+        context.stack.require_region(region)
+    sessions: list[ledger.Session] = []
+    changes: list[bool] = []
+
+    def build() -> Plan:
+        plan, session = ledger.reconcile_plan(context, region, start, db_host, db_port)
+        sessions.append(session)
+        changes.append(any(step.changes for step in plan.steps))
+        return plan
+
+    try:
+        _act(runtime, context, "reconcile", {"since": since, "region": region, "dry_run": dry_run}, build, dry_run=dry_run,
+             confirm=lambda: yes or not any(changes) or typer.confirm("Post the missing transactions to the ledger?", default=False))
+    finally:
+        for session in sessions:
+            session.close()
+
+
+def _utc(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise UsageError(f"--since {text!r}: not an ISO 8601 time, e.g. 2026-03-01T12:00:00Z") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], build: Callable[[], Plan], *,
          dry_run: bool, confirm: Callable[[], bool]) -> None:
     """Shared by every action: plan, show, confirm, execute, then notify and audit however it ended."""
     identity = whoami(ctx)
     runtime.console.print(f"operator {identity.arn}", highlight=False)
     outcome, details = "failed", {}
+    plan: Plan | None = None
     try:
         plan = build()
         details.update(plan.details)
@@ -219,10 +259,13 @@ def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], bui
         if not confirm():
             raise Refused("not confirmed: nothing was changed")
         done = actions.execute(ctx, plan)
+        details.update(plan.details)  # what the steps found out (e.g. reconcile's counts after)
         details.update(durations_s=done.durations, measured_s=done.measured)
         render.outcome(runtime.console, done)
         outcome = "ok"
     except BaseException as error:
+        if plan is not None:
+            details.update(plan.details)
         outcome = _outcome_of(error)
         details["error"] = str(error) or type(error).__name__
         if isinstance(error, DrctlError) and error.state:

@@ -13,7 +13,7 @@ the commands, and docs/runbook.md ("Failing back after an unplanned failover") s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from core import naming
 from drctl.aurora import Topology
@@ -73,3 +73,19 @@ def keep_lost_writes(stack: Stack, topology: Topology, target: str, day: date | 
 def announce(say: Callable[[str], None], lines: Iterable[str]) -> None:
     for line in lines:
         say(f"  {line}")
+
+
+# A stream poster is never further behind than the stream's 24-hour retention: the postings a failover
+# lost belong to payments accepted within that window before it (docs/runbook.md, drctl/ledger.py).
+RECONCILE_WINDOW = timedelta(hours=24)
+
+
+def reconcile_ledger(stack: Stack, now: datetime | None = None) -> tuple[str, ...]:
+    """What `drctl failover` ends with: the ledger completed from DynamoDB, in the surviving region."""
+    since = ((now or datetime.now(timezone.utc)) - RECONCILE_WINDOW).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return (
+        "NOW, in the surviving region: make the ledger complete again. The failover gave up the postings the old "
+        "primary had not replicated; the payments survive in DynamoDB (the ledger's RPO is DynamoDB's)",
+        f"dry run first (counts only): {stack.command(f'reconcile --since {since} --dry-run')}",
+        f"then post what is missing (idempotent): {stack.command(f'reconcile --since {since}')}",
+    )

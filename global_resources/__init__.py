@@ -12,6 +12,7 @@ from global_resources.dr_iam import DrIam
 from global_resources.dynamodb import GlobalTables
 from global_resources.failover import Failover
 from global_resources.health_alarms import HealthAlarms
+from global_resources.ledger import LedgerLinks
 from global_resources.peering import VpcPeering, peer_all
 from global_resources.s3_replication import BucketReplication
 from global_resources.secrets import ReplicatedSecrets
@@ -31,6 +32,8 @@ class GlobalResources(pulumi.ComponentResource):
         self.aurora = AuroraGlobalDatabase(cfg, providers, by_region, self.secrets, self)
         self.tables = GlobalTables(cfg, by_region, self)
         self.replication = BucketReplication(cfg, by_region, self)
+        # --- the ledger: each region's poster on its replica's stream, the migrations run by `pulumi up` ---
+        self.ledger = LedgerLinks(cfg, by_region, self.aurora, self.tables, self.secrets, self.peerings, self)
         # --- failover (Route 53 health checks and records, DR IAM roles) ---
         self.switchover = PlannedSwitchover(cfg, self.aurora, self)
         self.failover = Failover(cfg, providers, by_region, self.aurora, shared, self, after=[self.switchover.command])

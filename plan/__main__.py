@@ -103,6 +103,18 @@ def render(console: Console, stack: str, evaluation: engine.Evaluation) -> None:
     per_group = Counter(group_of(evaluation, r)[0] for r in evaluation.managed)
     summary = ", ".join(f"{count} {'state only' if where == STATE_ONLY else 'in ' + where}" for where, count in sorted(per_group.items()))
     console.print(f"[bold]Total: {len(evaluation.managed)} resources to create[/] ({summary}).")
+    for line in ledger_migrations(evaluation):
+        console.print(line, markup=False, highlight=False)
+
+
+def ledger_migrations(evaluation: engine.Evaluation) -> list[str]:
+    """The ledger's SQL migrations that `pulumi up` runs (the migrator invocation's input), in order."""
+    lines = []
+    for record in evaluation.of_type("aws:lambda/invocation:Invocation"):
+        versions = json.loads(record.inputs.get("input") or "{}").get("migrations", [])
+        lines.append(f"Ledger migrations applied by `pulumi up` ({record.name}, {record.region}; functions/ledger/migrations): "
+                     + (", ".join(versions) or "none"))
+    return lines
 
 
 def shown_path(path: Path) -> str:

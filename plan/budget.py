@@ -487,4 +487,16 @@ def format_text(budget: Budget) -> str:
         lines.append(f"  {rpo.store}: {rpo.bound}" + (" — MISSING" if rpo.missing else ""))
         lines.append(f"      breach shows in: {rpo.alarm}")
         lines.append(f"      from: {rpo.source}")
+    lines += LEDGER_RPO
     return "\n".join(lines)
+
+
+# --- ledger (issue 14; kept apart from the computed budget above) ---
+# The ledger's effective RPO is DynamoDB's, not Aurora's: postings an unplanned failover loses are
+# re-posted from the surviving transactions table by `drctl reconcile` (docs/data-tier.md, "The ledger").
+LEDGER_RPO = [
+    "  Ledger of record (Aurora, double-entry): DynamoDB's RPO, not Aurora's lag — postings an unplanned failover "
+    "loses are re-posted from the surviving region's transactions table by `drctl reconcile`",
+    "      breach shows in: payment-ledger-lag-<suffix>, payment-ledger-failures-<suffix> (every region)",
+    "      from: functions/ledger (idempotent posting, one journal entry per transaction id)",
+]

@@ -240,8 +240,14 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
         "arn": _arn("rds", r, f"cluster:{i['clusterIdentifier']}"),
         "endpoint": f"{i['clusterIdentifier']}.cluster-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
         "readerEndpoint": f"{i['clusterIdentifier']}.cluster-ro-{MOCK_ACCOUNT_ID}.{r}.rds.amazonaws.com",
-        # AWS's is "cluster-" and 26 upper-case characters; this one names its cluster.
-        "clusterResourceId": f"cluster-MOCK-{i['clusterIdentifier']}",
+        # AWS's is "cluster-" and upper-case characters; this one names its cluster.
+        "clusterResourceId": f"cluster-MOCK{i['clusterIdentifier'].upper()}",
+    },
+    "aws:dynamodb/table:Table": lambda i, n, r: {
+        "arn": _arn("dynamodb", r, f"table/{i['name']}"),
+        "streamArn": _arn("dynamodb", r, f"table/{i['name']}/stream/mock-label"),
+        "replicas": [{**replica, "streamArn": _arn("dynamodb", replica["regionName"], f"table/{i['name']}/stream/mock-label")}
+                     for replica in i.get("replicas") or []],
     },
     "aws:rds/clusterInstance:ClusterInstance": lambda i, n, r: {"arn": _arn("rds", r, f"db:{i['identifier']}")},
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": lambda i, n, r: {"arn": _arn("rds", r, f"cluster-pg:{n}")},

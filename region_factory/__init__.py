@@ -15,6 +15,7 @@ from region_factory.alerting import Alerts
 from region_factory.context import RegionContext, SharedInputs
 from region_factory.database import DatabaseAccess
 from region_factory.keys import RegionalKey
+from region_factory.ledger import LedgerPoster
 from region_factory.monitoring import RegionalMonitoring
 from region_factory.network import Network
 from region_factory.probe import DatabaseProbe
@@ -37,6 +38,8 @@ class RegionalStack(pulumi.ComponentResource):
         self.service = PaymentService(ctx, self.network, self.keys.key, self.storage, self)
         # --- database probe ---
         self.probe = DatabaseProbe(ctx, self.network, self.database, self.keys.key, self.alerts.topic, self)
+        # --- ledger poster (its stream mapping and cross-region grants: global_resources/ledger.py) ---
+        self.ledger = LedgerPoster(ctx, self.network, self.database, self.keys.key, self)
         # --- dashboards and alarms ---
         # Alarms on this region's own resources. The dashboard and the replication-link alarms name other
         # regions: global_resources declares them with the links (region_factory/monitoring.py).

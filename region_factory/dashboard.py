@@ -41,6 +41,9 @@ class DashboardData:
     # DynamoDB's ReplicationLatency is aggregated per five minutes (region_factory/monitoring.py).
     minute: int = 60
     dynamodb_period: int = 300
+    ledger_namespace: str = "PaymentDR/Ledger"  # region_factory/ledger.py
+    ledger_failures_queue: str = ""
+    ledger_lag_threshold_seconds: float = 300
 
 
 def search(namespace: str, dimensions: Sequence[str], metric: str, filters: Mapping[str, str], statistic: str, period: int) -> str:
@@ -176,6 +179,13 @@ def rows(data: DashboardData) -> list[tuple[int, list[tuple[int, dict[str, Any]]
             (6, _lines("Database probe: reachable and writable (share of probes)", data, data.probe_namespace, probe,
                        [("DatabaseReachable", "Average", "reachable"), ("DatabaseWritable", "Average", "writable")], "share")),
             (6, _latency("Database probe: latency (ms)", data, data.probe_namespace, probe, "ProbeLatencyMs")),
+        ]),
+        (6, [
+            (12, _lines("Ledger: oldest unposted payment (s), per poster batch", data, data.ledger_namespace, {},
+                        [("OldestUnpostedSeconds", "Maximum", "oldest unposted")], "s",
+                        threshold=("alarm", data.ledger_lag_threshold_seconds))),
+            (12, _lines("Ledger: batches in the on-failure queue", data, "AWS/SQS", {"QueueName": data.ledger_failures_queue},
+                        [("ApproximateNumberOfMessagesVisible", "Maximum", "failed batches")], COUNTS)),
         ]),
     ]
 

@@ -99,10 +99,11 @@ class DatabaseAccess(pulumi.ComponentResource):
         )
         self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
 
-    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup) -> None:
-        """Lets an app security group of this region (same VPC) reach PostgreSQL."""
+    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup, parent: pulumi.Resource | None = None) -> None:
+        """Lets an app security group of this region (same VPC) reach PostgreSQL. `parent`: for a
+        resource that only one region has (the ledger migrator), so the regional stacks stay identical."""
         self._ingress(
-            self.ctx.logical(f"db-from-{label}"), f"PostgreSQL from {label}", pulumi.ResourceOptions(parent=self),
+            self.ctx.logical(f"db-from-{label}"), f"PostgreSQL from {label}", pulumi.ResourceOptions(parent=parent or self),
             referenced_security_group_id=source.id,
         )
 

@@ -28,7 +28,7 @@ import pulumi_aws as aws
 from core import naming, routing
 from core.config import StackConfig
 from core.providers import ROUTE53_METRICS_REGION
-from region_factory import dashboard, probe
+from region_factory import dashboard, ledger, probe
 from region_factory.context import RegionContext
 from region_factory.storage import KINDS as BUCKET_KINDS
 from region_factory.storage import NAMES as BUCKET_NAMES
@@ -65,6 +65,12 @@ API_5XX_RATE_THRESHOLD = 0.05
 HEALTH_PERIOD, HEALTH_DATAPOINTS = MINUTE, 1
 
 AURORA_LAG = "aurora-replication-lag"
+LEDGER_LAG = "ledger-lag"
+LEDGER_FAILURES = "ledger-failures"
+# A payment waiting this long for its posting means the poster is stuck (writer unreachable, retries
+# exhausting): 5 minutes, well within the stream's 24-hour retention (region_factory/ledger.py).
+LEDGER_LAG_THRESHOLD_SECONDS = 300
+LEDGER_LAG_DATAPOINTS = 3
 API_5XX = "api-5xx"
 FUNCTION_ERRORS = "function-errors"
 
@@ -150,6 +156,21 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
             # Lambda publishes Errors only for invocations: an idle function is not failing (see the 5xx alarm).
             "notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
+        ),
+        AlarmSpec(
+            LEDGER_LAG,
+            f"Accepted payments waited more than {LEDGER_LAG_THRESHOLD_SECONDS} s for their ledger posting in "
+            f"{LEDGER_LAG_DATAPOINTS} consecutive minutes (PaymentDR/Ledger OldestUnpostedSeconds, published per batch "
+            "by this region's poster). No data: no payments to post. docs/data-tier.md, \"The ledger\"",
+            ledger.METRIC_NAMESPACE, ledger.METRIC_NAME, {}, "Maximum", MINUTE, "GreaterThanThreshold",
+            LEDGER_LAG_THRESHOLD_SECONDS, "notBreaching", datapoints=LEDGER_LAG_DATAPOINTS,
+        ),
+        AlarmSpec(
+            LEDGER_FAILURES,
+            "A stream batch could not be posted to the ledger after every retry: its coordinates are in the on-failure "
+            "queue. Post them with `drctl reconcile` once the cause is fixed. docs/runbook.md",
+            "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ctx.name(naming.LEDGER_FAILURES_QUEUE)}, "Maximum",
+            MINUTE, "GreaterThanThreshold", 0, "notBreaching",
         ),
     ]
 
@@ -263,6 +284,9 @@ def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
         s3_threshold_seconds=S3_RTC_THRESHOLD_SECONDS,
         minute=MINUTE,
         dynamodb_period=DYNAMODB_PERIOD,
+        ledger_namespace=ledger.METRIC_NAMESPACE,
+        ledger_failures_queue=ctx.name(naming.LEDGER_FAILURES_QUEUE),
+        ledger_lag_threshold_seconds=LEDGER_LAG_THRESHOLD_SECONDS,
     )
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -56,26 +57,45 @@ find . -mindepth 1 ! -name .checkout-token -delete
   --target . --implementation cp --python-version "$PYTHON_VERSION" --platform "$PLATFORM" --only-binary=:all: \\
   --requirement "$PROJECT/$SOURCE/requirements.txt"
 cp -R "$PROJECT/$SOURCE/." .
+for extra in $EXTRA; do cp "$PROJECT/$extra" .; done
 """
 # Local test runs leave bytecode in the source folder; the bundle never carries it, nor the pin file.
 TOKEN_FILE = ".checkout-token"
 ARCHIVE_PATHS = ["**", "!**/__pycache__/**", "!**/*.pyc", f"!{REQUIREMENTS}", f"!{TOKEN_FILE}"]
 
 
-def source_files() -> list[Path]:
-    folder = ROOT / SOURCE_DIR
+@dataclass(frozen=True)
+class BundleSpec:
+    """One function folder's bundle: its sources, what must be there, and project files copied beside them."""
+
+    source_dir: str
+    build_dir: str
+    entry_points: tuple[str, ...]
+    extra_files: tuple[str, ...] = ()
+
+
+PROBE = BundleSpec(SOURCE_DIR, BUILD_DIR, ("app.py",))
+# The ledger functions (poster, migrator) share one bundle; the payment function's currency table is
+# copied in, so the ledger and the payment path read the same ISO 4217 minor units.
+LEDGER = BundleSpec("functions/ledger", "build/ledger", ("poster.py", "migrate.py", "ledger_db.py"),
+                    ("functions/payment_validation/payment_money.py",))
+
+
+def source_files(spec: BundleSpec = PROBE) -> list[Path]:
+    folder = ROOT / spec.source_dir
     files = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
     names = {p.name for p in files}
-    if "app.py" not in names or REQUIREMENTS not in names:
-        raise FileNotFoundError(f"{SOURCE_DIR} needs app.py and {REQUIREMENTS}: the probe's code asset cannot be built")
-    return files
+    missing = [name for name in (*spec.entry_points, REQUIREMENTS) if name not in names]
+    if missing:
+        raise FileNotFoundError(f"{spec.source_dir} needs {', '.join(missing)}: its code asset cannot be built")
+    return files + [ROOT / extra for extra in spec.extra_files]
 
 
-def source_hash() -> str:
+def source_hash(spec: BundleSpec = PROBE) -> str:
     """What the bundle is made of: every source file (path and bytes) and the build script."""
     digest = hashlib.sha256(BUILD_SCRIPT.encode())
-    for path in source_files():
-        digest.update(path.relative_to(ROOT / SOURCE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in source_files(spec):
+        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -89,7 +109,12 @@ def checkout_token(build_dir: Path) -> str:
 
 def probe_bundle(logical_name: str, region: str, parent: pulumi.Resource) -> command.local.Command:
     """The build of one region's probe bundle; its ``archive`` output is the function's code."""
-    build_dir = f"{BUILD_DIR}/{region}"
+    return bundle(PROBE, logical_name, region, parent)
+
+
+def bundle(spec: BundleSpec, logical_name: str, region: str, parent: pulumi.Resource) -> command.local.Command:
+    """The build of one region's bundle of `spec`; its ``archive`` output is the function's code."""
+    build_dir = f"{spec.build_dir}/{region}"
     (ROOT / build_dir).mkdir(parents=True, exist_ok=True)
     return command.local.Command(
         logical_name,
@@ -97,12 +122,13 @@ def probe_bundle(logical_name: str, region: str, parent: pulumi.Resource) -> com
         dir=build_dir,
         environment={
             "PROJECT": "../../..",
-            "SOURCE": SOURCE_DIR,
+            "SOURCE": spec.source_dir,
+            "EXTRA": " ".join(spec.extra_files),
             "PYTHON_VERSION": PYTHON_VERSION,
             "PLATFORM": PLATFORM,
         },
         archive_paths=ARCHIVE_PATHS,
-        triggers=[source_hash(), checkout_token(ROOT / build_dir)],
+        triggers=[source_hash(spec), checkout_token(ROOT / build_dir)],
         # pulumi-command resources take the command provider, not the region's AWS provider.
         opts=pulumi.ResourceOptions(parent=parent),
     )

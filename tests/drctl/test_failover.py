@@ -29,6 +29,8 @@ def test_failover_promotes_the_survivor_and_reports_the_lost_region(world: World
     assert "RPO accepted: last measured AuroraGlobalDBReplicationLag 120 ms (at " in out
     assert out.index("RPO accepted") < out.index("Type the region name (us-east-2) to fail over to it")
     assert "RTO us-east-1 → us-east-2: 10 s" in out
+    assert "NOW, in the surviving region: make the ledger complete again" in out
+    assert out.index("drctl --config-file") < out.index("reconcile --since ") < out.index("SNS us-east-2: published")
     assert "SNS us-east-1: not published: us-east-1" in out and "SNS us-east-2: published" in out
     message = world.messages("us-east-2")[0]
     assert message["command"] == "failover" and message["outcome"] == "ok"

@@ -94,6 +94,10 @@ UNNAMED = {
     "aws:cloudwatch/eventTarget:EventTarget",
     "aws:route53/zoneAssociation:ZoneAssociation",
     "command:local:Command",
+    # Ledger: a stream mapping and the migrations' invocation belong to their function; egress rules to their group.
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+    "aws:lambda/invocation:Invocation",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
 }
 TAG_KEYS = ("Environment", "Region", "DR-Role")
 
