@@ -57,3 +57,13 @@ def test_make_drctl_runs_the_installer():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^drctl: \$\(VENV\)/\.installed\n\t\$\(PY\) -m drctl\.install --bindir \$\(BINDIR\)$", makefile, re.MULTILINE)
     assert re.search(r"^\.PHONY:.*\bdrctl\b", makefile, re.MULTILINE)
+
+
+def test_the_installed_package_carries_every_module_drctl_imports(tmp_path):
+    """The console script of `pip install -e .` (what `make` installs) imports drctl's every command,
+    reconcile's ledger code under functions/ included, from a directory outside the checkout."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    probe = "import drctl.cli, drctl.ledger, functions.ledger.ledger_db as m; print(m.__file__)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_relative_to(ROOT)
