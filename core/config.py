@@ -59,7 +59,7 @@ KNOWN_KEYS = (
     "replicationLagThresholdMs", "healthCheckIntervalSeconds", "healthCheckFailureThreshold",
     "dnsTtlSeconds", "logRetentionDays", "lambdaReservedConcurrency", "maxTransactionAmount",
     "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "manageApiGatewayAccount",
-    "opsPrincipalArns", "tags",
+    "opsPrincipalArns", "tags", "routingControl", "arcClusterArn",
 )
 
 
@@ -140,6 +140,10 @@ class StackConfig:
     # account should manage it (docs/service.md, "Access logs and the account's CloudWatch role").
     manage_api_gateway_account: bool
     ops_principal_arns: tuple[str, ...]
+    # Who can hold a region out of routing (core/routing.py): CloudWatch holds always; "arc" adds Route 53
+    # ARC routing controls in the cluster arcClusterArn (docs/failover.md).
+    routing_control: str = "cloudwatch"
+    arc_cluster_arn: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -310,6 +314,14 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
     rpo = r.integer("auroraGlobalDbRpoSeconds", 0, lambda n: n == 0 or 20 <= n <= 86400,
                     "allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset")
 
+    routing_control = r.string("routingControl", "cloudwatch") or "cloudwatch"
+    if routing_control not in ("cloudwatch", "arc"):
+        r.problem("routingControl", routing_control, "allowed: 'cloudwatch' (CloudWatch holds only) or 'arc' (also Route 53 ARC routing controls)")
+    arc_cluster_arn = r.string("arcClusterArn")
+    if routing_control == "arc" and not (arc_cluster_arn or "").startswith("arn:aws:route53-recovery-control::"):
+        r.problem("arcClusterArn", arc_cluster_arn, "routingControl 'arc' needs the ARC cluster's ARN, "
+                  "like arn:aws:route53-recovery-control::123456789012:cluster/abc")
+
     extra_tags = r.structured("tags", {}, dict)
     reserved = {*tags.STACK_TAG_KEYS, "Name"} & set(extra_tags)
     if reserved:
@@ -355,6 +367,8 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         api_throttle_burst_limit=r.integer("apiThrottleBurstLimit", 400, lambda n: 1 <= n <= 5000, "allowed: 1 to 5000 requests"),
         manage_api_gateway_account=r.boolean("manageApiGatewayAccount", True),
         ops_principal_arns=tuple(principals),
+        routing_control=routing_control,
+        arc_cluster_arn=arc_cluster_arn,
         extra_tags=extra_tags,
     )
     if r.problems:
