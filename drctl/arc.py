@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core import routing
 from drctl.aws import Rejected, Unreachable
 from drctl.context import Context
 from drctl.errors import UsageError
@@ -37,7 +38,7 @@ class RoutingControl:
 
 
 def enabled(ctx: Context) -> bool:
-    return ctx.stack.cfg.routing_control == "arc"
+    return ctx.stack.cfg.routing_control == routing.ROUTING_CONTROL_ARC
 
 
 def endpoints(ctx: Context) -> list[Endpoint]:

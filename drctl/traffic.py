@@ -19,7 +19,6 @@ from drctl.errors import Refused
 
 # A hold or release reaches Route 53 when the hold alarm next evaluates (its 60 s period) and then the hold
 # health check's next reading (healthCheckIntervalSeconds, times the failure threshold to turn unhealthy).
-HOLD_PERIOD_SECONDS = 60  # the hold alarm's period (one minute's Maximum)
 ALARM_NOTE = ("Route 53 acts once each hold alarm has evaluated the new datapoint (within its {period} s period) "
               "and the hold health checks have read the alarm; clients follow within the record TTL, {ttl} s, plus resolver caching")
 
@@ -127,4 +126,4 @@ def _read_holds(ctx: Context) -> dict[str, holds.RegionHold]:
 
 
 def _alarm_note(ctx: Context) -> str:
-    return ALARM_NOTE.format(period=HOLD_PERIOD_SECONDS, ttl=ctx.stack.cfg.dns_ttl_seconds)
+    return ALARM_NOTE.format(period=routing.HOLD_PERIOD_SECONDS, ttl=ctx.stack.cfg.dns_ttl_seconds)

@@ -342,8 +342,8 @@ def _hold_alarms(world: World) -> None:
         for holder in world.stack.holders(held):
             world.aws("cloudwatch", holder).put_metric_alarm(
                 AlarmName=world.stack.hold_alarm(held), Namespace=routing.ROUTING_NAMESPACE, MetricName=routing.HELD_OUT_METRIC,
-                Dimensions=[{"Name": routing.HELD_OUT_DIMENSION, "Value": held}], Statistic="Maximum", Period=60, EvaluationPeriods=1,
-                Threshold=routing.HELD, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="ignore")
+                Dimensions=[{"Name": routing.HELD_OUT_DIMENSION, "Value": held}], Statistic=routing.HOLD_STATISTIC,
+                Period=routing.HOLD_PERIOD_SECONDS, EvaluationPeriods=1, Threshold=routing.HOLD_THRESHOLD, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="ignore")
 
 
 def _topics(world: World) -> None:

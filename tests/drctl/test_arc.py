@@ -101,4 +101,4 @@ def test_arc_needs_the_cluster_arn(world: World) -> None:
     write_config(world.config_file, {**stack_config(TWO_REGIONS), "routingControl": "arc"})
     result = world.invoke("dns", "--to", E2, "--yes")
     assert result.exit_code == 2
-    assert "arcClusterArn=null: routingControl 'arc' needs the ARC cluster's ARN" in flat(result.stderr)
+    assert "arcClusterArn is required with routingControl=arc" in flat(result.stderr)

@@ -43,6 +43,34 @@ GROWS_WITH_REGIONS = {
 }
 
 
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+
+
+def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceRecord) -> bool:
+    """Two link resources list every region in their inputs, and a new region may only ADD to them:
+    a region's CALCULATED routing check has one hold child per other region (global_resources/failover.py;
+    the threshold stays "every child"), and each region's canary lists the chain and every target in its
+    environment (region_factory/canary.py). Nothing else of either may change."""
+    if json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True):
+        return False  # unchanged (no region was added)
+    if before.type == "aws:lambda/function:Function" and before.inputs["name"].startswith("payment-canary-"):
+        old_env, new_env = before.inputs["environment"]["variables"], after.inputs["environment"]["variables"]
+        assert new_env["CHAIN"].startswith(old_env["CHAIN"] + ","), "the chain may only grow at its end"
+        old_targets, new_targets = json.loads(old_env["TARGETS"]), json.loads(new_env["TARGETS"])
+        assert old_targets.items() < new_targets.items()
+        assert {k: v for k, v in old_env.items() if k not in ("CHAIN", "TARGETS")} == {k: v for k, v in new_env.items() if k not in ("CHAIN", "TARGETS")}
+        assert {k: v for k, v in before.inputs.items() if k != "environment"} == {k: v for k, v in after.inputs.items() if k != "environment"}
+        return True
+    if before.type != HEALTH_CHECK or before.inputs.get("type") != "CALCULATED":
+        return False
+    old, new = before.inputs["childHealthchecks"], after.inputs["childHealthchecks"]
+    assert set(old) <= set(new), f"{before.urn}: a new region must only add children"
+    assert after.inputs["childHealthThreshold"] == len(new) and before.inputs["childHealthThreshold"] == len(old)
+    unchanged = {k: v for k, v in before.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
+    assert unchanged == {k: v for k, v in after.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
+    return True
+
+
 def stack(suffix: str, regions: list[str]) -> engine.Evaluation:
     return engine.evaluate(deployed_in(regions, environmentSuffix=suffix))
 
@@ -90,11 +118,15 @@ def test_a_third_region_is_one_more_config_entry(regions):
     after_urns = {r.urn: r for r in after.managed}
     assert set(before_urns) <= set(after_urns)
     for urn, record in before_urns.items():
-        if record.type in GROWS_WITH_REGIONS:
+        if record.type in GROWS_WITH_REGIONS or grows_with_regions(record, after_urns[urn]):
             continue
         assert json.dumps(after_urns[urn].inputs, sort_keys=True) == json.dumps(record.inputs, sort_keys=True), urn
     for region in regions[2:]:
         assert regional_signature(after, region) == regional_signature(after, regions[0])
+    # Each existing region's routing check gains one hold child per added region, and nothing else.
+    for region in regions[:2]:
+        [old, new] = [e.one(HEALTH_CHECK, lambda c: c.name == f"health-region-{region}") for e in (before, after)]
+        assert len(new.inputs["childHealthchecks"]) - len(old.inputs["childHealthchecks"]) == len(regions) - 2
 
 
 @settings(max_examples=40)
