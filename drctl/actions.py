@@ -52,6 +52,8 @@ class Plan:
     next_steps: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # goes into the SNS message and audit line
+    forced: bool = False  # --force: failed checks are shown, and do not refuse
+    refusal_hint: str | None = None  # what to do when the checks refuse
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ class Outcome:
 
 def require_checks(plan: Plan) -> None:
     refused = [check for check in plan.checks if not check.ok]
-    if refused:
-        raise Refused("pre-checks failed, nothing was changed: " + "; ".join(f"{c.name}: {c.detail}" for c in refused))
+    if refused and not plan.forced:
+        raise Refused("pre-checks failed, nothing was changed: " + "; ".join(f"{c.name}: {c.detail}" for c in refused),
+                      next_steps=(plan.refusal_hint,) if plan.refusal_hint else ())
 
 
 def execute(ctx: Context, plan: Plan) -> Outcome:

@@ -75,7 +75,7 @@ def read_topology(ctx: Context, prefer: str | None = None) -> Topology:
             raise Unreachable(f"{region}: global cluster {name} not found")
         return found[0]
 
-    _, raw = first_answer(ctx.stack.reads_from(prefer), read)
+    _, raw = first_answer(ctx.stack.reads_from(prefer or ctx.prefer), read)
     return Topology(
         identifier=name,
         status=raw.get("Status", "unknown"),

@@ -106,27 +106,31 @@ class Clients:
             self._session = boto3.Session()
         return self._session
 
-    def __call__(self, service: str, region: str) -> Any:
-        key = (service, region)
+    def __call__(self, service: str, region: str, endpoint_url: str | None = None) -> Any:
+        """The client of `service` in `region`, always with that region named: never the profile's default
+        region, which may be the lost one. `endpoint_url`: an endpoint of its own (ARC's cluster endpoints)."""
+        key = (service, region, endpoint_url)
         with self._lock:  # boto3 sessions are not thread-safe; `status` reads from several threads
             if key not in self._cache:
                 self._cache[key] = self.session.client(
-                    service, region_name=region, endpoint_url=self.endpoint(service, region), config=self.config)
+                    service, region_name=region, endpoint_url=endpoint_url or self.endpoint(service, region), config=self.config)
             return self._cache[key]
 
     def endpoint(self, service: str, region: str) -> str | None:
         return self.endpoint_url
 
-    def call(self, service: str, region: str, operation: str, **params: Any) -> Any:
-        """One API call that raises Unreachable instead of SDK errors (credential problems aside)."""
-        where = service if service in GLOBAL_SERVICES else region
+    def call(self, service: str, region: str, operation: str, *, endpoint_url: str | None = None, **params: Any) -> Any:
+        """One API call that raises Unreachable instead of SDK errors (credential problems aside).
+
+        A call to an endpoint of its own (`endpoint_url`) that fails marks that endpoint down, not the region."""
+        where = endpoint_url or (service if service in GLOBAL_SERVICES else region)
         if where in self.down:
             since, why = self.down[where]
             if self.monotonic() - since < DOWN_MEMO_SECONDS:
                 raise Unreachable(f"{where} skipped: {why}")
             del self.down[where]
         try:
-            return getattr(self(service, region), operation)(**params)
+            return getattr(self(service, region, endpoint_url), operation)(**params)
         except CREDENTIAL_LOAD_ERRORS as error:  # found out while creating the client or signing the request
             raise credential_problem(error) from error
         except (BotoConnectionError, HTTPClientError) as error:  # refused, timed out, cut off

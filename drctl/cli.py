@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 from rich.console import Console
 
-from drctl import __version__, actions, aurora, ledger, render
+from drctl import __version__, actions, aurora, ledger, render, traffic
 from drctl.actions import Plan
 from drctl.aws import CREDENTIAL_LOAD_ERRORS, Clients, Unreachable, credential_problem
 from drctl.context import Context
@@ -45,15 +45,21 @@ class Runtime:
     config_file: Path | None = None
     project_dir: Path | None = None
     audit_log: Path = DEFAULT_AUDIT_LOG
+    region: str | None = None  # --region: asked first, before the command's own target
 
     @classmethod
     def default(cls) -> Runtime:
         return cls(Clients.from_environment(), SystemClock(), Console(), Console(stderr=True))
 
-    def context(self) -> Context:
+    def context(self, target: str | None = None) -> Context:
+        """`target`: the command's region (checked against the stack); STS and global reads ask --region, else it, first."""
         stack = load(self.stack, self.config_file, self.project_dir)
         self.clients.use_clock(self.clock.monotonic)
-        return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False))
+        for region in (self.region, target):
+            if region:
+                stack.require_region(region)
+        return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False),
+                       prefer=self.region or target)
 
 
 def _version(value: bool) -> None:
@@ -71,9 +77,13 @@ def main(
     project_dir: Annotated[Optional[Path], typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
                                                         help="Where Pulumi.<stack>.yaml lives (default: the current directory).")] = None,
     audit_log: Annotated[Path, typer.Option(help="Local audit file, one JSON line per action.")] = DEFAULT_AUDIT_LOG,
+    region: Annotated[Optional[str], typer.Option("--region", metavar="REGION",
+                                                  help="A stack region known to answer: STS and global reads ask it first "
+                                                       "(default: the command's --to region, then dataHomeRegion). "
+                                                       "The profile's default region is never used.")] = None,
 ) -> None:
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime.default()
-    ctx.obj = replace(runtime, stack=stack, config_file=config_file, project_dir=project_dir, audit_log=audit_log)
+    ctx.obj = replace(runtime, stack=stack, config_file=config_file, project_dir=project_dir, audit_log=audit_log, region=region)
 
 
 def reports_errors(command: F) -> F:
@@ -144,8 +154,7 @@ def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metav
                dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT,
                if_needed: Annotated[bool, typer.Option("--if-needed", help="Succeed without change when REGION already is the writer (for `pulumi up`).")] = False) -> None:
     """Planned role swap with no data loss (Aurora managed switchover, RPO 0)."""
-    runtime, context = _open(ctx)
-    to = context.stack.require_region(to)  # from the stack file, before any AWS call
+    runtime, context = _open(ctx, to)
     if if_needed:
         writer = aurora.read_topology(context, prefer=to).writer
         if writer is not None and writer.region == to:
@@ -161,9 +170,9 @@ def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metav
 def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The surviving region to promote.")],
              allow_data_loss: Annotated[bool, typer.Option("--allow-data-loss", help="Required: accept losing unreplicated writes.")] = False,
              dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
-    """Unplanned failover for a lost primary (Aurora managed failover, loses what had not replicated)."""
-    runtime, context = _open(ctx)
-    to = context.stack.require_region(to)
+    """Unplanned failover for a lost primary (Aurora managed failover, loses what had not replicated).
+    Every call goes to the surviving REGION first (or --region), never to the profile's default region."""
+    runtime, context = _open(ctx, to)
     if not allow_data_loss:
         stack = context.stack
         raise UsageError(
@@ -177,17 +186,46 @@ def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar
 
 @app.command()
 @reports_errors
-def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="Send all traffic to this region.")] = None,
-        release: Annotated[bool, typer.Option("--release", help="Remove every override: health checks decide again.")] = False,
+def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="Send all traffic to this region: hold every region ahead of it.")] = None,
+        release: Annotated[bool, typer.Option("--release", help="Release every hold, behind the drain gate (as failback).")] = False,
+        force: Annotated[bool, typer.Option("--force", help="With --release: release although replication has not drained.")] = False,
+        route53: Annotated[bool, typer.Option("--route53", help="Fallback: Route 53 health-check flags instead of holds (needs Route 53's control plane, us-east-1).")] = False,
         dry_run: DryRun = False, yes: Yes = False) -> None:
-    """Force traffic to a region (or release the override) through the health checks; no data moves."""
-    runtime, context = _open(ctx)
+    """Move traffic, no data moves: CloudWatch holds in the other regions (Route 53's data plane acts on them);
+    with routingControl "arc" also ARC routing controls; --route53: the health-check flags instead."""
     if (to is None) != release:
         raise UsageError("give exactly one of --to REGION or --release")
-    target = context.stack.require_region(to) if to else None
-    _act(runtime, context, "dns", {"to": to, "release": release, "dry_run": dry_run},
-         lambda: actions.dns_plan(context, target),
-         dry_run=dry_run, confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every DNS override?"))
+    if force and not release:
+        raise UsageError("--force applies to --release only (holding needs no gate)")
+    if route53 and force:
+        raise UsageError("--force applies to the holds, not to --route53 (the flags have no drain gate)")
+    runtime, context = _open(ctx, to)
+    if route53:
+        _act(runtime, context, "dns", {"to": to, "release": release, "route53": True, "dry_run": dry_run},
+             lambda: actions.dns_plan(context, to),
+             dry_run=dry_run, confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every Route 53 override?"))
+    elif to:
+        _act(runtime, context, "dns", {"to": to, "dry_run": dry_run}, lambda: traffic.hold_plan(context, to),
+             dry_run=dry_run, confirm=_asks(yes, f"Hold every region ahead of {to} and send all traffic there?"))
+    else:
+        command = context.stack.command("dns --release")
+        _act(runtime, context, "dns", {"release": True, "force": force, "dry_run": dry_run},
+             lambda: traffic.release_plan(context, None, force=force, command=command),
+             dry_run=dry_run, confirm=_asks(yes, "Release every hold?"))
+
+
+@app.command()
+@reports_errors
+def failback(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="The held region to let traffic back into (default: primaryRegion).")] = None,
+             force: Annotated[bool, typer.Option("--force", help="Release although replication has not drained or the region is not seen serving.")] = False,
+             dry_run: DryRun = False, yes: Yes = False) -> None:
+    """Release the hold on a region (traffic returns) once DynamoDB, S3, Aurora and the ledger have drained into it and it serves."""
+    runtime, context = _open(ctx, to)
+    target = to or context.stack.cfg.primary.name
+    command = context.stack.command(f"failback --to {target}")
+    _act(runtime, context, "failback", {"to": target, "force": force, "dry_run": dry_run},
+         lambda: traffic.release_plan(context, [target], force=force, command=command),
+         dry_run=dry_run, confirm=_asks(yes, f"Let traffic back into {target}?"))
 
 
 @app.command()
@@ -195,10 +233,9 @@ def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", me
 def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")] = None,
           dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
     """Game day: switchover to a secondary and back, measuring the RTO of each direction."""
-    runtime, context = _open(ctx)
-    target = context.stack.require_region(to) if to else None
+    runtime, context = _open(ctx, to)
     _act(runtime, context, "drill", {"to": to, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.drill_plan(context, target, timeout),
+         lambda: actions.drill_plan(context, to, timeout),
          dry_run=dry_run, confirm=_asks(yes, "Run the drill (two switchovers)?"))
 
 
@@ -296,9 +333,9 @@ def _outcome_of(error: BaseException) -> str:
     return "refused"
 
 
-def _open(ctx: typer.Context) -> tuple[Runtime, Context]:
+def _open(ctx: typer.Context, target: str | None = None) -> tuple[Runtime, Context]:
     runtime: Runtime = ctx.obj
-    return runtime, runtime.context()
+    return runtime, runtime.context(target)
 
 
 def _asks(yes: bool, question: str) -> Callable[[], bool]:

@@ -16,3 +16,6 @@ class Context:
     clients: Clients
     clock: Clock
     say: Callable[[str], None]  # one line of progress for the operator
+    # The region asked first for STS and global state: --region, else the command's target (a failover's
+    # survivor). Never the profile's default region, which may be the lost one.
+    prefer: str | None = None

@@ -30,9 +30,9 @@ class Identity:
 
 
 def whoami(ctx: Context) -> Identity:
-    """The operator, from STS; also the first proof that the credentials work."""
+    """The operator, from STS (regional endpoint, in `ctx.prefer` first); also the first proof that the credentials work."""
     try:
-        _, answer = first_answer(ctx.stack.reads_from(), lambda region: ctx.clients.call("sts", region, "get_caller_identity"))
+        _, answer = first_answer(ctx.stack.reads_from(ctx.prefer), lambda region: ctx.clients.call("sts", region, "get_caller_identity"))
     except NoCredentialsError as error:
         raise missing_credentials(error) from error
     except Unreachable as error:

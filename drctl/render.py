@@ -31,6 +31,9 @@ def status(console: Console, report: Report) -> None:
     _table(console, "Route 53 health checks", ("region", "kind", "type", "checkers", "override", "routing sees"),
            [(h.region, h.kind, h.type, health_word(h.measured), _flags(h.disabled, h.inverted), health_word(h.effective))
             for h in report.health_checks])
+    _table(console, "Routing holds (CloudWatch alarm per holder region)", ("region", "held", "hold alarm in each holder region"),
+           [(h.region, {True: "HELD", False: "no", None: "unknown"}[h.held],
+             ", ".join(f"{holder} {state or 'unread'}" for holder, state in h.alarms.items())) for h in report.holds])
     serves = report.dns["serves"] or escape(report.dns.get("serves_unknown") or "unresolved")
     console.print(f"{report.dns['name']} → [bold]{serves}[/]")
     for hop in report.dns["path"]:

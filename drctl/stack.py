@@ -13,14 +13,14 @@ from typing import Any
 
 import yaml
 
-from core import naming
+from core import naming, routing
 from core.config import NAMESPACE, ConfigError, StackConfig, parse
 from drctl.errors import UsageError
 
 PROJECT_DIR_ENV = "DRCTL_PROJECT_DIR"
-HEALTH_CHECK_KINDS = ("api", "db", "region")
-# The check the failover records use (CALCULATED over the api and db checks).
-ROUTING_CHECK = "region"
+HEALTH_CHECK_KINDS = routing.REGION_CHECK_KINDS
+# The check the failover records use (CALCULATED over the api check and the holds: core/routing.py).
+ROUTING_CHECK = routing.ROUTING_CHECK
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,23 @@ class Stack:
 
     def health_check(self, kind: str, region: str) -> str:
         return self.cfg.namer.qualified(naming.HEALTH_CHECK, kind, region)
+
+    def hold_alarm(self, held: str) -> str:
+        """The alarm, in each other (holder) region, whose ALARM state holds `held` out of routing."""
+        return self.cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier(held))
+
+    def holders(self, held: str) -> tuple[str, ...]:
+        """The regions where a hold on `held` is published and watched: every other region."""
+        return tuple(r for r in self.regions if r != held)
+
+    def routing_control(self, region: str) -> str:
+        """The ARC routing control (routingControl "arc") that lets traffic reach `region` when On."""
+        return self.cfg.namer(naming.ARC_ROUTING_CONTROL, region)
+
+    @staticmethod
+    def replication_rule(destination: str) -> str:
+        """The S3 replication rule id toward `destination` (global_resources/s3_replication.py, rule_id)."""
+        return f"to-{destination}"
 
     def reads_from(self, first: str | None = None) -> tuple[str, ...]:
         """Regions to ask for global state: the preferred one, then the data home, then the rest."""

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
-from drctl import aurora, dns
+from drctl import aurora, dns, holds
 from drctl.aurora import Topology
 from drctl.aws import Unreachable
 from drctl.context import Context
 from drctl.metrics import UNKNOWN, MetricQuery, latest
-from drctl.stack import HEALTH_CHECK_KINDS
+from drctl.stack import HEALTH_CHECK_KINDS, ROUTING_CHECK
 
 T = TypeVar("T")
 HEALTHY, DEGRADED, FAILED_OVER, OVERRIDDEN = "healthy", "degraded", "failed over", "overridden"
@@ -69,6 +69,14 @@ class HealthView:
     effective: bool | None
 
 
+@dataclass(frozen=True)
+class HoldView:
+    region: str
+    held: bool | None  # None: not held where read, but some holder region could not be read
+    alarms: dict[str, str | None]  # holder region -> alarm state (None: unread)
+    summary: str
+
+
 @dataclass
 class Report:
     stack: str
@@ -82,6 +90,7 @@ class Report:
     health_checks: list[HealthView]
     dns: dict[str, Any]
     unreachable: dict[str, str]
+    holds: list[HoldView] = field(default_factory=list)
     verdict: str = HEALTHY
     reasons: list[str] = field(default_factory=list)
 
@@ -113,13 +122,13 @@ def collect(ctx: Context, operator: str) -> Report:
         rules = pool.submit(_s3, reads["s3"])
         routing = pool.submit(_routing, reads["routing"])
     topology, clusters = aurora_view.result()
-    checks, route = routing.result()
+    checks, route, held = routing.result()
     report = Report(
         stack=ctx.stack.selector, operator=operator, global_cluster=ctx.stack.global_cluster,
         config_primary=ctx.stack.cfg.primary.name, writer=topology.writer.region if topology and topology.writer else None,
         aurora=clusters, dynamodb=tables.result(), s3=rules.result(), health_checks=checks,
         dns={"name": ctx.stack.cfg.domain_name, "serves": route.region, "serves_unknown": route.unknown, "path": list(route.path)},
-        unreachable=ctx.clients.unreachable(),
+        unreachable=ctx.clients.unreachable(), holds=held,
     )
     _judge(ctx, report, [problem for section in reads.values() for problem in section.problems])
     return report
@@ -210,9 +219,18 @@ def _judge_rule(reads: _Reads, rule: RuleView) -> None:
         reads.problem(f"{where}: replication latency {rule.latency_s:g} s exceeds RTC's {RTC_SECONDS} s")
 
 
-def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route]:
-    """The health checks, and where the failover records send traffic given what they say."""
+def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route, list[HoldView]]:
+    """The holds, the health checks, and where the failover records send traffic given what they say.
+
+    A held region's routing check is unhealthy whatever its metric says (or whether it can be read: the
+    metric is only in us-east-1): a hold alarm in ALARM is one of its children (core/routing.py).
+    """
     ctx = reads.ctx
+    region_holds = holds.read(ctx)
+    held_views = [HoldView(r, h.held, {x.holder: x.state for x in h.holds}, h.describe()) for r, h in region_holds.items()]
+    for hold in region_holds.values():
+        if hold.held is None:
+            reads.problem(hold.describe())
     checks = reads("Route 53 health checks", partial(dns.find_checks, ctx), {})
     measured, unreadable = dns.read_health(ctx, list(checks.values())) if checks else ({}, {})
     views, effective = [], {}
@@ -224,19 +242,22 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route]:
                 reads.problem(f"health check {name} not found (by Name tag)")
                 views.append(HealthView(region, kind, name, None, "-", None, False, False, None))
                 continue
-            effective[check.id] = check.effective(measured.get(check.id))
-            if effective[check.id] is False and not check.overridden:
+            seen = measured.get(check.id)
+            if kind == ROUTING_CHECK and region_holds[region].held:
+                seen = False  # held: unhealthy to Route 53 whether or not its metric could be read
+            effective[check.id] = check.effective(seen)
+            if effective[check.id] is False and not check.overridden and not region_holds[region].held:
                 reads.problem(f"{name} is unhealthy")
             views.append(HealthView(region, kind, name, check.id, check.type, measured.get(check.id), *check.flags, effective[check.id]))
     records = reads("failover records", partial(dns.failover_records, ctx), None)
     if records is None:
-        return views, dns.Route(None, ())
+        return views, dns.Route(None, ()), held_views
     route = dns.resolve(records, effective, ctx.stack.cfg.domain_name, unreadable)
     if route.unknown:  # not guessed: unknown health is likeliest when us-east-1 fails, i.e. when Route 53 moves traffic
         reads.problem(f"{ctx.stack.cfg.domain_name}: the serving region is unknown, {route.unknown}")
     elif route.region is None:
         reads.problem(f"{ctx.stack.cfg.domain_name}: no failover record resolves to a region")
-    return views, route
+    return views, route, held_views
 
 
 def _judge(ctx: Context, report: Report, problems: list[str]) -> None:
@@ -244,10 +265,16 @@ def _judge(ctx: Context, report: Report, problems: list[str]) -> None:
     primary = report.config_primary
     moved = [f"{what} {where}" for what, where in (("the writer is in", report.writer), ("traffic goes to", report.dns["serves"]))
              if where and where != primary]
+    held = [h for h in report.holds if h.held]
     reasons = [f"{v.name}: {dns.describe_flags((v.disabled, v.inverted))}" for v in overrides]
     if overrides:
-        reasons.append(f"release with: {ctx.stack.command('dns --release')}")
+        reasons.append(f"release with: {ctx.stack.command('dns --release --route53')}")
+    for hold in held:
+        reasons.append(f"{hold.summary}: traffic stays away until released, once replication has drained: "
+                       f"{ctx.stack.command(f'failback --to {hold.region}')}")
     if moved:
         reasons.append(f"{' and '.join(moved)}, not in primaryRegion {primary}: reconcile the stack (docs/runbook.md)")
     report.reasons = reasons + problems
-    report.verdict = OVERRIDDEN if overrides else FAILED_OVER if moved else DEGRADED if problems else HEALTHY
+    primary_held = any(h.region == primary for h in held)
+    report.verdict = (OVERRIDDEN if overrides else FAILED_OVER if moved or primary_held else
+                      DEGRADED if problems or held else HEALTHY)

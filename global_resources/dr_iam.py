@@ -48,6 +48,11 @@ region explicitly. Why each action is there:
   override of a check forces traffic without touching records) on the stack's checks;
   ``route53:ListResourceRecordSets`` on the public zone (resolving the failover chain). drctl never
   changes records, so there is no ``route53:ChangeResourceRecordSets``.
+- Routing holds (drctl dns --to, failback, dns --release; core/routing.py): ``cloudwatch:PutMetricData``,
+  which has no resource-level permissions, so "*" held by the condition ``cloudwatch:namespace`` =
+  PaymentDR/Routing (the only namespace it can write); ``cloudwatch:DescribeAlarms`` on each region's hold
+  alarms (``payment-routing-hold-*-<suffix>``); ``cloudwatch:ListMetrics`` ("*", no resource-level
+  permissions) to find the ledger poster's OldestUnpostedSeconds for the fail-back gate.
 - ``sns:Publish`` on each region's failover topic, and ``kms:GenerateDataKey``/``kms:Decrypt`` on that
   region's key through SNS only (the topics are encrypted with it; the topic policies already admit
   these two roles by ARN, region_factory/alerting.py). ``sts:GetCallerIdentity`` needs no permission.
@@ -67,7 +72,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from core import iam, naming
+from core import iam, naming, routing
 from core.config import StackConfig
 from core.providers import Providers
 from global_resources.failover import KINDS, Failover
@@ -75,7 +80,7 @@ from region_factory import RegionalStack, SharedInputs
 
 MAX_SESSION_SECONDS = 3600
 # Statements whose resource cannot be this stack's ARNs (tests/infra/test_dr_iam.py holds the others to them).
-UNSCOPED_SIDS = ("FindHealthChecksAndZone", "ReadMetrics", "ReadHealthCheckTags")
+UNSCOPED_SIDS = ("FindHealthChecksAndZone", "ReadMetrics", "ReadHealthCheckTags", "PublishRoutingHolds", "FindLedgerMetrics")
 
 
 def account_root(account_id: str) -> str:
@@ -114,6 +119,9 @@ def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.
         iam.statement(["route53:ListTagsForResources"], ["arn:aws:route53:::healthcheck/*"], sid="ReadHealthCheckTags"),
         iam.statement(["route53:ListResourceRecordSets"], [zone_arn(public_zone_id)], sid="ReadFailoverRecords"),
         iam.statement(["cloudwatch:GetMetricData"], ["*"], sid="ReadMetrics"),
+        iam.statement(["cloudwatch:PutMetricData"], ["*"], sid="PublishRoutingHolds",
+                      conditions={"StringEquals": {"cloudwatch:namespace": routing.ROUTING_NAMESPACE}}),
+        iam.statement(["cloudwatch:ListMetrics"], ["*"], sid="FindLedgerMetrics"),
     ]
 
 
@@ -143,6 +151,8 @@ def regional_statements(cfg: StackConfig, account_id: str, stack: RegionalStack,
             conditions={"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
         ),
         iam.statement(["route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"], checks, sid="HealthChecks"),
+        iam.statement(["cloudwatch:DescribeAlarms"], [arn("cloudwatch", f"alarm:{cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier('*'))}")],
+                      sid="ReadRoutingHolds"),
         iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),
         iam.statement(["s3:GetReplicationConfiguration"], buckets, sid="BucketReplication"),
         iam.statement(["sns:Publish"], [arn("sns", cfg.namer(naming.FAILOVER_TOPIC))], sid="FailoverTopic"),

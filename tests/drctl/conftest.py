@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from botocore.stub import Stubber
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from core import naming
+from core import naming, routing
 from drctl.aws import Clients
 from drctl.cli import Runtime, app
 from drctl.stack import Stack, load
@@ -41,7 +41,8 @@ DOMAIN = "api.payments.example.com"
 ZONE = "payments.example.com"
 APIGW_ZONE = "Z1UJRXOUMOOFQ8"  # API Gateway's regional alias zone (any id works in moto)
 # Every call that changes something in AWS: none may happen on a refusal or a dry run.
-MUTATING = frozenset({"SwitchoverGlobalCluster", "FailoverGlobalCluster", "UpdateHealthCheck", "Publish"})
+MUTATING = frozenset({"SwitchoverGlobalCluster", "FailoverGlobalCluster", "UpdateHealthCheck", "Publish", "PutMetricData",
+                      "UpdateRoutingControlState", "UpdateRoutingControlStates"})
 # One attempt, short timeouts: a "lost region" (a closed port) fails at once.
 TEST_CONFIG = Config(connect_timeout=1, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -74,8 +75,8 @@ class RecordingClients(Clients):
     def endpoint(self, service: str, region: str) -> str | None:
         return dead_endpoint() if region in self.lost and service != "route53" else self.endpoint_url
 
-    def __call__(self, service: str, region: str) -> Any:
-        client = super().__call__(service, region)
+    def __call__(self, service: str, region: str, endpoint_url: str | None = None) -> Any:
+        client = super().__call__(service, region, endpoint_url)
         if id(client) not in self._recorded:
             self._recorded.add(id(client))
             client.meta.events.register("before-parameter-build.*.*", lambda model, params, **_: self.calls.append((service, region, model.name, dict(params))))
@@ -194,6 +195,19 @@ class World:
     def set_region_health(self, region: str, healthy: bool) -> None:
         self.put_metric("us-east-1", "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": self.checks[("region", region)]}, float(healthy))
 
+    def set_hold(self, held: str, holder: str, state: str) -> None:
+        """moto never evaluates alarms: a test sets the state CloudWatch would reach."""
+        self.aws("cloudwatch", holder).set_alarm_state(AlarmName=self.stack.hold_alarm(held), StateValue=state, StateReason="test")
+
+    def held_out(self, held: str, holder: str) -> list[float]:
+        """Every RegionHeldOut datapoint of `held` published in `holder` in the last hour, oldest first."""
+        now = datetime.now(timezone.utc)
+        answer = self.aws("cloudwatch", holder).get_metric_data(MetricDataQueries=[{"Id": "h", "MetricStat": {"Metric": {
+            "Namespace": routing.ROUTING_NAMESPACE, "MetricName": routing.HELD_OUT_METRIC,
+            "Dimensions": [{"Name": routing.HELD_OUT_DIMENSION, "Value": held}]}, "Period": 60, "Stat": "Maximum"}}],
+            StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5), ScanBy="TimestampAscending")
+        return list(answer["MetricDataResults"][0]["Values"])
+
     def flags(self, region: str) -> tuple[bool, bool]:
         config = self.aws("route53").get_health_check(HealthCheckId=self.checks[("region", region)])["HealthCheck"]["HealthCheckConfig"]
         return config["Disabled"], config["Inverted"]
@@ -251,6 +265,7 @@ def build_world(url: str, directory: Path, regions: tuple[str, ...], writer: str
         _tables(world)
         _buckets(world)
     _topics(world)
+    _hold_alarms(world)
     _dns(world)
     for region in regions:
         if region != writer and lag_ms is not None:
@@ -321,6 +336,16 @@ def _buckets(world: World) -> None:
                 for metric, value in (("ReplicationLatency", 4), ("OperationsPendingReplication", 0), ("OperationsFailedReplication", 0))])
 
 
+def _hold_alarms(world: World) -> None:
+    """The hold alarms as the program makes them (core/routing.py): one per held region in each holder region."""
+    for held in world.regions:
+        for holder in world.stack.holders(held):
+            world.aws("cloudwatch", holder).put_metric_alarm(
+                AlarmName=world.stack.hold_alarm(held), Namespace=routing.ROUTING_NAMESPACE, MetricName=routing.HELD_OUT_METRIC,
+                Dimensions=[{"Name": routing.HELD_OUT_DIMENSION, "Value": held}], Statistic=routing.HOLD_STATISTIC,
+                Period=routing.HOLD_PERIOD_SECONDS, EvaluationPeriods=1, Threshold=routing.HOLD_THRESHOLD, ComparisonOperator="GreaterThanOrEqualToThreshold", TreatMissingData="ignore")
+
+
 def _topics(world: World) -> None:
     for region in world.regions:
         topic = world.aws("sns", region).create_topic(Name=world.stack.topic)["TopicArn"]
@@ -336,9 +361,16 @@ def _dns(world: World) -> None:
     for region in world.regions:
         api = _check(world, "api", region, {"Type": "HTTPS", "FullyQualifiedDomainName": f"api-{region}.{ZONE}", "ResourcePath": "/health",
                                             "Port": 443, "RequestInterval": 10, "FailureThreshold": 3})
-        db = _check(world, "db", region, {"Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "Unhealthy",
-                                          "AlarmIdentifier": {"Region": region, "Name": f"payment-db-reachable-{region}-{SUFFIX}"}})
-        _check(world, "region", region, {"Type": "CALCULATED", "ChildHealthChecks": [api, db], "HealthThreshold": 2})
+        _check(world, "db", region, {"Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "Unhealthy",
+                                     "AlarmIdentifier": {"Region": region, "Name": f"payment-db-reachable-{region}-{SUFFIX}"}})
+        _check(world, "writer", region, {"Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "Unhealthy",
+                                         "AlarmIdentifier": {"Region": region, "Name": f"payment-db-writable-{SUFFIX}"}})
+        # The routing check (core/routing.py): the api check and one hold check per holder region.
+        hold_checks = [world.aws("route53").create_health_check(CallerReference=f"hold-{region}-{holder}", HealthCheckConfig={
+            "Type": "CLOUDWATCH_METRIC", "InsufficientDataHealthStatus": "LastKnownStatus",
+            "AlarmIdentifier": {"Region": holder, "Name": world.stack.hold_alarm(region)}})["HealthCheck"]["Id"]
+            for holder in world.stack.holders(region)]
+        _check(world, "region", region, {"Type": "CALCULATED", "ChildHealthChecks": [api, *hold_checks], "HealthThreshold": 1 + len(hold_checks)})
     changes = []
     names = [DOMAIN] + [f"{world.stack.cfg.namer.qualified(naming.FAILOVER_CHAIN_LABEL, str(level))}.{DOMAIN}" for level in range(1, len(world.regions) - 1)]
     # Level n: PRIMARY = region n; SECONDARY = the last region, or an alias to level n + 1.

@@ -1,4 +1,4 @@
-"""`drctl dns`: traffic forced through the health checks' Disabled/Inverted flags, and released."""
+"""`drctl dns --route53`: the fallback that forces traffic through the health checks' Disabled/Inverted flags (Route 53's control plane)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def updates(world: World) -> list[tuple[str, bool, bool]]:
 
 
 def test_force_traffic_then_run_again_then_release(world: World) -> None:
-    result = world.invoke("dns", "--to", "us-east-2", "--yes")
+    result = world.invoke("dns", "--to", "us-east-2", "--route53", "--yes")
     assert result.exit_code == 0, result.output
     # The target turns always-healthy before the other turns always-unhealthy.
     assert updates(world) == [("us-east-2", True, False), ("us-east-1", True, True)]
@@ -24,11 +24,11 @@ def test_force_traffic_then_run_again_then_release(world: World) -> None:
     assert "traffic goes to: us-east-2" in out
     assert world.messages("us-east-1")[0]["details"]["changed"] == ["payment-health-region-us-east-2-qa", "payment-health-region-us-east-1-qa"]
 
-    again = world.invoke("dns", "--to", "us-east-2", "--yes")  # idempotent
+    again = world.invoke("dns", "--to", "us-east-2", "--route53", "--yes")  # idempotent
     assert again.exit_code == 0 and len(updates(world)) == 2
     assert "payment-health-region-us-east-1-qa is already always unhealthy (Disabled + Inverted)" in flat(again.stdout)
 
-    released = world.invoke("dns", "--release", "--yes")
+    released = world.invoke("dns", "--release", "--route53", "--yes")
     assert released.exit_code == 0, released.output
     assert world.flags("us-east-1") == (False, False) and world.flags("us-east-2") == (False, False)
     assert "traffic goes to: us-east-1" in flat(released.stdout)
@@ -36,7 +36,7 @@ def test_force_traffic_then_run_again_then_release(world: World) -> None:
 
 
 def test_dry_run_lists_the_flag_changes_only(world: World) -> None:
-    result = world.invoke("dns", "--to", "us-east-2", "--dry-run")
+    result = world.invoke("dns", "--to", "us-east-2", "--route53", "--dry-run")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
     assert "1. [change] set payment-health-region-us-east-2-qa: always healthy (Disabled)" in out
@@ -46,7 +46,7 @@ def test_dry_run_lists_the_flag_changes_only(world: World) -> None:
 
 def test_three_regions_traffic_reaches_the_end_of_the_chain(make_world: Callable[..., World]) -> None:
     world = make_world(THREE_REGIONS)
-    result = world.invoke("dns", "--to", "us-west-2", "--yes")
+    result = world.invoke("dns", "--to", "us-west-2", "--route53", "--yes")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
     assert "failover-1-qa.api.payments.example.com: PRIMARY us-east-2 unhealthy, SECONDARY us-west-2 healthy → SECONDARY" in out

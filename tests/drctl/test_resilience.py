@@ -53,7 +53,7 @@ class _BlippingClients(Clients):
         self.shared = {"blips": blips, "calls": 0}
         self.rds = {region: _Rds(stack, region, self.shared) for region in TWO_REGIONS}
 
-    def __call__(self, service: str, region: str) -> Any:
+    def __call__(self, service: str, region: str, endpoint_url: str | None = None) -> Any:
         return self.rds[region]
 
 
@@ -94,7 +94,7 @@ class _ExpiredClients(Clients):
     def __init__(self) -> None:
         super().__init__(session=object())
 
-    def __call__(self, service: str, region: str) -> Any:
+    def __call__(self, service: str, region: str, endpoint_url: str | None = None) -> Any:
         class Expired:
             def __getattr__(self, operation: str) -> Any:
                 def call(**_: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from core import naming
+from core import naming, routing
 from global_resources import dr_iam, failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
@@ -123,7 +123,8 @@ def test_unscoped_statements_are_read_only_or_held_by_a_condition(three_regions)
             writes = [a for a in actions if not a.split(":")[1].startswith(("List", "Get", "Describe"))]
             if writes:
                 assert writes == ["cloudwatch:PutMetricData"], writes
-                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": probe.METRIC_NAMESPACE}}
+                namespace = routing.ROUTING_NAMESPACE if statement.get("Sid") == "PublishRoutingHolds" else probe.METRIC_NAMESPACE
+                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": namespace}}
 
 
 def test_the_probe_logs_in_to_its_own_regions_cluster_as_its_own_user_and_reads_no_secret(three_regions):
@@ -151,7 +152,8 @@ def test_the_probe_logs_in_to_its_own_regions_cluster_as_its_own_user_and_reads_
 
 # What drctl calls (docs/runbook.md, "Permissions of the operator role").
 DRCTL_GLOBAL = ("rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster")
-DRCTL_UNSCOPED = ("cloudwatch:GetMetricData", "route53:ListHealthChecks", "route53:ListHostedZonesByName")
+DRCTL_UNSCOPED = ("cloudwatch:GetMetricData", "route53:ListHealthChecks", "route53:ListHostedZonesByName",
+                  "cloudwatch:PutMetricData", "cloudwatch:ListMetrics")
 
 
 def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
@@ -178,6 +180,8 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
                 check_arn = f"arn:aws:route53:::healthcheck/{checks[f'payment-health-{kind}-{region}-dev'].outputs['id']}"
                 for action in ("route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"):
                     assert allowed(three_regions, target, action, check_arn), (name, region, kind, action)
+            hold_alarms = f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:payment-routing-hold-*-dev"
+            assert allowed(three_regions, target, "cloudwatch:DescribeAlarms", hold_alarms), (name, region)
             for table in ("payment-transactions-dev", "payment-idempotency-dev"):
                 assert allowed(three_regions, target, "dynamodb:DescribeTable", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}")
             for bucket in (f"payment-audit-logs-{region}-dev", f"payment-receipts-{region}-dev"):
@@ -191,7 +195,7 @@ def test_dr_roles_hold_no_action_drctl_does_not_call(three_regions):
         *DRCTL_GLOBAL, *DRCTL_UNSCOPED, "rds:DescribeDBClusters", "route53:ListTagsForResources",
         "route53:ListResourceRecordSets", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck",
         "dynamodb:DescribeTable", "s3:GetReplicationConfiguration", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
-        *KEEP_LOST_WRITES,
+        "cloudwatch:DescribeAlarms", *KEEP_LOST_WRITES,
     }
     for name in ("payment-dr-operator-dev", "payment-dr-automation-dev"):
         granted = {a for s in statements(three_regions, role(three_regions, name)) for a in as_list(s["Action"])}
