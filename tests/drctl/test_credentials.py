@@ -111,7 +111,8 @@ def test_an_unknown_target_makes_no_aws_call(bare: World, args: list[str]) -> No
 
 @pytest.mark.parametrize("code", ["ExpiredToken", "ExpiredTokenException"])
 def test_an_expired_session_token_is_one_line_and_exit_2(bare: World, code: str) -> None:
-    sts = bare.clients.stub("sts", "us-east-1")
+    # STS is asked in the command's target region, never the profile's default (it may be the lost one).
+    sts = bare.clients.stub("sts", "us-east-2")
     sts.add_client_error("get_caller_identity", code, "The security token included in the request is expired")
     result = bare.invoke("switchover", "--to", "us-east-2", "--yes")
     assert result.exit_code == 2, result.output
