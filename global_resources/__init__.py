@@ -37,7 +37,7 @@ class GlobalResources(pulumi.ComponentResource):
         # --- failover (Route 53 health checks and records, DR IAM roles) ---
         self.switchover = PlannedSwitchover(cfg, self.aurora, self)
         self.failover = Failover(cfg, providers, by_region, self.aurora, shared, self, after=[self.switchover.command])
-        self.dr_iam = DrIam(cfg, providers, by_region, self.failover, shared, self)
+        self.dr_iam = DrIam(cfg, providers, by_region, self.failover, self.aurora, shared, self)
         # --- global alerting (Route 53 health-check alarms in us-east-1) ---
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
         # Each region's replication-link alarms and dashboard, in that region: they name the other regions.

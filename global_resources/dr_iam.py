@@ -75,6 +75,8 @@ import pulumi_aws as aws
 from core import iam, naming, routing
 from core.config import StackConfig
 from core.providers import Providers
+from functions.ledger.ledger_db import POSTER_ROLE
+from global_resources.aurora import AuroraGlobalDatabase
 from global_resources.failover import KINDS, Failover
 from region_factory import RegionalStack, SharedInputs
 
@@ -125,7 +127,19 @@ def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.
     ]
 
 
-def regional_statements(cfg: StackConfig, account_id: str, stack: RegionalStack, failover: Failover) -> list[dict[str, Any]]:
+def arc_statements(cfg: StackConfig, account_id: str) -> list[dict[str, Any]]:
+    """routingControl "arc" only: what drctl/arc.py calls: the cluster's endpoints, this stack's routing controls."""
+    panels = f"arn:aws:route53-recovery-control::{account_id}:controlpanel/*"
+    return [
+        iam.statement(["route53-recovery-control-config:DescribeCluster"], [cfg.arc_cluster_arn], sid="ArcClusterEndpoints"),
+        iam.statement(["route53-recovery-cluster:ListRoutingControls"], [panels], sid="ArcFindRoutingControls"),
+        iam.statement(["route53-recovery-cluster:UpdateRoutingControlStates"], [f"{panels}/routingcontrol/*"], sid="ArcSetRoutingControls"),
+    ]
+
+
+def regional_statements(
+    cfg: StackConfig, account_id: str, stack: RegionalStack, failover: Failover, cluster_resource_id: pulumi.Input[str],
+) -> list[dict[str, Any]]:
     region = stack.region
 
     def arn(service: str, resource: str) -> str:
@@ -154,6 +168,17 @@ def regional_statements(cfg: StackConfig, account_id: str, stack: RegionalStack,
         iam.statement(["cloudwatch:DescribeAlarms"], [arn("cloudwatch", f"alarm:{cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier('*'))}")],
                       sid="ReadRoutingHolds"),
         iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),
+        # drctl reconcile: read the accepted payments of this region's replica, post the missing ones as the
+        # poster's own database user (IAM token; the writer may be any region's cluster).
+        iam.statement(["dynamodb:Scan"], tables[:1], sid="ReconcileReadPayments"),
+        iam.statement(
+            ["kms:Decrypt"], [stack.keys.key.arn], sid="ReconcileTableKey",
+            conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        ),
+        iam.statement(
+            ["rds-db:connect"], [pulumi.Output.concat(arn("rds-db", "dbuser:"), cluster_resource_id, f"/{POSTER_ROLE}")],
+            sid="ReconcileLedgerLogin",
+        ),
         iam.statement(["s3:GetReplicationConfiguration"], buckets, sid="BucketReplication"),
         iam.statement(["sns:Publish"], [arn("sns", cfg.namer(naming.FAILOVER_TOPIC))], sid="FailoverTopic"),
         iam.statement(
@@ -170,7 +195,7 @@ class DrIam(pulumi.ComponentResource):
 
     def __init__(
         self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], failover: Failover,
-        shared: SharedInputs, parent: pulumi.Resource,
+        aurora: AuroraGlobalDatabase, shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:DrIam", "dr-iam", None, pulumi.ResourceOptions(parent=parent))
         opts = pulumi.ResourceOptions(parent=self, provider=providers.global_)
@@ -193,6 +218,8 @@ class DrIam(pulumi.ComponentResource):
         )
         roles = {"dr-operator": self.operator_role, "dr-automation": self.automation_role}
         shared_global = global_statements(cfg, account_id, shared.hosted_zone_id)
+        if cfg.routing_control == "arc":
+            shared_global += arc_statements(cfg, account_id)
         assume_automation = iam.statement(["sts:AssumeRole"], [self.automation_role.arn], sid="AssumeAutomationRole")
         for key, role in roles.items():
             extra = [assume_automation] if role is self.operator_role else []
@@ -203,7 +230,9 @@ class DrIam(pulumi.ComponentResource):
                 f"dr-ops-{region}",
                 name=cfg.namer(naming.DR_REGION_POLICY, region),
                 description=f"payment-dr DR operations on the stack's resources in {region} (docs/failover.md)",
-                policy=iam.document(*regional_statements(cfg, account_id, regions[region], failover)),
+                policy=iam.document(*regional_statements(
+                    cfg, account_id, regions[region], failover, aurora.clusters[region].cluster_resource_id,
+                )),
                 opts=opts,
             )
             self.regional_policies[region] = policy

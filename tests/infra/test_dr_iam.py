@@ -7,6 +7,7 @@ import json
 import re
 
 from core import naming, routing
+from functions.ledger.ledger_db import POSTER_ROLE
 from global_resources import dr_iam, failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
@@ -77,7 +78,8 @@ def within_stack(evaluation: Evaluation, arn: str, regions: list[str]) -> bool:
     _, _, service, region, account, resource = parts
     if service == "rds-db":  # a cluster's resource id, known once it exists, and the probe's own user
         clusters = {r.outputs.get("clusterResourceId") for r in evaluation.of_type("aws:rds/cluster:Cluster") if r.region == region}
-        return account == ACCOUNT and resource.removeprefix("dbuser:").rsplit("/", 1) in [[c, probe.DB_USER] for c in clusters]
+        users = (probe.DB_USER, POSTER_ROLE)  # the probe's login; the ledger poster's, which drctl reconcile uses too
+        return account == ACCOUNT and resource.removeprefix("dbuser:").rsplit("/", 1) in [[c, u] for c in clusters for u in users]
     if service == "ec2" and resource in ("network-interface/*", "subnet/*", "security-group/*"):
         return region in regions and account == ACCOUNT  # Lambda's ENIs, in the function's own region
     # Route 53 health-check alarms live in us-east-1 (core/providers.py).
@@ -186,6 +188,12 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
                 assert allowed(three_regions, target, "dynamodb:DescribeTable", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}")
             for bucket in (f"payment-audit-logs-{region}-dev", f"payment-receipts-{region}-dev"):
                 assert allowed(three_regions, target, "s3:GetReplicationConfiguration", f"arn:aws:s3:::{bucket}")
+            # drctl reconcile: scan this replica's payments (its key decrypts them), post as ledger_poster.
+            assert allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-transactions-dev")
+            assert not allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-idempotency-dev")
+            cluster_id = three_regions.one("aws:rds/cluster:Cluster", lambda r: r.region == region).outputs["clusterResourceId"]
+            assert allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/{POSTER_ROLE}")
+            assert not allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/postgres")
 
 
 def test_dr_roles_hold_no_action_drctl_does_not_call(three_regions):
@@ -195,7 +203,7 @@ def test_dr_roles_hold_no_action_drctl_does_not_call(three_regions):
         *DRCTL_GLOBAL, *DRCTL_UNSCOPED, "rds:DescribeDBClusters", "route53:ListTagsForResources",
         "route53:ListResourceRecordSets", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck",
         "dynamodb:DescribeTable", "s3:GetReplicationConfiguration", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
-        "cloudwatch:DescribeAlarms", *KEEP_LOST_WRITES,
+        "cloudwatch:DescribeAlarms", *KEEP_LOST_WRITES, "dynamodb:Scan", "rds-db:connect",
     }
     for name in ("payment-dr-operator-dev", "payment-dr-automation-dev"):
         granted = {a for s in statements(three_regions, role(three_regions, name)) for a in as_list(s["Action"])}
@@ -286,3 +294,22 @@ def test_the_operator_can_find_and_copy_the_snapshot_of_the_lost_writes_in_every
         [kms] = [s for s in statements(three_regions, operator) if "kms:CreateGrant" in as_list(s["Action"]) and key in s["Resource"]]
         assert sorted(as_list(kms["Action"])) == ["kms:CreateGrant", "kms:DescribeKey"] and kms["Resource"] == [key]
         assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}}
+
+
+def test_with_arc_the_dr_roles_may_set_routing_controls_and_nothing_else_of_arc(config, dev):
+    """drctl/arc.py asks the cluster for its endpoints, lists the routing controls and sets their states."""
+    from tests.infra.test_failover import ARC_CLUSTER
+
+    arc = engine.evaluate({**config, "routingControl": "arc", "arcClusterArn": ARC_CLUSTER})
+    panels = f"arn:aws:route53-recovery-control::{ACCOUNT}:controlpanel/*"
+    expected = {
+        "route53-recovery-control-config:DescribeCluster": ARC_CLUSTER,
+        "route53-recovery-cluster:ListRoutingControls": panels,
+        "route53-recovery-cluster:UpdateRoutingControlStates": f"{panels}/routingcontrol/*",
+    }
+    for name in ("payment-dr-operator-dev", "payment-dr-automation-dev"):
+        for action, resource in expected.items():
+            assert allowed(arc, role(arc, name), action, resource), (name, action)
+        # Without ARC the roles hold none of it.
+        granted = {a for s in statements(dev, role(dev, name)) for a in as_list(s["Action"])}
+        assert not {a for a in granted if a.startswith("route53-recovery")}, name
