@@ -166,7 +166,7 @@ def sdk_timer(monkeypatch: pytest.MonkeyPatch) -> SdkTimer:
 
 def new_payment_event() -> tuple[tuple[dict[str, Any]], dict[str, Any]]:
     """pytest-benchmark set-up: every round is a new payment (a new idempotency key)."""
-    return (api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}"}),), {}
+    return (api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}", "Content-Type": "application/json"}),), {}
 
 
 def test_rejected_payment_latency(
@@ -174,7 +174,7 @@ def test_rejected_payment_latency(
 ) -> None:
     # A Luhn-invalid card is rejected before any AWS call: pure handler overhead.
     body = json.dumps(payment(card={"number": "4111111111111112"}))
-    event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected"})
+    event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected", "Content-Type": "application/json"})
     api.invoke(event)  # warm up
 
     rounds = ROUNDS if measuring(request) else SMOKE_ROUNDS
@@ -256,7 +256,7 @@ def test_cold_start(
     samples: list[dict[str, Any]] = []
 
     def cold_start_in_fresh_interpreter() -> None:
-        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{time.time_ns()}"})
+        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{time.time_ns()}", "Content-Type": "application/json"})
         probe = subprocess.run(
             [sys.executable, "-c", _COLD_START_PROBE],
             env=env,
