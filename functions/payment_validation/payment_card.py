@@ -36,9 +36,10 @@ _CARD_FIELD_SEPARATORS = re.compile(r"[ -]")
 # holds a Luhn-valid 12-19 digit stretch between its dashes; no PAN has their shape (8-4-4-4-12 hex digits
 # is 32), so they are masked before the scan and kept whole.
 _HEX = "[0-9a-fA-F]"
+# A dash may join them to a prefix ("key-<uuid>"): masking the id still leaves any PAN before it whole.
 _CORRELATION_ID = re.compile(
-    rf"(?<![0-9a-zA-Z-]){_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}(?![0-9a-zA-Z-])"
-    rf"|(?<![0-9a-zA-Z-])1-{_HEX}{{8}}-{_HEX}{{24}}(?![0-9a-zA-Z-])"
+    rf"(?<![0-9a-zA-Z]){_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}(?![0-9a-zA-Z])"
+    rf"|(?<![0-9a-zA-Z])1-{_HEX}{{8}}-{_HEX}{{24}}(?![0-9a-zA-Z])"
 )
 
 # Canonical form for the scan: ASCII digits, " " for a separator, anything else as itself (or "x").
