@@ -44,7 +44,7 @@ from hypothesis import strategies as st
 from payment_card import luhn_valid
 from tests.functions.conftest import VISA, Deployment, FakeLambdaContext, deploy_to, mocked_aws, payment
 
-EXAMPLES = int(os.environ.get("PAYMENT_FUZZ_EXAMPLES", "3000"))
+EXAMPLES = int(os.environ.get("PAYMENT_FUZZ_EXAMPLES", "2000"))
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "PutObject", "TransactWriteItems", "BatchWriteItem"})
 INTERNAL_NAMES = re.compile(
     r"Traceback|File \"|\.py\b|botocore|boto3|pydantic|aws_lambda_powertools|payment_(card|request|store|clients)"
