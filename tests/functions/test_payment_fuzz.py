@@ -300,7 +300,7 @@ def stored_data(api: Deployment) -> tuple[list[dict[str, Any]], list[Any]]:
     return items, others
 
 
-def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number(capsys: pytest.CaptureFixture) -> None:
+def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number() -> None:
     statuses: Counter[int] = Counter()
     all_pans: set[str] = set()
     started = time.monotonic()
@@ -350,6 +350,6 @@ def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number(capsys: pytest.Captu
     assert not leaked(sorted(all_pans), items, others)
     # The run reached every outcome it is meant to (so the properties above were not vacuous).
     assert {201, 400, 404, 415} <= set(statuses), statuses
-    with capsys.disabled():
-        print(f"\npayment fuzz: {sum(statuses.values())} events, statuses {dict(sorted(statuses.items()))}, "
-              f"{len(items)} payments stored, {len(all_pans)} card numbers, {elapsed:.1f} s")
+    # Shown with -s; no capsys: the handler module may be loaded here, and its logger keeps the stdout it saw.
+    print(f"\npayment fuzz: {sum(statuses.values())} events, statuses {dict(sorted(statuses.items()))}, "
+          f"{len(items)} payments stored, {len(all_pans)} card numbers, {elapsed:.1f} s")
