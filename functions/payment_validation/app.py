@@ -16,7 +16,6 @@ import gc
 gc.disable()
 
 import base64
-import binascii
 import json
 import os
 import re
