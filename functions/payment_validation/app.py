@@ -16,7 +16,6 @@ import gc
 gc.disable()
 
 import base64
-import binascii
 import json
 import os
 import re
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -38,7 +36,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from payment_card import fingerprint, redact_pans
+from payment_card import contains_pan, fingerprint, redact_pans
 from payment_clients import lazy_client, long_lived
 from payment_health import check_region
 from payment_money import format_amount
@@ -67,12 +65,19 @@ MIN_CARD_KEY_BYTES = 32
 SERVED_REGION_HEADER = "X-Served-Region"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _RETRY_SOON = {"Retry-After": "1"}
+# The only body this API reads; a charset parameter, if any, must say UTF-8 (RFC 8259 section 8.1).
+_MEDIA_TYPE = "application/json"
+_CHARSET_PARAMETER = re.compile(r'\s*charset\s*=\s*"?utf-8"?\s*', re.IGNORECASE | re.ASCII)
+# API Gateway request ids are UUIDs; anything else in requestContext.requestId did not come from it.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
 
 # Metric dimension for a rejection, by violation code; anything else is "InvalidField".
 _REJECTION_REASONS = {
     "body_too_large": "MalformedRequest",
     "body_encoding": "MalformedRequest",
     "json_invalid": "MalformedRequest",
+    "duplicate_key": "MalformedRequest",
+    "event_malformed": "MalformedRequest",
     "model_type": "MalformedRequest",
     "idempotency_key_missing": "IdempotencyKey",
     "idempotency_key_format": "IdempotencyKey",
@@ -85,6 +90,7 @@ _REJECTION_REASONS = {
     "amount_precision": "InvalidAmount",
     "amount_over_limit": "AmountOverLimit",
     "currency_not_allowed": "UnsupportedCurrency",
+    "contains_card_number": "CardNumberInField",
 }
 
 try:
@@ -94,11 +100,26 @@ except ConfigurationError:
     raise
 
 
-class _RedactingFormatter(LambdaPowertoolsFormatter):
-    """Last line of defence: no log line leaves with something that looks like a card number."""
+def _redacted(value: Any) -> Any:
+    """`value` with card numbers redacted from every string in it, keys included."""
+    if isinstance(value, str):
+        return redact_pans(value)
+    if isinstance(value, dict):
+        return {_redacted(key): _redacted(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item) for item in value]
+    return value
 
-    def format(self, record: Any) -> str:
-        return redact_pans(super().format(record))
+
+class _RedactingFormatter(LambdaPowertoolsFormatter):
+    """Last line of defence: no log line leaves with something that looks like a card number.
+
+    Strings are redacted before serialisation, where a tab or a newline is still itself rather
+    than JSON's two-character escape, then the line once more (for what `default=str` rendered).
+    """
+
+    def serialize(self, log: Any) -> str:
+        return redact_pans(super().serialize(_redacted(log)))
 
 
 logger = Logger(logger_formatter=_RedactingFormatter())
@@ -108,7 +129,8 @@ tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
 # debug=False explicitly: POWERTOOLS_DEV would otherwise print whole events, card numbers included.
 # Sorted keys: a replay, built from the stored acceptance record, is byte-identical.
-app = APIGatewayRestResolver(debug=False, serializer=partial(json.dumps, sort_keys=True, separators=(",", ":")))
+_serialize = partial(json.dumps, sort_keys=True, separators=(",", ":"))
+app = APIGatewayRestResolver(debug=False, serializer=_serialize)
 
 # Short timeouts and few retries: API Gateway gives up after 29 s, Route 53 after a few.
 _SDK_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 3})
@@ -175,11 +197,30 @@ def _reject(violation: Violation) -> RequestRejected:
     return RequestRejected([violation])
 
 
+class UnsupportedMediaType(Exception):
+    """The request body is not declared as JSON."""
+
+
+def _require_json(event: APIGatewayProxyEvent) -> None:
+    """415 unless Content-Type is application/json (parameters allowed; a charset must be UTF-8).
+
+    API Gateway validates a body against the model only for the content types the model is mapped
+    to, and passes other content types through unvalidated: the function must refuse them itself.
+    """
+    media_type, *parameters = (event.headers.get("Content-Type") or "").split(";")
+    if media_type.strip().lower() != _MEDIA_TYPE or any(
+        "charset" in parameter.lower() and not _CHARSET_PARAMETER.fullmatch(parameter) for parameter in parameters
+    ):
+        raise UnsupportedMediaType
+
+
 def _read_body(event: APIGatewayProxyEvent) -> str:
     raw = event.body or ""
     try:
         data = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
-    except binascii.Error:
+    except UnicodeEncodeError:  # a lone surrogate: the event's JSON held an escape no UTF-8 body produces
+        raise _reject(Violation("body", "body_encoding", "must be UTF-8 encoded JSON")) from None
+    except ValueError:  # binascii.Error, or non-ASCII characters in a base64 body
         raise _reject(Violation("body", "body_encoding", "is not valid base64")) from None
     if len(data) > MAX_BODY_BYTES:
         raise _reject(Violation("body", "body_too_large", f"must not exceed {MAX_BODY_BYTES} bytes"))
@@ -197,6 +238,8 @@ def _idempotency_key(event: APIGatewayProxyEvent) -> str:
     if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         message = "must be 8-128 characters: letters, digits, '_', '-', '.' or ':'"
         raise _reject(Violation(field, "idempotency_key_format", message))
+    if contains_pan(key):
+        raise _reject(Violation(field, "contains_card_number", "must not contain a card number"))
     return key
 
 
@@ -238,6 +281,7 @@ def record_payment(command: dict[str, Any]) -> dict[str, Any]:
 @tracer.capture_method(capture_response=False)
 def create_payment() -> Response:
     event = app.current_event
+    _require_json(event)
     body = _read_body(event)
     idempotency_key = _idempotency_key(event)
     request = _request_rules().validated_request(body, settings, _now())
@@ -289,6 +333,13 @@ def _rejected(exc: RequestRejected) -> Response:
     return _error(400, "invalid_request", f"Invalid request: {exc}", violations=violations)
 
 
+@app.exception_handler(UnsupportedMediaType)
+def _unsupported_media_type(_exc: UnsupportedMediaType) -> Response:
+    _count("PaymentRejected", Reason="UnsupportedMediaType")
+    logger.info("Payment rejected", reason="UnsupportedMediaType")
+    return _error(415, "unsupported_media_type", f"Content-Type must be {_MEDIA_TYPE} (charset, if given, utf-8)")
+
+
 @app.exception_handler(TransactionConflict)
 def _key_reused(exc: TransactionConflict) -> Response:
     reason = "IdempotencyConflict" if exc.store == "acceptance" else "TransactionConflict"
@@ -326,11 +377,70 @@ def _no_route(_exc: NotFoundError) -> Response:
     return _error(404, "not_found", "No such route; the API has POST /payments and GET /health")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True)
+def _request_id(event: dict[str, Any], context: LambdaContext) -> str:
+    """API Gateway's request id, or Lambda's when the event has none that API Gateway could have made.
+
+    Every log line carries it, every error body and stored item too: it must exist, and must not be
+    something a caller chose (a card number, for one).
+    """
+    request_context = event.get("requestContext")
+    request_id = request_context.get("requestId") if isinstance(request_context, dict) else None
+    if isinstance(request_id, str) and _REQUEST_ID.fullmatch(request_id) and not contains_pan(request_id):
+        return request_id
+    return str(context.aws_request_id)
+
+
+def _proxy_event(event: Any) -> dict[str, Any] | None:
+    """The event as the resolver reads it, or None if it is no API Gateway proxy event at all.
+
+    API Gateway always sends these fields with these types; a direct invocation may not. Optional
+    parts that are missing or null get what API Gateway sends for "none"; a route needs its method
+    and path, and headers and body are only ever strings.
+    """
+    if not isinstance(event, dict) or not all(isinstance(event.get(name), str) for name in ("httpMethod", "path")):
+        return None
+    headers = event.get("headers") or {}
+    body = event.get("body")
+    if not isinstance(headers, dict) or not all(isinstance(value, str) for value in headers.values()):
+        return None
+    if body is not None and not isinstance(body, str):
+        return None
+    multi_value_headers = event.get("multiValueHeaders")
+    if not isinstance(multi_value_headers, dict):
+        multi_value_headers = {name: [value] for name, value in headers.items()}
+    request_context = event.get("requestContext")
+    return event | {
+        "headers": headers,
+        "multiValueHeaders": multi_value_headers,
+        "isBase64Encoded": event.get("isBase64Encoded") is True,
+        "requestContext": request_context if isinstance(request_context, dict) else {},
+    }
+
+
+def _malformed_event() -> dict[str, Any]:
+    """The 400 for an event no route can be chosen for, in the REST API proxy response format."""
+    _count("PaymentRejected", Reason="MalformedRequest")
+    logger.info("Request rejected", reason="MalformedRequest", violations=["event:event_malformed"])
+    violation = Violation("event", "event_malformed", "is not an API Gateway REST API proxy event")
+    response = _error(400, "invalid_request", f"Invalid request: {violation.field}: {violation.message}",
+                      violations=[violation.as_dict()])
+    return {
+        "statusCode": response.status_code,
+        "multiValueHeaders": {name: [value] for name, value in response.headers.items()},
+        "body": _serialize(response.body),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    proxy_event = _proxy_event(event)
+    logger.set_correlation_id(_request_id(proxy_event or {}, context))
+    if proxy_event is None:
+        return _malformed_event()
+    return app.resolve(proxy_event, context)
 
 
 # End of init: what it created stays for the environment's lifetime; later collections skip it.

@@ -9,7 +9,9 @@ these models take about 90 ms to load, and GET /health does not need them.
 
 from __future__ import annotations
 
+import json
 import re
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any
@@ -32,7 +34,16 @@ from payment_money import MINOR_UNITS, decimal_places
 from payment_settings import Settings
 from payment_violations import RequestRejected, Violation
 
-MERCHANT_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}"
+# Identifiers have strict formats. A merchant id is a slug with fewer digits than the shortest card
+# number, so it cannot hold one in any form; it is also a key of the transactions table's index.
+MERCHANT_ID_PATTERN = r"(?=.{3,64}\Z)[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*"
+MERCHANT_ID_MAX_DIGITS = PAN_MIN_DIGITS - 1
+MERCHANT_ID_MESSAGE = (
+    f"must be 3-64 lower-case letters and digits, starting with a letter, words joined by single '-' or '_', "
+    f"with at most {MERCHANT_ID_MAX_DIGITS} digits"
+)
+REFERENCE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}"
+REFERENCE_MESSAGE = "must be 1-64 letters, digits, '.', '_', ':', '/', '#' or '-', starting with a letter or digit"
 AMOUNT_PATTERN = r"(?:0|[1-9][0-9]{0,14})(?:\.[0-9]+)?"
 DESCRIPTION_MAX_LENGTH = 255
 
@@ -43,6 +54,11 @@ _MESSAGES = {
     "json_invalid": "request body is not valid JSON",
     "model_type": "must be a JSON object",
 }
+# Errors raised from plain exceptions can quote the input: their text is never passed on.
+_OPAQUE_ERRORS = frozenset({"value_error", "assertion_error"})
+# A key from the request is named in a violation only if it is a plain name (and not a card number).
+_ECHOABLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}", re.ASCII)
+UNNAMED_KEY = "[key]"
 
 
 def _full_match(pattern: str, code: str, message: str) -> AfterValidator:
@@ -59,6 +75,18 @@ def _full_match(pattern: str, code: str, message: str) -> AfterValidator:
 def _no_pan(text: str) -> str:
     if contains_pan(text):
         raise PydanticCustomError("contains_card_number", "must not contain a card number")
+    return text
+
+
+def _merchant_id(text: str) -> str:
+    if not re.fullmatch(MERCHANT_ID_PATTERN, text) or sum(char.isdigit() for char in text) > MERCHANT_ID_MAX_DIGITS:
+        raise PydanticCustomError("merchant_id_format", MERCHANT_ID_MESSAGE)
+    return text
+
+
+def _printable(text: str) -> str:
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise PydanticCustomError("description_format", "must not contain control characters")
     return text
 
 
@@ -106,38 +134,70 @@ class Card(BaseModel):
 class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    merchant_id: Annotated[
-        StrictStr,
-        _full_match(
-            MERCHANT_ID_PATTERN,
-            "merchant_id_format",
-            "must be 3-64 letters, digits, '_' or '-', starting with a letter or digit",
-        ),
-    ]
+    merchant_id: Annotated[StrictStr, AfterValidator(_merchant_id)]
     amount: Annotated[Decimal, BeforeValidator(_amount)]
     currency: Annotated[StrictStr, _full_match(r"[A-Z]{3}", "currency_format", "must be an upper-case ISO 4217 code")]
     card: Card
-    description: Annotated[StrictStr, Field(max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(_no_pan)] | None = None
-    reference: (
+    description: (
         Annotated[
-            StrictStr,
-            _full_match(r"[\x21-\x7e]{1,64}", "reference_format", "must be 1-64 printable ASCII characters, no spaces"),
-            AfterValidator(_no_pan),
+            StrictStr, Field(max_length=DESCRIPTION_MAX_LENGTH), AfterValidator(_printable), AfterValidator(_no_pan)
         ]
         | None
     ) = None
+    reference: (
+        Annotated[StrictStr, _full_match(REFERENCE_PATTERN, "reference_format", REFERENCE_MESSAGE), AfterValidator(_no_pan)]
+        | None
+    ) = None
+
+
+def field_name(path: tuple[str | int, ...]) -> str:
+    """A field's dotted path as a violation names it; keys that are not plain names are not repeated."""
+    parts = [
+        str(part) if isinstance(part, int) or (_ECHOABLE_KEY.fullmatch(part) and not contains_pan(part)) else UNNAMED_KEY
+        for part in path
+    ]
+    return ".".join(parts)[:128] or "body"
 
 
 def violations_from(error: ValidationError) -> list[Violation]:
     """Client-facing violations; pydantic's `input` (possibly a PAN) is deliberately left out."""
     return [
         Violation(
-            field=".".join(str(part) for part in detail["loc"])[:128] or "body",
+            field=field_name(detail["loc"]),
             code=detail["type"],
-            message=_MESSAGES.get(detail["type"], detail["msg"]),
+            message=_MESSAGES.get(detail["type"], "is not valid" if detail["type"] in _OPAQUE_ERRORS else detail["msg"]),
         )
         for detail in error.errors(include_url=False, include_input=False, include_context=False)
     ]
+
+
+class _JsonObject(list):
+    """A JSON object as its (key, value) pairs, duplicates kept."""
+
+
+def duplicate_keys(body: str) -> list[str]:
+    """Paths of keys that occur twice in one JSON object of `body` (JSON that does not parse has none).
+
+    JSON parsers silently keep the last of duplicate keys, and not all keep the same one: a second
+    `amount` must be refused, not recorded.
+    """
+    try:
+        tree = json.loads(body, object_pairs_hook=_JsonObject)
+    except (ValueError, RecursionError):
+        return []  # the model's own parse reports it
+    found, pending = [], [(tree, ())]
+    while pending:  # iterative: nesting depth is the client's choice
+        node, path = pending.pop()
+        if isinstance(node, _JsonObject):
+            seen = set()
+            for key, value in node:
+                if key in seen:
+                    found.append(field_name((*path, key)))
+                seen.add(key)
+                pending.append((value, (*path, key)))
+        elif isinstance(node, list):
+            pending.extend((item, (*path, index)) for index, item in enumerate(node))
+    return sorted(set(found))
 
 
 def _end_of_expiry_month(card: Card) -> datetime:
@@ -152,6 +212,9 @@ def validated_request(body: str, settings: Settings, now: datetime) -> PaymentRe
     All schema violations are listed; the rules that depend on configuration or the clock are
     checked once the schema holds.
     """
+    duplicates = duplicate_keys(body)
+    if duplicates:
+        raise RequestRejected([Violation(path, "duplicate_key", "occurs more than once") for path in duplicates])
     try:
         request = PaymentRequest.model_validate_json(body)
     except ValidationError as exc:

@@ -218,7 +218,7 @@ class Floor:
 
 def new_payment() -> dict[str, Any]:
     """Every round is a new payment (a new idempotency key)."""
-    return api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}"})
+    return api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{time.time_ns()}", "Content-Type": "application/json"})
 
 
 def test_rejected_payment_latency(
@@ -226,7 +226,7 @@ def test_rejected_payment_latency(
 ) -> None:
     # A Luhn-invalid card is rejected before any AWS call: pure handler overhead.
     body = json.dumps(payment(card={"number": "4111111111111112"}))
-    event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected"})
+    event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected", "Content-Type": "application/json"})
     api.invoke(event)  # warm up
     floor = Floor(api, sdk_timer)
     floor.measure()  # warm up: creates the clients
@@ -322,7 +322,7 @@ def test_cold_start(
     samples: list[dict[str, Any]] = []
 
     def cold_start_in_fresh_interpreter() -> None:
-        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{time.time_ns()}"})
+        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{time.time_ns()}", "Content-Type": "application/json"})
         probe = subprocess.run(
             [sys.executable, "-c", _COLD_START_PROBE],
             env=env,

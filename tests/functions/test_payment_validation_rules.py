@@ -63,7 +63,8 @@ def too_precise(currency: str, amount: str, places: int) -> tuple[Any, str, str,
 MERCHANT_FORMAT = (
     "merchant_id",
     "merchant_id_format",
-    "must be 3-64 letters, digits, '_' or '-', starting with a letter or digit",
+    "must be 3-64 lower-case letters and digits, starting with a letter, words joined by single '-' or '_', "
+    "with at most 11 digits",
 )
 AMOUNT_FORMAT = ("amount", "amount_format", 'must be a string in plain decimal notation, e.g. "125.50"')
 CARD_FORMAT = ("card.number", "card_number_format", "must contain only digits, optionally grouped by spaces or dashes")
@@ -71,6 +72,10 @@ CARD_LENGTH = ("card.number", "card_number_length", "must have 12 to 19 digits")
 NOT_A_STRING = "string_type", "Input should be a valid string"
 NOT_AN_INTEGER = "int_type", "Input should be a valid integer"
 PAN_IN_TEXT = "contains_card_number", "must not contain a card number"
+REFERENCE_FORMAT = (
+    "reference_format",
+    "must be 1-64 letters, digits, '.', '_', ':', '/', '#' or '-', starting with a letter or digit",
+)
 
 # Case name: (body, field, code, message).
 REJECTED_BODIES: dict[str, tuple[Any, str, str, str]] = {
@@ -149,8 +154,7 @@ REJECTED_BODIES: dict[str, tuple[Any, str, str, str]] = {
     "reference with a space": (
         payment(reference="order 1"),
         "reference",
-        "reference_format",
-        "must be 1-64 printable ASCII characters, no spaces",
+        *REFERENCE_FORMAT,
     ),
     "JSON array body": ([payment()], "body", "model_type", "must be a JSON object"),
 }
@@ -203,12 +207,12 @@ def test_oversized_body_is_rejected_and_the_limit_itself_is_accepted(shared_api:
 
 
 def test_base64_encoded_body_is_decoded(shared_api: Deployment) -> None:
-    event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": "key-00000001"}, base64_body=True)
+    event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": "key-00000001", "Content-Type": "application/json"}, base64_body=True)
     assert shared_api.invoke(event).status == 201
 
 
 def test_invalid_base64_body_is_rejected(shared_api: Deployment) -> None:
-    event = api_event("POST", "/payments", "x", {"Idempotency-Key": "key-00000001"})
+    event = api_event("POST", "/payments", "x", {"Idempotency-Key": "key-00000001", "Content-Type": "application/json"})
     event["body"], event["isBase64Encoded"] = "%%%not-base64", True
 
     response = shared_api.invoke(event)
