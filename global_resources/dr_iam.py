@@ -168,9 +168,10 @@ def regional_statements(
         iam.statement(["cloudwatch:DescribeAlarms"], [arn("cloudwatch", f"alarm:{cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier('*'))}")],
                       sid="ReadRoutingHolds"),
         iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),
-        # drctl reconcile: read the accepted payments of this region's replica, post the missing ones as the
-        # poster's own database user (IAM token; the writer may be any region's cluster).
-        iam.statement(["dynamodb:Scan"], tables[:1], sid="ReconcileReadPayments"),
+        # drctl reconcile: read the accepted payments of this region's replicas (acceptance records and
+        # transactions), post the missing ones as the poster's own database user (IAM token; the writer may be
+        # any region's cluster).
+        iam.statement(["dynamodb:Scan"], tables, sid="ReconcileReadPayments"),
         iam.statement(
             ["kms:Decrypt"], [stack.keys.key.arn], sid="ReconcileTableKey",
             conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},

@@ -74,13 +74,22 @@ def item(number: int, status: str = "ACCEPTED", created: str = "2026-03-01T12:00
             "created_at": created, "idempotency_key": "k" * 64, "request_id": f"r-{number}"}
 
 
-def transactions_table(world: World, region: str, items: list[dict[str, Any]]) -> None:
+def transactions_table(world: World, region: str, items: list[dict[str, Any]], accepted_only: list[dict[str, Any]] = ()) -> None:
+    """The region's transactions table holds `items`; its acceptance table (the idempotency table) holds the
+    acceptance record of every ACCEPTED one plus `accepted_only`: payments whose transactions item the lost
+    region had not replicated, while the acceptance, MRSC in strong mode, was acknowledged by a quorum."""
     dynamodb = world.aws("dynamodb", region)
-    table = world.stack.cfg.namer(naming.TRANSACTIONS_TABLE)
-    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}])
+    namer = world.stack.cfg.namer
+    for table, key in ((namer(naming.TRANSACTIONS_TABLE), "transaction_id"), (namer(naming.IDEMPOTENCY_TABLE), "id")):
+        dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
     for entry in items:
-        dynamodb.put_item(TableName=table, Item={k: _serializer.serialize(v) for k, v in entry.items()})
+        dynamodb.put_item(TableName=namer(naming.TRANSACTIONS_TABLE), Item={k: _serializer.serialize(v) for k, v in entry.items()})
+    for entry in [*[i for i in items if i["status"] == "ACCEPTED"], *accepted_only]:
+        record = entry | {"id": ledger.ACCEPTANCE_PREFIX + entry["transaction_id"]}
+        dynamodb.put_item(TableName=namer(naming.IDEMPOTENCY_TABLE), Item={k: _serializer.serialize(v) for k, v in record.items()})
+    # An item of another kind in the same table (a Powertools-era idempotency record) is not a payment.
+    dynamodb.put_item(TableName=namer(naming.IDEMPOTENCY_TABLE), Item={"id": {"S": "other#1"}, "status": {"S": "ACCEPTED"}})
 
 
 def cut_off_and_promote(pair: Pair, post_on_primary: Callable[[], None]) -> None:
@@ -103,19 +112,20 @@ def test_reconcile_after_a_failover_completes_the_ledger_once(
     world = make_world(TWO_REGIONS, writer="us-east-2")
     payments = [item(n) for n in range(1, 6)]
     early = item(9, created="2026-02-01T00:00:00.000Z")  # accepted before --since: not looked at
-    transactions_table(world, "us-east-2", [*payments, item(6, status="PENDING"), early])
+    unreplicated = item(7)  # acknowledged in the lost region: its acceptance record survived, its transactions item did not
+    transactions_table(world, "us-east-2", [*payments, item(6, status="PENDING"), early], accepted_only=[unreplicated])
 
     with closing(pair.poster(pair.primary)) as poster:
         for payment in payments[:3]:
             ledger_db.post(poster, ledger_db.payment_from_item(payment))
 
         def last_postings() -> None:
-            for payment in payments[3:]:
+            for payment in [*payments[3:], unreplicated]:
                 ledger_db.post(poster, ledger_db.payment_from_item(payment))
 
         cut_off_and_promote(pair, last_postings)
-    ids = [p["transaction_id"] for p in payments]
-    assert pair.entries(pair.standby) == ids[:3]  # the new writer lacks the last two postings
+    ids = [p["transaction_id"] for p in [*payments, unreplicated]]
+    assert pair.entries(pair.standby) == ids[:3]  # the new writer lacks the last three postings
 
     stand_in = type("StandInRds", (), {"generate_db_auth_token": staticmethod(fake_token)})()
     monkeypatch.setattr(ledger, "token_for", lambda ctx, writer: ledger_db.iam_token(stand_in, writer))
@@ -125,14 +135,14 @@ def test_reconcile_after_a_failover_completes_the_ledger_once(
     dry = world.invoke("reconcile", *since, *tunnel, "--dry-run")
     assert dry.exit_code == 0, dry.output
     out = flat(dry.stdout)
-    assert "DynamoDB us-east-2: 5 accepted payment(s) (since 2026-03-01T00:00:00+00:00); ledger: 3 of them; missing: 2" in out
-    assert "1. [change] post 2 missing transaction(s) to payment-db-us-east-2-qa as ledger_poster" in out
+    assert "DynamoDB us-east-2: 6 accepted payment(s) (since 2026-03-01T00:00:00+00:00); ledger: 3 of them; missing: 3" in out
+    assert "1. [change] post 3 missing transaction(s) to payment-db-us-east-2-qa as ledger_poster" in out
     assert pair.entries(pair.standby) == ids[:3]
 
     first = world.invoke("reconcile", *since, *tunnel, "--yes")
     assert first.exit_code == 0, first.output
-    assert "posted 2, already posted by a stream poster meanwhile 0, conflicts 0" in flat(first.stdout)
-    assert "the ledger now holds 5 of the 5 accepted payments (0 missing)" in flat(first.stdout)
+    assert "posted 3, already posted by a stream poster meanwhile 0, conflicts 0" in flat(first.stdout)
+    assert "the ledger now holds 6 of the 6 accepted payments (0 missing)" in flat(first.stdout)
     assert pair.entries(pair.standby) == ids
 
     second = world.invoke("reconcile", *since, *tunnel, "--yes")
@@ -144,10 +154,10 @@ def test_reconcile_after_a_failover_completes_the_ledger_once(
     assert [line["outcome"] for line in audit] == ["dry-run", "ok", "ok"]
     assert (audit[1]["details"]["region"], audit[1]["details"]["writer"]) == ("us-east-2", "payment-db-us-east-2-qa")
     assert {k: audit[1]["details"][k] for k in ("accepted", "in_ledger_before", "missing_before", "posted", "in_ledger_after", "missing_after")} \
-        == {"accepted": 5, "in_ledger_before": 3, "missing_before": 2, "posted": 2, "in_ledger_after": 5, "missing_after": 0}
+        == {"accepted": 6, "in_ledger_before": 3, "missing_before": 3, "posted": 3, "in_ledger_after": 6, "missing_after": 0}
     assert audit[2]["details"]["missing_before"] == 0 and "posted" not in audit[2]["details"]
     notices = [m for m in world.messages("us-east-2") if m["command"] == "reconcile"]
-    assert [m["outcome"] for m in notices] == ["ok", "ok"] and notices[0]["details"]["posted"] == 2
+    assert [m["outcome"] for m in notices] == ["ok", "ok"] and notices[0]["details"]["posted"] == 3
     writer = world.aws("rds", "us-east-2").describe_db_clusters(DBClusterIdentifier=world.stack.cluster("us-east-2"))["DBClusters"][0]
     assert set(token_calls) == {(writer["Endpoint"], writer["Port"], "ledger_poster", "us-east-2")}
 
@@ -173,3 +183,14 @@ def test_the_database_name_is_the_programs() -> None:
     from global_resources.secrets import DATABASE_NAME
 
     assert ledger.DATABASE == DATABASE_NAME
+
+
+def test_the_acceptance_prefix_is_the_payment_functions() -> None:
+    """drctl does not import the function (its modules import each other as Lambda's top level): read it."""
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[2] / "functions" / "payment_validation" / "payment_store.py"
+    [value] = [node.value.value for node in ast.parse(source.read_text()).body
+               if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["ACCEPTANCE_PREFIX"]]
+    assert ledger.ACCEPTANCE_PREFIX == value

@@ -189,8 +189,9 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
             for bucket in (f"payment-audit-logs-{region}-dev", f"payment-receipts-{region}-dev"):
                 assert allowed(three_regions, target, "s3:GetReplicationConfiguration", f"arn:aws:s3:::{bucket}")
             # drctl reconcile: scan this replica's payments (its key decrypts them), post as ledger_poster.
-            assert allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-transactions-dev")
-            assert not allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-idempotency-dev")
+            for table in ("payment-transactions-dev", "payment-idempotency-dev"):
+                assert allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}")
+            assert not allowed(three_regions, target, "dynamodb:PutItem", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-transactions-dev")
             cluster_id = three_regions.one("aws:rds/cluster:Cluster", lambda r: r.region == region).outputs["clusterResourceId"]
             assert allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/{POSTER_ROLE}")
             assert not allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/postgres")
