@@ -168,16 +168,10 @@ class RegionalStorage(pulumi.ComponentResource):
             "accessLogBucket": self.access_log_bucket.bucket,
         })
 
-    def _access_logs(self) -> aws.s3.Bucket:
-        """The region's access-log bucket, and server access logging of every data bucket into it."""
+    def _private_and_versioned(self, name: str, bucket: aws.s3.Bucket) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
+        """What every bucket of the stack has: no public access, no ACLs (the bucket owner owns every object),
+        versioning."""
         ctx = self.ctx
-        name = "access-log-bucket"
-        bucket = aws.s3.Bucket(
-            ctx.logical(name),
-            bucket=ctx.name(naming.ACCESS_LOG_BUCKET),
-            force_destroy=not ctx.cfg.deletion_protection,
-            opts=ctx.opts(self, protect=ctx.cfg.deletion_protection),
-        )
         opts = ctx.opts(self)
         access = aws.s3.BucketPublicAccessBlock(
             ctx.logical(name), bucket=bucket.bucket, block_public_acls=True, block_public_policy=True,
@@ -189,6 +183,20 @@ class RegionalStorage(pulumi.ComponentResource):
         versioning = aws.s3.BucketVersioning(
             ctx.logical(name), bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts,
         )
+        return access, versioning
+
+    def _access_logs(self) -> aws.s3.Bucket:
+        """The region's access-log bucket, and server access logging of every data bucket into it."""
+        ctx = self.ctx
+        name = "access-log-bucket"
+        bucket = aws.s3.Bucket(
+            ctx.logical(name),
+            bucket=ctx.name(naming.ACCESS_LOG_BUCKET),
+            force_destroy=not ctx.cfg.deletion_protection,
+            opts=ctx.opts(self, protect=ctx.cfg.deletion_protection),
+        )
+        opts = ctx.opts(self)
+        access, versioning = self._private_and_versioned(name, bucket)
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             ctx.logical(name),
             bucket=bucket.bucket,
@@ -236,16 +244,7 @@ class RegionalStorage(pulumi.ComponentResource):
             opts=ctx.opts(self, protect=cfg.deletion_protection),
         )
         opts = ctx.opts(self)
-        access = aws.s3.BucketPublicAccessBlock(
-            ctx.logical(name), bucket=bucket.bucket, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=opts,
-        )
-        aws.s3.BucketOwnershipControls(
-            ctx.logical(name), bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts,
-        )
-        versioning = aws.s3.BucketVersioning(
-            ctx.logical(name), bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts,
-        )
+        access, versioning = self._private_and_versioned(name, bucket)
         aws.s3.BucketServerSideEncryptionConfiguration(
             ctx.logical(name),
             bucket=bucket.bucket,
