@@ -205,8 +205,11 @@ class Result:
                 found.setdefault(re.sub(r"\d+", "#", message), []).append((phase, message))
         total = len(self.plays)
         # One line per kind of problem: how many plays show it, and the play with the largest figures.
-        return [f"{max(seen, key=lambda p: [int(n) for n in re.findall(r'\d+', p[1])])[1]} [{len(seen)} of {total} plays]"
-                for seen in found.values()]
+        return [f"{max(seen, key=_figures_in)[1]} [{len(seen)} of {total} plays]" for seen in found.values()]
+
+
+def _figures_in(entry: tuple[int, str]) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", entry[1])]
 
 
 def _secs(value: int | None) -> str:
