@@ -4,9 +4,12 @@
     python -m plan --stack prod         # Pulumi.prod.yaml
     python -m plan --set secondaryRegions='["us-east-2","us-west-2"]'
     python -m plan --diagram docs/architecture.md   # also write the Mermaid architecture diagram
+    python -m plan --simulate primary-region-lost   # play an outage on the evaluated stack (or: all)
 
 After the resources it prints the recovery budget (plan/budget.py) and the policy pack's verdict
-(policy/rules.py via plan/policies.py); it exits with status 3 when a policy is violated.
+(policy/rules.py via plan/policies.py); it exits with status 3 when a policy is violated. The budget's
+API and database RTO are the worst case of the outage simulation (plan/simulate.py, plan/scenarios.py);
+``--simulate`` prints a scenario's timeline instead and exits with status 4 when it shows a problem.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from rich.console import Console
 from rich.table import Table
 
 from core.config import ConfigError
-from plan import budget, diagram, engine, policies
+from plan import budget, diagram, engine, policies, scenarios, simulate
 
 NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName", "domainName", "topic")
 POLICY_VIOLATION_EXIT = 3
+SIMULATION_PROBLEM_EXIT = 4
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
@@ -78,6 +82,8 @@ def main(
     set_: list[str] = typer.Option([], "--set", help="Override a config key: KEY=VALUE (JSON for lists/maps)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable resource list."),
     diagram_path: Optional[Path] = typer.Option(None, "--diagram", dir_okay=False, help="Write the architecture diagram (Mermaid) here: .md for a Markdown page, else raw Mermaid."),
+    simulate_: Optional[str] = typer.Option(None, "--simulate", metavar="SCENARIO",
+                                            help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all."),
 ) -> None:
     console = Console(width=200)
     path = config_file or engine.ROOT / f"Pulumi.{stack}.yaml"
@@ -90,6 +96,8 @@ def main(
     except ConfigError as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1)
+    if simulate_:
+        raise typer.Exit(run_simulation(console, evaluation, simulate_))
     if diagram_path:
         text = diagram.document(evaluation, stack) if diagram_path.suffix == ".md" else diagram.mermaid(evaluation)
         diagram_path.write_text(text)
@@ -106,6 +114,19 @@ def main(
         Console(width=200, stderr=True).print(f"diagram written to {diagram_path}")
     if violations:
         raise typer.Exit(POLICY_VIOLATION_EXIT)
+
+
+def run_simulation(console: Console, evaluation: engine.Evaluation, which: str) -> int:
+    """Prints the scenario(s) and the worst-case figures; the exit status says whether any shows a problem."""
+    try:
+        model = simulate.build_model(evaluation)
+        keys = None if which == "all" else [scenarios.scenario(which).key]
+        results = scenarios.run_all(model, keys)
+    except simulate.SimulationError as error:
+        console.print(f"[red]error:[/] {error}")
+        return 2
+    console.print(scenarios.report_all(results, model), markup=False, highlight=False, soft_wrap=True)
+    return SIMULATION_PROBLEM_EXIT if any(r.problems() for r in results) else 0
 
 
 def report_policies(console: Console, violations: list[policies.Violation]) -> None:
