@@ -57,6 +57,12 @@ pulumi.export("failover", {
         for region in cfg.region_names
     },
     "dbProbeAlarms": {stack.region: stack.probe.alarm.name for stack in regions},
+    "dbWritableAlarms": {stack.region: stack.probe.writable_alarm.name for stack in regions},
+    # Routing holds (core/routing.py): held region -> holder region -> the hold check's id.
+    "holdChecks": {
+        held: {holder: check.id for (check_held, holder), check in failover.hold_checks.items() if check_held == held}
+        for held in cfg.region_names
+    },
     # For clients that cannot use auroraGlobalWriterEndpoint (preferred: it follows the writer, TLS verify-full works).
     "dbWriterName": failover.db_writer_name,
     "dbPrivateZoneId": failover.db_zone.zone_id,

@@ -40,14 +40,17 @@ INSTANCE_CLASS_PATTERN = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 HOSTED_ZONE_ID_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 PRINCIPAL_ARN_PATTERN = re.compile(r"^arn:aws:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+# arn:aws:route53-recovery-control::<account>:cluster/<id> (ARC resources are global: no region in the ARN).
+ARC_CLUSTER_ARN_PATTERN = re.compile(r"^arn:aws:route53-recovery-control::\d{12}:cluster/[A-Za-z0-9_-]{1,64}$")
+ROUTING_CONTROLS = ("cloudwatch", "arc")  # core/routing.py: ROUTING_CONTROL_CLOUDWATCH, ROUTING_CONTROL_ARC
 DEFAULT_CIDR_POOL = ipaddress.ip_network("10.0.0.0/8")
 DEFAULT_VPC_PREFIX = 16
 # Private /20s in 3 AZs, public /24s: the VPC must be large enough for both.
 MAX_VPC_PREFIX = 18
 RFC1918_BLOCKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 # Lambda refuses a reservation that leaves an account fewer than 100 unreserved executions per region;
-# with the default quota of 1000 and the DB probe's 1, the validator can reserve 899.
-MAX_RESERVED_CONCURRENCY = 1000 - 100 - 1
+# with the default quota of 1000, the DB probe's 1 and the canary's 1, the validator can reserve 898.
+MAX_RESERVED_CONCURRENCY = 1000 - 100 - 2
 
 
 KNOWN_KEYS = (
@@ -59,7 +62,7 @@ KNOWN_KEYS = (
     "replicationLagThresholdMs", "healthCheckIntervalSeconds", "healthCheckFailureThreshold",
     "dnsTtlSeconds", "logRetentionDays", "lambdaReservedConcurrency", "maxTransactionAmount",
     "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "manageApiGatewayAccount",
-    "opsPrincipalArns", "tags",
+    "opsPrincipalArns", "routingControl", "arcClusterArn", "tags",
 )
 
 
@@ -140,6 +143,10 @@ class StackConfig:
     # account should manage it (docs/service.md, "Access logs and the account's CloudWatch role").
     manage_api_gateway_account: bool
     ops_principal_arns: tuple[str, ...]
+    # How a region is taken out of rotation by hand (docs/failover.md): CloudWatch holds only, or also
+    # Route 53 ARC routing controls on the team's cluster.
+    routing_control: str = "cloudwatch"
+    arc_cluster_arn: str | None = None
     extra_tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -310,6 +317,19 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
     rpo = r.integer("auroraGlobalDbRpoSeconds", 0, lambda n: n == 0 or 20 <= n <= 86400,
                     "allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset")
 
+    routing_control = r.string("routingControl", "cloudwatch") or "cloudwatch"
+    if routing_control not in ROUTING_CONTROLS:
+        r.problem("routingControl", routing_control, "allowed: 'cloudwatch' (holds on CloudWatch alarms, the default) or 'arc' "
+                  "(also Route 53 ARC routing controls on the cluster named by arcClusterArn)")
+        routing_control = "cloudwatch"
+    arc_cluster_arn = r.string("arcClusterArn")
+    if arc_cluster_arn and not ARC_CLUSTER_ARN_PATTERN.match(arc_cluster_arn):
+        r.problem("arcClusterArn", arc_cluster_arn, "must be an ARC cluster ARN like arn:aws:route53-recovery-control::123456789012:cluster/abcd1234")
+    elif routing_control == "arc" and not arc_cluster_arn:
+        r.problems.append("arcClusterArn is required with routingControl=arc: the ARN of the Route 53 ARC cluster to put the routing controls on")
+    elif arc_cluster_arn and routing_control != "arc":
+        r.problem("arcClusterArn", arc_cluster_arn, "is only used with routingControl=arc (set routingControl or remove arcClusterArn)")
+
     extra_tags = r.structured("tags", {}, dict)
     reserved = {*tags.STACK_TAG_KEYS, "Name"} & set(extra_tags)
     if reserved:
@@ -347,7 +367,7 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         lambda_reserved_concurrency=r.integer(
             "lambdaReservedConcurrency", 50, lambda n: 1 <= n <= MAX_RESERVED_CONCURRENCY,
             f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
-            "executions per region unreserved, and the DB probe reserves 1)",
+            "executions per region unreserved, and the DB probe and the canary reserve 1 each)",
         ),
         max_transaction_amount=max_amount,
         allowed_currencies=tuple(currencies),
@@ -355,6 +375,8 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
         api_throttle_burst_limit=r.integer("apiThrottleBurstLimit", 400, lambda n: 1 <= n <= 5000, "allowed: 1 to 5000 requests"),
         manage_api_gateway_account=r.boolean("manageApiGatewayAccount", True),
         ops_principal_arns=tuple(principals),
+        routing_control=routing_control,
+        arc_cluster_arn=arc_cluster_arn if routing_control == "arc" else None,
         extra_tags=extra_tags,
     )
     if r.problems:

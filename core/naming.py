@@ -110,6 +110,18 @@ FAILOVER_CHAIN_LABEL = NameSpec("failover", 60)
 DB_PRIVATE_ZONE_LABEL = NameSpec("db", 63)
 PRIVATE_ZONE_PARENT = "payment-dr.internal"  # .internal: reserved for private use (ICANN, 2024)
 FAILOVER_TOPIC = NameSpec("payment-failover-events", 256)
+# Routing holds (core/routing.py): "payment-routing-hold-<held region>-<suffix>", one alarm per held region in
+# each holder region (qualified with routing.hold_qualifier).
+ROUTING_HOLD_ALARM = NameSpec("payment-routing", 255)
+# The region canary (region_factory/canary.py); its alarms are "payment-canary-<target>-<suffix>".
+CANARY_FUNCTION = NameSpec("payment-canary", 64)
+CANARY_ROLE = NameSpec("payment-canary", 64, with_region=True)
+CANARY_SCHEDULE = NameSpec("payment-canary", 64)
+CANARY_ALARM = NameSpec("payment-canary", 255)
+# Route 53 ARC (routingControl "arc"): one control panel per stack, one routing control per region. ARC names
+# allow 64 characters; both live in the one cluster, so the control's name carries its region.
+ARC_CONTROL_PANEL = NameSpec("payment-dr", 64)
+ARC_ROUTING_CONTROL = NameSpec("payment-serve", 64, with_region=True)
 # The health-check alarms' own topic and key in us-east-1 (global_resources/health_alarms.py).
 HEALTH_ALARMS_TOPIC = NameSpec("payment-health-check-events", 256)
 HEALTH_ALARMS_KEY_ALIAS = NameSpec("alias/payment-dr-health-checks", 256)

@@ -16,6 +16,8 @@ from core.config import DrRole, StackConfig
 
 # Route 53 health-check metrics exist only in us-east-1, so alarms on them live there.
 ROUTE53_METRICS_REGION = "us-east-1"
+# Route 53 ARC's recovery-control configuration API is served from us-west-2 only (global_resources/arc.py).
+ARC_CONFIG_REGION = "us-west-2"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Providers:
     global_: aws.Provider
     # Alarms on Route 53 health-check metrics.
     route53_metrics: aws.Provider
+    # Route 53 ARC configuration (routingControl "arc" only).
+    arc: aws.Provider | None = None
 
     def for_region(self, region: str) -> aws.Provider:
         return self.regional[region]
@@ -48,6 +52,7 @@ def build(cfg: StackConfig) -> Providers:
         regional=regional,
         global_=_provider("aws-global", cfg.primary.name, global_tags),
         route53_metrics=_provider(f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION, global_tags),
+        arc=_provider("aws-arc", ARC_CONFIG_REGION, global_tags) if cfg.routing_control == "arc" else None,
     )
 
 

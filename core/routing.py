@@ -21,6 +21,10 @@ How traffic is routed (docs/failover.md says it for operators):
   failing too (R was serving), it publishes ``RegionHeldOut{Region=R}=1`` in its own region: the
   traffic that left R stays away (sticky failover). Only ``drctl failback`` / ``drctl dns
   --release`` publishes 0, after checking that replication has drained.
+  Consecutive means within one invocation (``CANARY_ROUNDS`` rounds a minute, the streaks start
+  at 0 in each invocation; functions/canary/app.py says why), and the threshold is capped at
+  ``CANARY_ROUNDS``. A blind canary (not one target answered healthy in that round: its own
+  network is what failed) holds nothing.
 - ``drctl dns --to X`` holds every region ahead of X in the chain, in every region it can reach.
 - The database writer's private name follows writability: the probe publishes
   ``DatabaseWritable`` (1 when its cluster is the global database's writer and accepts writes)
@@ -52,9 +56,36 @@ CANARY_DIMENSION = "Target"
 PUBLIC_TARGET = "public"  # the Target value for the public API name (domainName)
 CANARY_INTERVAL_SECONDS = 10
 CANARY_SCHEDULE = "rate(1 minute)"
+CANARY_ROUNDS = 60 // CANARY_INTERVAL_SECONDS  # rounds per invocation (one a minute)
+CANARY_HTTP_TIMEOUT_SECONDS = 5  # a /health slower than this is a failed probe
+# The canary function's environment (region_factory/canary.py sets it, functions/canary/app.py reads it):
+# the outage simulation reads the same variables from the evaluated function.
+CANARY_ENV_CHAIN = "CHAIN"  # the failover chain, primary first: comma-separated regions
+CANARY_ENV_TARGETS = "TARGETS"  # JSON object: target (a region, or PUBLIC_TARGET) -> its /health URL
+CANARY_ENV_FAILURE_THRESHOLD = "FAILURE_THRESHOLD"  # consecutive failed rounds before a hold (<= CANARY_ROUNDS)
+CANARY_ENV_INTERVAL = "INTERVAL_SECONDS"
+CANARY_ENV_ROUNDS = "ROUNDS"
+CANARY_ENV_HTTP_TIMEOUT = "HTTP_TIMEOUT_SECONDS"
+CANARY_ENV_NAMESPACE = "CANARY_NAMESPACE"
+CANARY_ENV_ROUTING_NAMESPACE = "ROUTING_NAMESPACE"
+
+# Hold alarm: RegionHeldOut{Region=<held>} Maximum over one minute >= 1, missing data ignored.
+HOLD_PERIOD_SECONDS = 60
+HOLD_STATISTIC = "Maximum"
+HOLD_THRESHOLD = HELD
 
 # Database probe: the writability metric beside DatabaseReachable (region_factory/probe.py).
 WRITABLE_METRIC = "DatabaseWritable"
+WRITABLE_ALARM = "db-writable"  # payment-db-writable-<suffix>, in each region: the `writer` check watches it
+
+# Optional Route 53 ARC routing controls (config routingControl="arc"): one more child of each `region` check.
+ROUTING_CONTROL_CLOUDWATCH, ROUTING_CONTROL_ARC = "cloudwatch", "arc"
+ARC = "arc"  # the kind of the RECOVERY_CONTROL health check (payment-health-arc-<region>-<suffix>)
+
+
+def canary_failure_threshold(failure_threshold: int) -> int:
+    """healthCheckFailureThreshold as consecutive canary rounds: at most one invocation's rounds."""
+    return max(1, min(failure_threshold, CANARY_ROUNDS))
 
 
 def hold_qualifier(held: str) -> str:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from core import naming
+from core import naming, routing
 from core.config import KNOWN_REGIONS
 from plan.engine import COMPUTED, Evaluation, ResourceRecord
 from policy import rules
@@ -235,6 +235,9 @@ def _detection(evaluation: Evaluation, record: ResourceRecord, seen: frozenset[s
     if check_type == "CALCULATED":
         children = references(evaluation, record, inputs.get("childHealthchecks") or [], ["id"], [HEALTH_CHECK])
         children = [c for c in children if c.urn not in seen | {record.urn}]
+        # Holds and routing controls are set after a region has failed (canary, drctl, operator): they keep
+        # traffic away, they do not detect the outage (core/routing.py). The outage is detected by the others.
+        children = [c for c in children if f"-{routing.HOLD}-" not in _check_identity(c)[0] and c.inputs.get("type") != "RECOVERY_CONTROL"]
         threshold = _number(inputs.get("childHealthThreshold"))
         if not children or threshold is None:
             return None, "calculated health check: children or childHealthThreshold unknown"

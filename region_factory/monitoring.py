@@ -25,7 +25,7 @@ from typing import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from core import naming
+from core import naming, routing
 from core.config import StackConfig
 from core.providers import ROUTE53_METRICS_REGION
 from region_factory import dashboard, probe
@@ -34,10 +34,11 @@ from region_factory.storage import KINDS as BUCKET_KINDS
 from region_factory.storage import NAMES as BUCKET_NAMES
 
 TABLES = {"transactions": naming.TRANSACTIONS_TABLE, "idempotency": naming.IDEMPOTENCY_TABLE}
-# global_resources/failover.py: KINDS (the dashboards are built before the checks; a test keeps them equal).
-HEALTH_CHECK_KINDS = ("api", "db", "region")
-# region_factory/probe.py names its alarm so (a test keeps them equal).
+# The per-region health checks (core/routing.py; the dashboards are built before the checks).
+HEALTH_CHECK_KINDS = routing.REGION_CHECK_KINDS
+# region_factory/probe.py names its alarms so (a test keeps them equal).
 PROBE_ALARM = "db-reachable"
+PROBE_ALARMS = (PROBE_ALARM, routing.WRITABLE_ALARM)
 
 MINUTE = 60
 # AWS/RDS metrics are standard resolution: "Amazon Aurora automatically sends metric data to CloudWatch in
@@ -134,7 +135,10 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
             f"More than {API_5XX_RATE_THRESHOLD:.0%} of payment API answers were 5xx in {SERVICE_DATAPOINTS} of "
             f"{SERVICE_EVALUATIONS} minutes. docs/observability.md",
             "AWS/ApiGateway", "5XXError", {"ApiName": ctx.name(naming.API), "Stage": ctx.name(naming.API_STAGE)}, "Average",
-            SERVICE_PERIOD, "GreaterThanThreshold", API_5XX_RATE_THRESHOLD, "notBreaching",
+            SERVICE_PERIOD, "GreaterThanThreshold", API_5XX_RATE_THRESHOLD,
+            # No requests, no datapoint: the normal state of a standby region. A region that stops answering
+            # altogether is the canaries' to page (region_factory/canary.py: their silence is breaching).
+            "notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
         ),
         AlarmSpec(
@@ -142,7 +146,9 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
             f"The payment function failed invocations in {SERVICE_DATAPOINTS} of {SERVICE_EVALUATIONS} minutes "
             "(unhandled errors, timeouts). docs/observability.md",
             "AWS/Lambda", "Errors", {"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)}, "Sum",
-            SERVICE_PERIOD, "GreaterThanThreshold", 0, "notBreaching",
+            SERVICE_PERIOD, "GreaterThanThreshold", 0,
+            # Lambda publishes Errors only for invocations: an idle function is not failing (see the 5xx alarm).
+            "notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
         ),
     ]
@@ -237,7 +243,7 @@ def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic: aws.sns.To
 
 def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
     cfg = ctx.cfg
-    own_alarms = [spec.key for spec in regional_alarms(ctx)] + [PROBE_ALARM]
+    own_alarms = [spec.key for spec in regional_alarms(ctx)] + list(PROBE_ALARMS)
     return dashboard.DashboardData(
         region=ctx.region,
         cluster=cfg.namer(naming.DB_CLUSTER, ctx.region),

@@ -4,8 +4,13 @@ Route 53's health checkers are on the internet and cannot reach Aurora's private
 region runs a probe inside its VPC (functions/db_probe, docs/db-probe.md): once a minute an
 EventBridge schedule starts one invocation that connects to this region's cluster six times, ten
 seconds apart, and publishes ``DatabaseReachable`` (1/0) per probe. An alarm on that metric backs the
-region's CLOUDWATCH_METRIC health check (global_resources/failover.py); a silent probe counts as a
+region's `db` CLOUDWATCH_METRIC health check (global_resources/failover.py); a silent probe counts as a
 failure (missing data is breaching), and the alarm reports both ways to the region's failover topic.
+
+The probe also publishes ``DatabaseWritable`` (core/routing.py): 1 when this region's cluster is the global
+database's writer and its server accepts writes (``pg_is_in_recovery()`` is false), 0 when it answered as a
+reader, nothing when it could not be reached. The writability alarm on it backs the region's `writer`
+check, which guards the private writer name: the name never points at a cluster not known to be writable.
 
 Metric resolution: Route 53 health checks on alarms support standard-resolution metrics only
 ("High-resolution metrics aren't supported", Route 53 API reference, AlarmIdentifier). So the probe
@@ -19,7 +24,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from core import iam, naming
+from core import iam, naming, routing
 from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
 from region_factory.database import PORT, DatabaseAccess
@@ -30,6 +35,7 @@ HANDLER = "app.lambda_handler"
 SERVICE_NAME = "payment-db-probe"
 METRIC_NAMESPACE = "PaymentDR/DatabaseProbe"
 METRIC_NAME = "DatabaseReachable"
+WRITABLE_METRIC = routing.WRITABLE_METRIC
 DIMENSION = "ClusterIdentifier"
 SCHEDULE = "rate(1 minute)"
 PROBE_INTERVAL_SECONDS = 10
@@ -128,6 +134,8 @@ class DatabaseProbe(pulumi.ComponentResource):
     schedule: aws.cloudwatch.EventRule
     # DatabaseReachable below the threshold: what the region's `db` Route 53 health check watches.
     alarm: aws.cloudwatch.MetricAlarm
+    # DatabaseWritable not 1 throughout the minute: what the region's `writer` check watches.
+    writable_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(
         self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, topic: aws.sns.Topic,
@@ -234,4 +242,29 @@ class DatabaseProbe(pulumi.ComponentResource):
             ok_actions=[topic.arn],
             opts=ctx.opts(self),
         )
-        self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name})
+        self.writable_alarm = aws.cloudwatch.MetricAlarm(
+            ctx.logical(routing.WRITABLE_ALARM),
+            name=ctx.name(naming.ALARM, routing.WRITABLE_ALARM),
+            alarm_description=(
+                f"Aurora cluster {cluster_identifier} not known to accept writes: a probe of the minute found it a "
+                "reader (pg_is_in_recovery, or not the global database's writer), or no probe reached it. Normal in a "
+                "secondary region; backs this region's `writer` Route 53 health check, which guards the private writer "
+                "name (docs/failover.md)."
+            ),
+            namespace=METRIC_NAMESPACE,
+            metric_name=WRITABLE_METRIC,
+            dimensions={DIMENSION: cluster_identifier},
+            # Minimum: one read-only answer in the minute is enough to move the writer name away.
+            statistic="Minimum",
+            period=ALARM_PERIOD_SECONDS,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            comparison_operator="LessThanThreshold",
+            threshold=1,
+            # An unreachable cluster publishes no datapoint: not known to be writable.
+            treat_missing_data="breaching",
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            opts=ctx.opts(self),
+        )
+        self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name, "writableAlarmName": self.writable_alarm.name})

@@ -292,12 +292,12 @@ EXPECTED_FAILURES = (
 
 
 def metric_data(result: ProbeResult, cluster_identifier: str, storage_resolution: int) -> list[dict[str, Any]]:
-    """One probe's datapoints. Latency only for a probe that got an answer: a failure's duration is
-    a timeout, not a latency."""
-    values: dict[str, tuple[float, str]] = {
-        "DatabaseReachable": (int(result.reachable), "None"),
-        "DatabaseWritable": (int(result.writable), "None"),
-    }
+    """One probe's datapoints. Writability and latency only for a probe that got an answer: a cluster
+    that could not be reached is not known to be writable or read-only (its writability alarm treats
+    the missing datapoint as breaching), and a failure's duration is a timeout, not a latency."""
+    values: dict[str, tuple[float, str]] = {"DatabaseReachable": (int(result.reachable), "None")}
+    if result.reachable:
+        values["DatabaseWritable"] = (int(result.writable), "None")
     if result.latency_ms is not None:
         values["ProbeLatencyMs"] = (result.latency_ms, "Milliseconds")
     return [
@@ -342,7 +342,9 @@ class Prober:
         started = time.perf_counter()
         in_recovery = query_in_recovery(target, credentials, self.tls, self.settings.connect_timeout_seconds)
         result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        result.reachable, result.writable = True, not in_recovery
+        # Writable: the global database's writer (the role decides which endpoint was probed) and a server
+        # that is not a standby. Either alone is not enough: a cluster mid-failover can be one but not the other.
+        result.reachable, result.writable = True, target.role == "writer" and not in_recovery
 
     def _credentials(self) -> Credentials:
         secret = self.secrets.get(

@@ -258,7 +258,7 @@ Deploy = Callable[..., ProbeFunction]
 def deploy(aws: None, servers: Servers) -> Deploy:
     """Loads the function for a region. The writer endpoint leads to the primary server, reader
     endpoints to the standby, unless `writer=`/`reader=` say otherwise. A secondary's cluster
-    endpoint leads nowhere, as in Aurora, where no writer stands behind it."""
+    endpoint leads nowhere (as in Aurora, where no writer stands behind it) unless `writer=` is given."""
 
     def deploy_to(
         region: str = PRIMARY, writer: Address | None = None, reader: Address | None = None, **env: str
@@ -269,7 +269,7 @@ def deploy(aws: None, servers: Servers) -> Deploy:
         identifier = module.settings.cluster_identifier
         described = cluster(region, identifier) if identifier in described_clusters(region) else {}
         routes = {described.get("ReaderEndpoint"): reader or servers.standby.address}
-        if identifier != CLUSTERS[SECONDARY]:
+        if identifier != CLUSTERS[SECONDARY] or writer:
             routes[described.get("Endpoint")] = writer or servers.primary.address
         module.prober.locate = route_to_local(module.prober.locate, routes, function.located)
         module.cloudwatch.meta.events.register(
@@ -372,6 +372,42 @@ def test_switchover_between_probes_moves_the_next_probe_to_the_reader_endpoint(d
     assert (second["endpoint_role"], second["reachable"], second["writable"]) == ("reader", True, False)
 
 
+def test_writer_whose_server_is_in_recovery_is_not_writable(deploy: Deploy, servers: Servers) -> None:
+    """The global database names this cluster the writer, but the server behind its endpoint is still a
+    standby (mid-failover): reachable, not writable. The real standby answers pg_is_in_recovery() = true."""
+    function = deploy(writer=servers.standby.address)
+
+    [probe] = function.invoke()
+
+    assert (probe["endpoint_role"], probe["reachable"], probe["writable"]) == ("writer", True, False)
+    assert [d["Value"] for d in function.datums("DatabaseWritable")] == [0]
+    [stored] = stored_datapoints(PRIMARY, "DatabaseWritable", CLUSTERS[PRIMARY])
+    assert stored["Maximum"] == 0.0
+
+
+def test_server_accepting_writes_in_a_cluster_that_is_not_the_writer_is_not_writable(deploy: Deploy, servers: Servers) -> None:
+    """An old primary back after an unplanned failover may answer as a primary server while the global
+    database has another writer: the writer name must not point at it. The real primary answers
+    pg_is_in_recovery() = false; the role comes from DescribeGlobalClusters (moto)."""
+    function = deploy(SECONDARY, reader=servers.primary.address)
+
+    [probe] = function.invoke()
+
+    assert (probe["endpoint_role"], probe["reachable"], probe["writable"]) == ("reader", True, False)
+    assert [d["Value"] for d in function.datums("DatabaseWritable")] == [0]
+
+
+def test_new_writer_after_failover_reports_writable(deploy: Deploy, servers: Servers) -> None:
+    """After the global database's writer moves to the secondary region, its probe reports it writable."""
+    make_writer(SECONDARY)
+    function = deploy(SECONDARY, writer=servers.primary.address)  # its cluster endpoint now has a writer behind it
+
+    [probe] = function.invoke()
+
+    assert (probe["endpoint_role"], probe["reachable"], probe["writable"]) == ("writer", True, True)
+    assert [d["Value"] for d in function.datums("DatabaseWritable")] == [1]
+
+
 # --- failures publish Reachable 0 and never raise --------------------------------------------
 
 
@@ -379,7 +415,9 @@ def assert_unreachable(function: ProbeFunction, probe: dict[str, Any], reason: s
     assert (probe["reachable"], probe["writable"], probe["latency_ms"]) == (False, False, None)
     assert reason in probe["reason"]
     assert [d["Value"] for d in function.datums("DatabaseReachable")] == [0]
-    assert [d["Value"] for d in function.datums("DatabaseWritable")] == [0]
+    # Not reached: not known to be writable, nor read-only. No datapoint (the writability alarm treats
+    # missing data as breaching), so an unreachable writer never reads as a read-only one, nor the reverse.
+    assert function.datums("DatabaseWritable") == []
     assert function.datums("ProbeLatencyMs") == []  # a failure's duration is not a latency
 
 

@@ -84,7 +84,7 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("tags", {"Project": "x", "Name": "y"}, "must not set Name, Project"),
         ("tags", {"CostCenter": "1", "Team": "p", "Owner": "o", "Tier": "t"},
          "allows at most 3 entries: Route 53 health checks and zones take 10 tags and the stack sets 7 itself"),
-        ("lambdaReservedConcurrency", "900", "lambdaReservedConcurrency='900': allowed: 1 to 899"),
+        ("lambdaReservedConcurrency", "899", "lambdaReservedConcurrency='899': allowed: 1 to 898"),
         ("enviromentSuffix", "dev", "is not a payment-dr setting; did you mean environmentSuffix?"),
     ],
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core import config as stack_config
+from core import routing
 from global_resources import failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
@@ -80,12 +81,24 @@ def resolve_api(evaluation: Evaluation) -> list[tuple[str, ResourceRecord]]:
 # --- health checks --------------------------------------------------------------------------------
 
 
-def test_every_region_has_an_api_a_db_and_a_region_check(three_regions):
+def hold_check(evaluation: Evaluation, held: str, holder: str) -> ResourceRecord:
+    return evaluation.one(HEALTH_CHECK, lambda r: r.inputs["tags"]["Name"] == f"payment-health-hold-{held}-{holder}-dev")
+
+
+def children_of(evaluation: Evaluation, calculated: ResourceRecord) -> set[str]:
+    return {evaluation.by_output("id", child).inputs["tags"]["Name"] for child in calculated.inputs["childHealthchecks"]}
+
+
+def test_every_region_has_its_checks_and_a_hold_per_other_region(three_regions):
     checks = three_regions.of_type(HEALTH_CHECK)
-    assert len(checks) == 3 * len(THREE)
+    assert len(checks) == len(failover.KINDS) * len(THREE) + len(THREE) * (len(THREE) - 1)
+    assert set(failover.KINDS) == {"api", "db", "writer", "region"}
     for region in THREE:
         for kind in failover.KINDS:
             assert check(three_regions, region, kind).provider_urn.endswith("::aws-global")
+        for holder in THREE:
+            if holder != region:
+                assert hold_check(three_regions, region, holder).provider_urn.endswith("::aws-global")
 
 
 def test_api_check_probes_the_regions_own_execute_api_host(dev):
@@ -116,12 +129,57 @@ def test_db_check_watches_its_regions_probe_alarm_and_fails_without_data(three_r
         assert db["insufficientDataHealthStatus"] == "Unhealthy"
 
 
-def test_region_check_is_healthy_only_when_its_own_api_and_db_checks_are(three_regions):
+def test_writer_check_watches_its_regions_writability_alarm(three_regions):
     for region in THREE:
-        calculated = check(three_regions, region, "region").inputs
-        children = {three_regions.by_output("id", child).inputs["tags"]["Name"] for child in calculated["childHealthchecks"]}
-        assert children == {f"payment-health-api-{region}-dev", f"payment-health-db-{region}-dev"}
-        assert calculated["type"] == "CALCULATED" and calculated["childHealthThreshold"] == 2
+        writer = check(three_regions, region, "writer").inputs
+        alarm = three_regions.one(ALARM, lambda a: a.region == region and a.inputs["metricName"] == routing.WRITABLE_METRIC)
+        assert (writer["type"], writer["cloudwatchAlarmName"], writer["cloudwatchAlarmRegion"]) == (
+            "CLOUDWATCH_METRIC", "payment-db-writable-dev", region)
+        assert alarm.inputs["name"] == "payment-db-writable-dev"
+        assert writer["insufficientDataHealthStatus"] == "Unhealthy"
+        inputs = alarm.inputs
+        assert (inputs["namespace"], inputs["dimensions"]) == ("PaymentDR/DatabaseProbe", {"ClusterIdentifier": f"payment-db-{region}-dev"})
+        # One read-only answer in the minute, or no answer at all, and the writer name moves away.
+        assert (inputs["statistic"], inputs["comparisonOperator"], inputs["threshold"], inputs["period"]) == ("Minimum", "LessThanThreshold", 1, 60)
+        assert inputs["treatMissingData"] == "breaching"
+
+
+def test_region_check_is_its_api_check_and_no_hold_and_never_the_probe(three_regions):
+    for region in THREE:
+        calculated = check(three_regions, region, "region")
+        others = [r for r in THREE if r != region]
+        assert children_of(three_regions, calculated) == {f"payment-health-api-{region}-dev"} | {
+            f"payment-health-hold-{region}-{holder}-dev" for holder in others}
+        # Every child must be healthy: the api check, and no region holding this one out.
+        assert calculated.inputs["type"] == "CALCULATED" and calculated.inputs["childHealthThreshold"] == 1 + len(others)
+
+
+def test_a_hold_is_an_alarm_in_the_holder_region_that_nobody_has_to_keep_publishing(three_regions):
+    for held in THREE:
+        for holder in [r for r in THREE if r != held]:
+            hold = hold_check(three_regions, held, holder).inputs
+            [alarm] = [a for a in three_regions.of_type(ALARM) if a.region == holder and a.inputs["name"] == f"payment-routing-hold-{held}-dev"]
+            assert (hold["type"], hold["cloudwatchAlarmName"], hold["cloudwatchAlarmRegion"]) == ("CLOUDWATCH_METRIC", alarm.inputs["name"], holder)
+            # Never set: no data, and a new check without a last known status is healthy; once set, it stays set.
+            assert hold["insufficientDataHealthStatus"] == "LastKnownStatus"
+            inputs = alarm.inputs
+            assert (inputs["namespace"], inputs["metricName"], inputs["dimensions"]) == ("PaymentDR/Routing", "RegionHeldOut", {"Region": held})
+            assert (inputs["statistic"], inputs["period"], inputs["comparisonOperator"], inputs["threshold"]) == (
+                "Maximum", 60, "GreaterThanOrEqualToThreshold", 1)
+            assert (inputs["evaluationPeriods"], inputs["datapointsToAlarm"]) == (1, 1)
+            assert inputs["treatMissingData"] == "ignore"
+            # Declared with the holder's own provider, paging the holder region's failover topic.
+            assert three_regions.by_urn(alarm.provider_urn).inputs["region"] == holder
+            topic = three_regions.by_output("arn", inputs["alarmActions"][0])
+            assert topic.region == holder and topic.inputs["name"] == "payment-failover-events-dev"
+            assert inputs["alarmActions"] == inputs["okActions"]
+
+
+def test_hold_metric_and_names_are_the_routing_contracts():
+    assert (routing.ROUTING_NAMESPACE, routing.HELD_OUT_METRIC, routing.HELD_OUT_DIMENSION) == ("PaymentDR/Routing", "RegionHeldOut", "Region")
+    cfg = stack_config.parse(example_config())
+    assert failover.hold_alarm_name(cfg, "us-east-1") == "payment-routing-hold-us-east-1-dev"
+    assert failover.hold_check_name(cfg, "us-east-1", "us-east-2") == "payment-health-hold-us-east-1-us-east-2-dev"
 
 
 def test_operator_overrides_of_a_check_survive_pulumi_up(dev):
@@ -152,6 +210,26 @@ def test_three_regions_chain_through_a_nested_failover_name(three_regions):
     assert len(api_records) == 2 * len(THREE) - 1
 
 
+@pytest.mark.parametrize("stack", ["dev", "three_regions"])
+def test_first_up_creates_the_chain_from_its_end(stack, request):
+    """Route 53 refuses an alias to a name without records: each level's SECONDARY depends on every record
+    of the level it aliases (the engine records each registration's dependencies, as `pulumi up` orders them)."""
+    evaluation = request.getfixturevalue(stack)
+    names = [record.inputs["name"] for _, record in resolve_api(evaluation)]
+    switchover = evaluation.one("command:local:Command", lambda c: "switchover" in c.name)
+    for level, name in enumerate(names):
+        level_records = records_at(evaluation, name)
+        for record in level_records.values():
+            assert switchover.urn in record.dependencies  # records follow the database's roles
+        if level + 1 < len(names):
+            below = {r.urn for r in records_at(evaluation, names[level + 1]).values()}
+            assert below and below <= set(level_records["SECONDARY"].dependencies), name
+            assert not below & set(level_records["PRIMARY"].dependencies)  # the regional alias needs nothing of the chain
+    # No cycle: following the dependencies from level 0 reaches the last level's PRIMARY, which depends on no record.
+    last = records_at(evaluation, names[-1])["PRIMARY"]
+    assert not {d for d in last.dependencies if evaluation.by_urn(d).type == RECORD}
+
+
 def test_only_ipv4_records_while_the_api_domains_are_ipv4_only(dev):
     for domain in dev.of_type("aws:apigateway/domainName:DomainName"):
         assert domain.inputs["endpointConfiguration"].get("ipAddressType") in (None, "ipv4")
@@ -165,6 +243,9 @@ def test_role_swap_flips_the_records_and_replaces_no_health_check(dev):
         for kind in failover.KINDS:
             before, after = check(dev, region, kind), check(swapped, region, kind)
             assert before.urn == after.urn and json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True)
+    before_holds = {r.urn: r.inputs for r in dev.of_type(HEALTH_CHECK) + dev.of_type(ALARM) if "hold" in r.name}
+    after_holds = {r.urn: r.inputs for r in swapped.of_type(HEALTH_CHECK) + swapped.of_type(ALARM) if "hold" in r.name}
+    assert len(before_holds) == 4 and json.dumps(before_holds, sort_keys=True) == json.dumps(after_holds, sort_keys=True)
     # The same records (updated in place), now pointing the other way; the private zone stays.
     assert {r.urn for r in dev.of_type(RECORD)} == {r.urn for r in swapped.of_type(RECORD)}
     assert writer_targets(swapped) == {"PRIMARY": "us-east-2", "SECONDARY": "us-east-1"}
@@ -182,8 +263,8 @@ def writer_targets(evaluation: Evaluation) -> dict[str, str]:
         [endpoint] = record.inputs["records"]
         cluster = evaluation.by_output("endpoint", endpoint)
         assert cluster.type == "aws:rds/cluster:Cluster"
-        db_check = evaluation.by_output("id", record.inputs["healthCheckId"])
-        assert db_check.inputs["tags"]["Name"] == f"payment-health-db-{cluster.region}-dev"
+        guard = evaluation.by_output("id", record.inputs["healthCheckId"])
+        assert guard.inputs["tags"]["Name"] == f"payment-health-writer-{cluster.region}-dev"  # writability, not reachability
         assert record.inputs["setIdentifier"] == f"{slot.lower()}-{cluster.region}"
         targets[slot] = cluster.region
     return targets

@@ -200,8 +200,9 @@ def test_service_alarms_watch_this_regions_api_and_function(dev):
 @pytest.mark.parametrize("stack", ["dev", "three_regions", "west"])
 def test_every_health_check_has_one_alarm_in_us_east_1(stack, request):
     evaluation = request.getfixturevalue(stack)
-    checks = {c.outputs["id"]: c for c in evaluation.of_type("aws:route53/healthCheck:HealthCheck")}
-    assert len(checks) == 3 * len(deployed(evaluation))
+    # The per-region checks; a hold pages through its own alarm in the holder region (global_resources/failover.py).
+    checks = {c.outputs["id"]: c for c in evaluation.of_type("aws:route53/healthCheck:HealthCheck") if "-hold-" not in c.inputs["tags"]["Name"]}
+    assert len(checks) == len(failover.KINDS) * len(deployed(evaluation))
     health = alarms(evaluation, namespace="AWS/Route53")
     assert sorted(dims(a)["HealthCheckId"] for a in health) == sorted(checks)
     for alarm in health:
@@ -238,7 +239,7 @@ def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_dep
     assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(example_config()["alertEmails"])
     assert all(s.inputs["topic"] == topic.outputs["arn"] for s in subscriptions)
     health = alarms(west, namespace="AWS/Route53")
-    assert len(health) == 6 and {a.region for a in health} == {ROUTE53_METRICS_REGION}
+    assert len(health) == 2 * len(failover.KINDS) and {a.region for a in health} == {ROUTE53_METRICS_REGION}
     assert {tuple(a.inputs["alarmActions"]) for a in health} == {(topic.outputs["arn"],)}
     # The health-alarm topic is global: its provider tags say so, not a DR role.
     provider = west.by_urn(topic.provider_urn)
@@ -295,10 +296,13 @@ def test_dashboard_widgets_show_this_regions_resources(stack, request):
         assert {("AWS/RDS", "AuroraGlobalDBReplicationLag"), ("AWS/RDS", "AuroraGlobalDBRPOLag"), ("AWS/ApiGateway", "5XXError"),
                 ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "Latency"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
                 ("AWS/Lambda", "Duration"), ("PaymentDR/DatabaseProbe", "DatabaseReachable"),
-                ("PaymentDR/DatabaseProbe", "ProbeLatencyMs")} <= seen["metrics"]
+                ("PaymentDR/DatabaseProbe", "ProbeLatencyMs"), ("PaymentDR/DatabaseProbe", "DatabaseWritable")} <= seen["metrics"]
         assert {("AWS/DynamoDB", t) for t in TABLES} | {("AWS/S3", b) for b in own_buckets} <= seen["searches"]
         # This region's own alarms (the probe's included) and its three health checks.
-        own_alarms = [a for a in evaluation.of_type(ALARM) if a.region == region and a.inputs["namespace"] not in ("AWS/DynamoDB", "AWS/S3", "AWS/Route53")]
+        # Links are left out: the replication alarms (SEARCH graphs instead), and the holds and canary alarms, which
+        # name other regions (the region's own `region` health-check alarm shows when it is held out).
+        links = ("AWS/DynamoDB", "AWS/S3", "AWS/Route53", "PaymentDR/Routing", "PaymentDR/Canary")
+        own_alarms = [a for a in evaluation.of_type(ALARM) if a.region == region and a.inputs["namespace"] not in links]
         assert {a.urn for a in own_alarms} | {a.urn for a in alarms(evaluation, namespace="AWS/Route53") if a.inputs["name"].endswith(f"-{region}-dev")} == seen["alarms"]
 
 

@@ -43,6 +43,22 @@ GROWS_WITH_REGIONS = {
 }
 
 
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+
+
+def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceRecord) -> bool:
+    """A region's CALCULATED routing check has one hold child per other region (global_resources/failover.py):
+    a new region may only ADD children, and the threshold stays "every child". Nothing else of it may change."""
+    if before.type != HEALTH_CHECK or before.inputs.get("type") != "CALCULATED":
+        return False
+    old, new = before.inputs["childHealthchecks"], after.inputs["childHealthchecks"]
+    assert set(old) <= set(new), f"{before.urn}: a new region must only add children"
+    assert after.inputs["childHealthThreshold"] == len(new) and before.inputs["childHealthThreshold"] == len(old)
+    unchanged = {k: v for k, v in before.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
+    assert unchanged == {k: v for k, v in after.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
+    return True
+
+
 def stack(suffix: str, regions: list[str]) -> engine.Evaluation:
     return engine.evaluate(deployed_in(regions, environmentSuffix=suffix))
 
@@ -90,11 +106,15 @@ def test_a_third_region_is_one_more_config_entry(regions):
     after_urns = {r.urn: r for r in after.managed}
     assert set(before_urns) <= set(after_urns)
     for urn, record in before_urns.items():
-        if record.type in GROWS_WITH_REGIONS:
+        if record.type in GROWS_WITH_REGIONS or grows_with_regions(record, after_urns[urn]):
             continue
         assert json.dumps(after_urns[urn].inputs, sort_keys=True) == json.dumps(record.inputs, sort_keys=True), urn
     for region in regions[2:]:
         assert regional_signature(after, region) == regional_signature(after, regions[0])
+    # Each existing region's routing check gains one hold child per added region, and nothing else.
+    for region in regions[:2]:
+        [old, new] = [e.one(HEALTH_CHECK, lambda c: c.name == f"health-region-{region}") for e in (before, after)]
+        assert len(new.inputs["childHealthchecks"]) - len(old.inputs["childHealthchecks"]) == len(regions) - 2
 
 
 @settings(max_examples=40)
