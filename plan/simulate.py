@@ -164,14 +164,17 @@ class Probe:
 
 @dataclass(frozen=True)
 class Canary:
-    """The region canary (core/routing.py): probes `targets` every `interval` s, publishes TargetHealthy per
-    target and engages holds."""
+    """The region canary (core/routing.py, functions/canary): one invocation a minute runs `rounds` rounds
+    `interval` s apart; each probes every target and publishes TargetHealthy per target; consecutive
+    failures count within one invocation; holds are published once per invocation."""
 
     function: str
     region: str
     namespace: str
     interval: int
+    rounds: int
     threshold: int
+    chain: tuple[str, ...]
     targets: tuple[str, ...]  # region names and/or routing.PUBLIC_TARGET
     hold_namespace: str
 
@@ -303,19 +306,18 @@ def _variables(function: ResourceRecord) -> dict[str, str]:
     return {k: str(v) for k, v in ((function.inputs.get("environment") or {}).get("variables") or {}).items()}
 
 
-# The environment variables the model reads (the functions' own names), with the contract's defaults.
+# The environment variables the model reads: the canary's own names (core/routing.py CANARY_ENV_*), each
+# with the contract's value when the function does not set it.
 PROBE_NAMESPACE = "PaymentDR/DatabaseProbe"
 CANARY_ENV = {
-    "namespace": ("CANARY_NAMESPACE", "METRIC_NAMESPACE"),
-    "interval": ("CANARY_INTERVAL_SECONDS", "PROBE_INTERVAL_SECONDS", "INTERVAL_SECONDS"),
-    "threshold": ("FAILURE_THRESHOLD", "HEALTH_CHECK_FAILURE_THRESHOLD", "HOLD_AFTER_FAILURES"),
-    "targets": ("TARGETS", "TARGET_REGIONS", "REGIONS"),
-    "hold_namespace": ("ROUTING_NAMESPACE", "HOLD_NAMESPACE"),
+    "namespace": getattr(routing, "CANARY_ENV_NAMESPACE", "CANARY_NAMESPACE"),
+    "interval": getattr(routing, "CANARY_ENV_INTERVAL", "INTERVAL_SECONDS"),
+    "rounds": getattr(routing, "CANARY_ENV_ROUNDS", "ROUNDS"),
+    "threshold": getattr(routing, "CANARY_ENV_FAILURE_THRESHOLD", "FAILURE_THRESHOLD"),
+    "chain": getattr(routing, "CANARY_ENV_CHAIN", "CHAIN"),
+    "targets": getattr(routing, "CANARY_ENV_TARGETS", "TARGETS"),
+    "hold_namespace": getattr(routing, "CANARY_ENV_ROUTING_NAMESPACE", "ROUTING_NAMESPACE"),
 }
-
-
-def _env(variables: dict[str, str], names: Iterable[str]) -> str | None:
-    return next((variables[n] for n in names if n in variables), None)
 
 
 def _probe(function: ResourceRecord, variables: dict[str, str]) -> Probe:
@@ -327,12 +329,12 @@ def _probe(function: ResourceRecord, variables: dict[str, str]) -> Probe:
 
 
 def _targets(raw: str | None, chain: tuple[str, ...], region: str) -> tuple[str, ...]:
-    """A canary's targets from its environment (JSON list, or comma separated; entries may be region names,
-    routing.PUBLIC_TARGET or objects with a region/name); by default every other region and the public name."""
+    """A canary's targets from its environment (a JSON object target -> /health URL, a JSON list, or comma
+    separated names: region names and routing.PUBLIC_TARGET); by default every region and the public name."""
     import json
 
     if raw is None:
-        return tuple(r for r in chain if r != region) + (routing.PUBLIC_TARGET,)
+        return tuple(chain) + (routing.PUBLIC_TARGET,)
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -350,17 +352,21 @@ def _targets(raw: str | None, chain: tuple[str, ...], region: str) -> tuple[str,
 def _canary(function: ResourceRecord, variables: dict[str, str], chain: tuple[str, ...], default_threshold: int,
             gaps: list[str]) -> Canary:
     region = str(function.region)
-    read = {key: _env(variables, names) for key, names in CANARY_ENV.items()}
+    read = {key: variables.get(name) for key, name in CANARY_ENV.items()}
     for key, value in read.items():
-        if value is None and key != "targets":
-            gaps.append(f"canary {function.name}: no {'/'.join(CANARY_ENV[key])} in its environment; "
-                        f"the simulation takes core/routing.py's value")
+        if not _known(value):
+            read[key] = None
+            gaps.append(f"canary {function.name} ({region}): no {CANARY_ENV[key]} in its environment; the simulation "
+                        "takes core/routing.py's value")
     what = f"canary {function.name} ({region})"
+    own_chain = tuple(r.strip() for r in read["chain"].split(",") if r.strip()) if read["chain"] else chain
     return Canary(
         function=str(function.inputs.get("name") or function.name), region=region,
         namespace=read["namespace"] or routing.CANARY_NAMESPACE,
-        interval=_int(read["interval"], routing.CANARY_INTERVAL_SECONDS, f"{what} interval"),
-        threshold=_int(read["threshold"], default_threshold, f"{what} failure threshold"),
+        interval=_int(read["interval"], routing.CANARY_INTERVAL_SECONDS, f"{what} {CANARY_ENV['interval']}"),
+        rounds=_int(read["rounds"], getattr(routing, "CANARY_ROUNDS", 60 // routing.CANARY_INTERVAL_SECONDS), f"{what} {CANARY_ENV['rounds']}"),
+        threshold=_int(read["threshold"], default_threshold, f"{what} {CANARY_ENV['threshold']}"),
+        chain=own_chain,
         targets=_targets(read["targets"], chain, region),
         hold_namespace=read["hold_namespace"] or routing.ROUTING_NAMESPACE,
     )
@@ -617,6 +623,7 @@ class Simulation:
         self.last_known = {c.id: True for c in model.checks.values()}
         self.status: dict[str, bool] = {c.id: True for c in model.checks.values()}
         self.canary_failures = {(c.region, target): 0 for c in model.canaries for target in c.targets}
+        self.canary_engaged: dict[str, set[str]] = {c.region: set() for c in model.canaries}
         self.canary_dns: dict[str, tuple[int, str | None]] = {}  # canary region -> (expires, answered region)
         self.failover_at: int | None = None
         self.failover_target: str | None = None
@@ -672,30 +679,36 @@ class Simulation:
             self.metrics.put((probe.region, probe.namespace, routing.WRITABLE_METRIC, dims), clock, float(writable))
 
     def _canaries(self, t: int, clock: int) -> None:
-        chain = self.model.chain
-        for canary in self.model.canaries:
-            index = chain.index(canary.region) if canary.region in chain else 0
-            if (clock + 3 * index) % canary.interval or self.world.down(CANARY, canary.region, t):
-                continue  # canaries of different regions are not in step
+        for index, canary in enumerate(self.model.canaries):
+            offset = (clock + 7 * index) % 60  # the regions' schedules are not in step
+            if offset % canary.interval or offset // canary.interval >= canary.rounds or self.world.down(CANARY, canary.region, t):
+                continue
+            if offset == 0:  # a new invocation: streaks start at 0, holds may be published again
+                for target in canary.targets:
+                    self.canary_failures[(canary.region, target)] = 0
+                self.canary_engaged[canary.region] = set()
             publish = self.world.cloudwatch(canary.region, t)
+            answers = {}
             for target in canary.targets:
                 region = self._canary_resolve(canary, t) if target == routing.PUBLIC_TARGET else target
-                ok = region is not None and self.world.serving(region, t)
+                answers[target] = ok = region is not None and self.world.serving(region, t)
                 key = (canary.region, target)
                 self.canary_failures[key] = 0 if ok else self.canary_failures[key] + 1
                 if publish:
                     self.metrics.put((canary.region, canary.namespace, routing.CANARY_METRIC,
                                       ((routing.CANARY_DIMENSION, target),)), clock, float(ok))
-            for held in chain:
-                # core/routing.py: hold R when R failed `threshold` probes in a row while every region ahead of
-                # R in the chain is failing too (R was serving). Only drctl releases (publishes 0).
-                if held == canary.region or (canary.region, held) not in self.canary_failures:
+            if not any(answers.values()):
+                continue  # a blind canary holds nothing (its own path is the likelier failure)
+            failing = [self.canary_failures.get((canary.region, r), 0) >= canary.threshold for r in canary.chain]
+            for position, held in enumerate(canary.chain):
+                # core/routing.py: hold R once R and every region ahead of it failed `threshold` rounds in a
+                # row; never the canary's own region; once per invocation; only drctl releases (publishes 0).
+                if held == canary.region or not all(failing[:position + 1]) or held in self.canary_engaged[canary.region]:
                     continue
-                ahead = routing.chain_ahead(chain, held)
-                failing = [self.canary_failures.get((canary.region, r), 0) >= canary.threshold for r in (*ahead, held)]
-                if all(failing) and publish:
+                if publish:
                     self.metrics.put((canary.region, canary.hold_namespace, routing.HELD_OUT_METRIC,
                                       ((routing.HELD_OUT_DIMENSION, held),)), clock, routing.HELD)
+                    self.canary_engaged[canary.region].add(held)
 
     def _canary_resolve(self, canary: Canary, t: int) -> str | None:
         """The canary's own DNS view of the public name: cached for the answer's TTL."""

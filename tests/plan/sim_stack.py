@@ -4,6 +4,7 @@ record on writability) and, for contrast, the design issue 13 replaces (region =
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from core import routing
@@ -75,8 +76,10 @@ def stack(regions: list[str], *, contract: bool = True, interval: int = 10, thre
             _check(glob, "writer", region, {"type": "CLOUDWATCH_METRIC", "cloudwatchAlarmName": f"payment-db-writable-{SUFFIX}",
                                             "cloudwatchAlarmRegion": region, "insufficientDataHealthStatus": "Unhealthy"}),
             record("aws:lambda/function:Function", f"canary-{region}", {"name": f"payment-canary-{SUFFIX}", "environment": {"variables": {
-                "CANARY_NAMESPACE": routing.CANARY_NAMESPACE, "CANARY_INTERVAL_SECONDS": str(routing.CANARY_INTERVAL_SECONDS),
-                "FAILURE_THRESHOLD": str(threshold), "ROUTING_NAMESPACE": routing.ROUTING_NAMESPACE, **canary_env}}}, on=on),
+                "CANARY_NAMESPACE": routing.CANARY_NAMESPACE, "INTERVAL_SECONDS": str(routing.CANARY_INTERVAL_SECONDS),
+                "ROUNDS": "6", "CHAIN": ",".join(regions), "FAILURE_THRESHOLD": str(threshold),
+                "TARGETS": json.dumps({t: f"https://{t}/health" for t in (*regions, routing.PUBLIC_TARGET)}),
+                "ROUTING_NAMESPACE": routing.ROUTING_NAMESPACE, **canary_env}}}, on=on),
             *[_alarm(on, f"payment-canary-{target}-{SUFFIX}", routing.CANARY_NAMESPACE, routing.CANARY_METRIC,
                      {routing.CANARY_DIMENSION: target}, statistic="Minimum", comparison="LessThanThreshold", threshold=1,
                      missing="breaching", topic=topic) for target in (*holds, routing.PUBLIC_TARGET)],
