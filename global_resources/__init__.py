@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
+from core import routing
 from core.config import StackConfig
 from core.providers import Providers
 from global_resources.aurora import AuroraGlobalDatabase
@@ -16,6 +17,7 @@ from global_resources.s3_replication import BucketReplication
 from global_resources.secrets import ReplicatedSecrets
 from global_resources.switchover import PlannedSwitchover
 from region_factory import RegionalStack, SharedInputs
+from region_factory.canary import RegionCanary
 from region_factory.monitoring import LinkMonitoring
 
 
@@ -37,7 +39,22 @@ class GlobalResources(pulumi.ComponentResource):
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
         # Each region's replication-link alarms and dashboard, in that region: they name the other regions.
         self.monitoring = {region: LinkMonitoring(stack.ctx, stack.alerts.topic, self) for region, stack in by_region.items()}
+        # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
+        urls = canary_targets(cfg, by_region)
+        self.canaries = {
+            region: RegionCanary(stack.ctx, urls, stack.keys.key, stack.alerts.topic, self) for region, stack in by_region.items()
+        }
         self.register_outputs({})
+
+
+def canary_targets(cfg: StackConfig, regions: dict[str, RegionalStack]) -> dict[str, pulumi.Input[str]]:
+    """Each region's /health on its own execute-api host and stage path (as its `api` check), and the public name's."""
+    urls: dict[str, pulumi.Input[str]] = {
+        region: pulumi.Output.concat("https://", stack.service.health_check_fqdn, stack.service.health_check_path)
+        for region, stack in regions.items()
+    }
+    urls[routing.PUBLIC_TARGET] = f"https://{cfg.domain_name}/health"
+    return urls
 
 
 def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalStack], shared: SharedInputs) -> GlobalResources:

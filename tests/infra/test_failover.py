@@ -346,11 +346,11 @@ def test_probe_runs_one_loop_a_minute_and_never_queues_events(dev):
     inputs = function.inputs
     assert inputs["reservedConcurrentExecutions"] == 1
     assert probe.PROBE_INTERVAL_SECONDS * probe.PROBES_PER_INVOCATION < inputs["timeout"] <= 120
-    rule = dev.one("aws:cloudwatch/eventRule:EventRule", lambda r: r.region == "us-east-2")
+    rule = dev.one("aws:cloudwatch/eventRule:EventRule", lambda r: r.region == "us-east-2" and r.inputs["name"] == "payment-db-probe-dev")
     assert rule.inputs["scheduleExpression"] == "rate(1 minute)"
-    target = dev.one("aws:cloudwatch/eventTarget:EventTarget", lambda t: t.region == "us-east-2")
+    target = dev.one("aws:cloudwatch/eventTarget:EventTarget", lambda t: t.region == "us-east-2" and t.inputs["rule"] == rule.inputs["name"])
     assert target.inputs["arn"] == function.outputs["arn"] and target.inputs["rule"] == rule.inputs["name"]
-    permission = dev.one("aws:lambda/permission:Permission", lambda p: p.region == "us-east-2" and p.inputs["principal"] == "events.amazonaws.com")
+    permission = dev.one("aws:lambda/permission:Permission", lambda p: p.region == "us-east-2" and p.inputs["sourceArn"] == rule.outputs["arn"])
     assert permission.inputs["sourceArn"] == rule.outputs["arn"] and permission.inputs["function"] == inputs["name"]
     invoke = dev.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", lambda c: c.inputs["functionName"] == inputs["name"] and c.region == "us-east-2")
     assert (invoke.inputs["maximumRetryAttempts"], invoke.inputs["maximumEventAgeInSeconds"]) == (0, 60)

@@ -6,7 +6,7 @@ from core import config as stack_config
 from core import naming, tags
 from plan import engine, policies
 from policy import rules
-from region_factory import probe
+from region_factory import canary, probe
 
 # Where each resource type takes its physical name. A type the program uses must be listed here
 # or in UNNAMED, so that no resource silently falls back to an auto-generated name.
@@ -180,4 +180,4 @@ def test_the_most_extra_tags_config_allows_still_fit_route53s_limit(config):
 
 def test_reserved_concurrency_leaves_lambdas_unreserved_minimum():
     # Lambda refuses reservations that leave fewer than 100 of the default 1000 per region unreserved.
-    assert stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY == 1000 - 100
+    assert stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY + canary.RESERVED_CONCURRENCY == 1000 - 100

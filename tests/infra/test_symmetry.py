@@ -47,8 +47,20 @@ HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 
 
 def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceRecord) -> bool:
-    """A region's CALCULATED routing check has one hold child per other region (global_resources/failover.py):
-    a new region may only ADD children, and the threshold stays "every child". Nothing else of it may change."""
+    """Two link resources list every region in their inputs, and a new region may only ADD to them:
+    a region's CALCULATED routing check has one hold child per other region (global_resources/failover.py;
+    the threshold stays "every child"), and each region's canary lists the chain and every target in its
+    environment (region_factory/canary.py). Nothing else of either may change."""
+    if json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True):
+        return False  # unchanged (no region was added)
+    if before.type == "aws:lambda/function:Function" and before.inputs["name"].startswith("payment-canary-"):
+        old_env, new_env = before.inputs["environment"]["variables"], after.inputs["environment"]["variables"]
+        assert new_env["CHAIN"].startswith(old_env["CHAIN"] + ","), "the chain may only grow at its end"
+        old_targets, new_targets = json.loads(old_env["TARGETS"]), json.loads(new_env["TARGETS"])
+        assert old_targets.items() < new_targets.items()
+        assert {k: v for k, v in old_env.items() if k not in ("CHAIN", "TARGETS")} == {k: v for k, v in new_env.items() if k not in ("CHAIN", "TARGETS")}
+        assert {k: v for k, v in before.inputs.items() if k != "environment"} == {k: v for k, v in after.inputs.items() if k != "environment"}
+        return True
     if before.type != HEALTH_CHECK or before.inputs.get("type") != "CALCULATED":
         return False
     old, new = before.inputs["childHealthchecks"], after.inputs["childHealthchecks"]

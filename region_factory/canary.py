@@ -1,0 +1,169 @@
+"""The canary of one region (functions/canary): eyes in every region, paging from the region that is up.
+
+Once a minute an EventBridge schedule starts one invocation that probes every region's /health and the
+public name every ``CANARY_INTERVAL_SECONDS`` and publishes ``TargetHealthy{Target=...}`` in this region;
+it also engages routing holds as core/routing.py says. One alarm per target, in this region, pages this
+region's failover topic: a us-east-1 outage pages the team from us-east-2.
+
+Outside any VPC, on purpose: the canary must keep seeing when this region's NAT gateways or VPC fail (and
+it probes public endpoints, as clients reach them). It needs nothing private.
+
+The canary names every region (its targets and the chain are in its environment), so it is a link between
+regions and the global layer declares it with this region's context (like the replication alarms,
+region_factory/monitoring.py LinkMonitoring): every region gets the same canary from this one code path;
+a new region adds targets to the existing canaries' environment and alarms next to them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from core import iam, naming, routing
+from region_factory import lambda_runtime, probe
+from region_factory.context import RegionContext
+from region_factory.service import lambda_trust
+
+SOURCE = Path(__file__).resolve().parent.parent / "functions" / "canary" / "app.py"
+HANDLER = "app.lambda_handler"
+MEMORY_MB = 128
+# One loop at a time: an invocation that overruns its minute throttles the next tick instead of doubling rounds.
+RESERVED_CONCURRENCY = 1
+MAX_EVENT_AGE_SECONDS = 60
+# The last round starts 50 s in; its HTTP calls (in parallel) and up to two PutMetricData calls of at most
+# 2 attempts x (1 s connect + 2 s read) end by 67 s.
+PUBLISH_BUDGET_SECONDS = 2 * 2 * (1 + 2)
+TIMEOUT_SECONDS = (
+    (routing.CANARY_ROUNDS - 1) * routing.CANARY_INTERVAL_SECONDS + routing.CANARY_HTTP_TIMEOUT_SECONDS + PUBLISH_BUDGET_SECONDS
+)
+ALARM_PERIOD_SECONDS = 60
+
+
+def targets(urls: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """The TARGETS variable: target -> /health URL, as sorted JSON (the same text in every region)."""
+    names = sorted(urls)
+    return pulumi.Output.all(*[urls[name] for name in names]).apply(
+        lambda values: json.dumps(dict(zip(names, values)), sort_keys=True)
+    )
+
+
+def environment(ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+    """Exactly what functions/canary/app.py reads; the names are core/routing.py's (the simulation reads them)."""
+    cfg = ctx.cfg
+    return {
+        routing.CANARY_ENV_CHAIN: ",".join(cfg.region_names),
+        routing.CANARY_ENV_TARGETS: targets(urls),
+        routing.CANARY_ENV_FAILURE_THRESHOLD: str(routing.canary_failure_threshold(cfg.health_check_failure_threshold)),
+        routing.CANARY_ENV_INTERVAL: str(routing.CANARY_INTERVAL_SECONDS),
+        routing.CANARY_ENV_ROUNDS: str(routing.CANARY_ROUNDS),
+        routing.CANARY_ENV_HTTP_TIMEOUT: str(routing.CANARY_HTTP_TIMEOUT_SECONDS),
+        routing.CANARY_ENV_NAMESPACE: routing.CANARY_NAMESPACE,
+        routing.CANARY_ENV_ROUTING_NAMESPACE: routing.ROUTING_NAMESPACE,
+    }
+
+
+def execution_policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+    """Logs to its own group, and metrics in its two namespaces: nothing else."""
+    return iam.document(
+        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
+        # PutMetricData has no resource-level permissions: "*", held to the canary's and the holds' namespaces.
+        iam.statement(
+            ["cloudwatch:PutMetricData"], ["*"], sid="PutCanaryMetricsAndHolds",
+            conditions={"StringEquals": {"cloudwatch:namespace": [routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE]}},
+        ),
+    )
+
+
+def alarm_name(ctx: RegionContext, target: str) -> str:
+    return ctx.cfg.namer.qualified(naming.CANARY_ALARM, target)
+
+
+def code() -> pulumi.AssetArchive:
+    return pulumi.AssetArchive({"app.py": pulumi.FileAsset(str(SOURCE))})
+
+
+class RegionCanary(pulumi.ComponentResource):
+    function: aws.lambda_.Function
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    schedule: aws.cloudwatch.EventRule
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+
+    def __init__(
+        self, ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], key: aws.kms.Key, topic: aws.sns.Topic,
+        parent: pulumi.Resource,
+    ):
+        super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent))
+        cfg = ctx.cfg
+        name = ctx.name(naming.CANARY_FUNCTION)
+        self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key, self)
+        self.role = aws.iam.Role(ctx.logical("canary"), name=ctx.name(naming.CANARY_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self))
+        policy = aws.iam.RolePolicy(ctx.logical("canary"), role=self.role.id, policy=execution_policy(self.log_group.arn), opts=ctx.opts(self))
+        self.function = aws.lambda_.Function(
+            ctx.logical("canary"),
+            name=name,
+            description="payment-dr canary: every region's /health and the public name, every 10 s; engages routing holds",
+            role=self.role.arn,
+            code=code(),
+            handler=HANDLER,
+            runtime=lambda_runtime.RUNTIME,
+            architectures=[lambda_runtime.ARCHITECTURE],
+            memory_size=MEMORY_MB,
+            timeout=TIMEOUT_SECONDS,
+            reserved_concurrent_executions=RESERVED_CONCURRENCY,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx, urls)),
+            # No vpc_config (module docstring). The log group first, or Lambda would create an unencrypted one.
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            opts=ctx.opts(self, depends_on=[policy, self.log_group]),
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            ctx.logical("canary"), function_name=self.function.name, maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS, opts=ctx.opts(self),
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            ctx.logical("canary"), name=ctx.name(naming.CANARY_SCHEDULE), description="payment-dr: one minute of canary rounds",
+            schedule_expression=routing.CANARY_SCHEDULE, opts=ctx.opts(self),
+        )
+        aws.lambda_.Permission(
+            ctx.logical("canary-schedule"), function=self.function.name, action="lambda:InvokeFunction",
+            principal="events.amazonaws.com", source_arn=self.schedule.arn, opts=ctx.opts(self),
+        )
+        aws.cloudwatch.EventTarget(
+            ctx.logical("canary"), rule=self.schedule.name, arn=self.function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS),
+            opts=ctx.opts(self),
+        )
+        failures = probe.failures_to_alarm(cfg.health_check_failure_threshold)
+        self.alarms = {
+            target: aws.cloudwatch.MetricAlarm(
+                ctx.logical(f"canary-{target}"),
+                name=alarm_name(ctx, target),
+                alarm_description=(
+                    f"The {ctx.region} canary could not reach the payment API's /health "
+                    f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) in at least "
+                    f"{failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary published nothing. docs/failover.md"
+                ),
+                namespace=routing.CANARY_NAMESPACE,
+                metric_name=routing.CANARY_METRIC,
+                dimensions={routing.CANARY_DIMENSION: target},
+                # An average of the minute's rounds, as the probe's alarm (same 10-second grid, same threshold rule).
+                statistic="Average",
+                period=ALARM_PERIOD_SECONDS,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                comparison_operator="LessThanThreshold",
+                threshold=probe.alarm_threshold(cfg.health_check_failure_threshold),
+                # Breaching: this alarm is what pages during another region's outage. A canary that stops
+                # reporting (not invoked, throttled, failing, unable to publish) must page too, not stay quiet.
+                treat_missing_data="breaching",
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                opts=ctx.opts(self),
+            )
+            for target in [*sorted(urls)]
+        }
+        self.register_outputs({"functionName": self.function.name, "alarmNames": {t: a.name for t, a in self.alarms.items()}})
