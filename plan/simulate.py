@@ -434,6 +434,10 @@ def build_model(evaluation: Evaluation) -> Model:
             probes.append(_probe(function, variables))
         elif _is_canary(function, variables):
             canaries.append(_canary(function, variables, chain, max(thresholds, default=DEFAULT_THRESHOLD), gaps))
+    # Registration order under the mock engine is not fixed: order what the clock depends on by the chain.
+    position = {region: index for index, region in enumerate(chain)}
+    probes.sort(key=lambda p: (position.get(p.region, len(chain)), p.region, p.function))
+    canaries.sort(key=lambda c: (position.get(c.region, len(chain)), c.region, c.function))
     kinds = {c.kind for c in checks.values()}
     for kind in (routing.HOLD, routing.WRITER):
         if kind not in kinds:
@@ -679,7 +683,7 @@ class Simulation:
             self.metrics.put((probe.region, probe.namespace, routing.WRITABLE_METRIC, dims), clock, float(writable))
 
     def _canaries(self, t: int, clock: int) -> None:
-        for index, canary in enumerate(self.model.canaries):
+        for index, canary in enumerate(self.model.canaries):  # in chain order (build_model)
             offset = (clock + 7 * index) % 60  # the regions' schedules are not in step
             if offset % canary.interval or offset // canary.interval >= canary.rounds or self.world.down(CANARY, canary.region, t):
                 continue
