@@ -6,9 +6,12 @@
     python -m plan --set secondaryRegions='["us-east-2","us-west-2"]' --set dynamodbWitnessRegion=
     python -m plan --outputs            # the stack outputs (JSON) `pulumi up` would export
     python -m plan --diagram docs/architecture.md   # also write the Mermaid architecture diagram
+    python -m plan --simulate primary-region-lost   # play an outage on the evaluated stack (or: all)
 
 After the resources it prints the recovery budget (plan/budget.py) and the policy pack's verdict
-(policy/rules.py via plan/policies.py); it exits with status 3 when a policy is violated.
+(policy/rules.py via plan/policies.py); it exits with status 3 when a policy is violated. The budget's
+API and database RTO are the worst case of the outage simulation (plan/simulate.py, plan/scenarios.py);
+``--simulate`` prints a scenario's timeline instead and exits with status 4 when it shows a problem.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from rich.console import Console
 from rich.table import Table
 
 from core.config import ConfigError
-from plan import budget, diagram, engine, policies
+from plan import budget, diagram, engine, policies, scenarios, simulate
 
 NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName", "domainName", "topic")
 POLICY_VIOLATION_EXIT = 3
+SIMULATION_PROBLEM_EXIT = 4
 CONFIG_ERROR_EXIT, USAGE_EXIT = 1, 2
 STATE_ONLY = "state only"  # random values and local builds: in the Pulumi state, not in AWS
 # Plain click help: flags show as flags (rich help prints `--json <bool>`), examples keep their lines.
@@ -36,14 +40,16 @@ Examples:
   python -m plan                                   # the example stack, Pulumi.dev.yaml
   python -m plan --stack prod                      # Pulumi.prod.yaml in the project root
   python -m plan --stack-file examples/three-region/Pulumi.three-region.yaml
-  python -m plan --set natGateways=single --set secondaryRegions='["us-east-2","us-west-2"]'
+  python -m plan --set natGateways=single --set secondaryRegions='["us-east-2","us-west-2"]' --set dynamodbWitnessRegion=
   python -m plan --outputs | jq .dashboards        # the stack outputs `pulumi up` would export
   python -m plan --json > resources.json           # every resource with its inputs
   python -m plan --diagram docs/architecture.md    # also write the architecture diagram
+  python -m plan --simulate primary-region-lost    # play an outage on the evaluated stack (or: all)
 
 \b
 Exit status: 0 the plan passes the policy pack; 1 the config is invalid (every problem named);
-2 bad usage (e.g. no such stack file); 3 a policy is violated (each violation listed).
+2 bad usage (e.g. no such stack file); 3 a policy is violated (each violation listed); 4 --simulate
+found a problem (traffic to a region that is down, the goal missed, automatic fail-back, nobody paged).
 """
 
 
@@ -142,6 +148,8 @@ def main(
     outputs: bool = typer.Option(False, "--outputs", help="Print the stack outputs `pulumi up` would export (JSON; placeholders for what only AWS knows)."),
     diagram_path: Optional[Path] = typer.Option(None, "--diagram", dir_okay=False, metavar="PATH",
                                                 help="Also write the architecture diagram (Mermaid): .md for a Markdown page, else raw Mermaid."),
+    simulate_: Optional[str] = typer.Option(None, "--simulate", metavar="SCENARIO",
+                                            help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all."),
 ) -> None:
     """Plans a stack offline: runs the real program under Pulumi's mock runtime (no AWS credentials, no
     Pulumi CLI), prints every resource `pulumi up` would create by region, the recovery budget, and the
@@ -158,6 +166,8 @@ def main(
     except ConfigError as error:
         errors.print(f"[red]error:[/] {path}: {error}")
         raise typer.Exit(CONFIG_ERROR_EXIT)
+    if simulate_:
+        raise typer.Exit(run_simulation(console, evaluation, simulate_))
     if diagram_path:
         command = diagram.regenerate_command(name, shown_path(path) if stack_file else None, shown_path(diagram_path))
         text = diagram.document(evaluation, name, command) if diagram_path.suffix == ".md" else diagram.mermaid(evaluation)
@@ -178,6 +188,19 @@ def main(
         errors.print(f"diagram written to {diagram_path}")
     if violations:
         raise typer.Exit(POLICY_VIOLATION_EXIT)
+
+
+def run_simulation(console: Console, evaluation: engine.Evaluation, which: str) -> int:
+    """Prints the scenario(s) and the worst-case figures; the exit status says whether any shows a problem."""
+    try:
+        model = simulate.build_model(evaluation)
+        keys = None if which == "all" else [scenarios.scenario(which).key]
+        results = scenarios.run_all(model, keys)
+    except simulate.SimulationError as error:
+        console.print(f"[red]error:[/] {error}")
+        return 2
+    console.print(scenarios.report_all(results, model), markup=False, highlight=False, soft_wrap=True)
+    return SIMULATION_PROBLEM_EXIT if any(r.problems() for r in results) else 0
 
 
 def report_policies(console: Console, violations: list[policies.Violation]) -> None:

@@ -11,12 +11,14 @@ with their sources and nowhere else. A piece the stack does not (yet) declare is
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from core import naming, routing
 from core.config import KNOWN_REGIONS
+from plan import scenarios, simulate
 from plan.engine import COMPUTED, Evaluation, ResourceRecord
 from policy import rules
 
@@ -448,12 +450,48 @@ def _s3_rpo(evaluation: Evaluation) -> Rpo:
                f"rules' replicationTime.time.minutes = {max(minutes):g}; {figure.cite()}")
 
 
-def compute(evaluation: Evaluation) -> Budget:
+# --- the RTOs from the outage simulation (plan/simulate.py, plan/scenarios.py) ----------------------
+
+_SIMULATED: dict[str, tuple[scenarios.Figures | None, str | None]] = {}
+_ROUTING_TYPES = (HEALTH_CHECK, RECORD, METRIC_ALARM, CLUSTER, "aws:lambda/function:Function", "aws:sns/topic:Topic", *DOMAINS)
+
+
+def simulated(evaluation: Evaluation) -> tuple[scenarios.Figures | None, str | None]:
+    """The simulation's worst-case figures, or why the stack cannot be simulated. Cached by what the
+    simulation reads, so a copy of a stack with an unrelated change is not played again."""
+    fingerprint = json.dumps([(r.type, r.region, r.inputs, r.outputs) for r in evaluation.resources if r.type in _ROUTING_TYPES],
+                             sort_keys=True, default=str)
+    if fingerprint not in _SIMULATED:
+        try:
+            _SIMULATED[fingerprint] = (scenarios.stack_figures(evaluation)[0], None)
+        except simulate.SimulationError as error:
+            _SIMULATED[fingerprint] = (None, f"the outage simulation cannot run on this stack: {error}")
+    return _SIMULATED[fingerprint]
+
+
+def _from_simulation(rto: Rto, seconds: int | None, scenario: str, basis: str, error: str | None) -> Rto:
+    """The simulation's worst case is the RTO; the formula's terms stay, shown and not counted."""
+    if error is not None:
+        return Rto(rto.what, rto.parts + (Part("outage simulation", None, error, counted=False),))
+    shown = tuple(replace(p, counted=False) for p in rto.parts)
+    return Rto(rto.what, (*shown, Part(f"worst case of the outage simulation ({scenario})", seconds, basis)))
+
+
+def compute(evaluation: Evaluation, *, simulate_outages: bool = True) -> Budget:
     region = primary_region(evaluation)
+    api, writes = _api_rto(evaluation, region), _writes_rto(evaluation, region)
+    if simulate_outages:
+        figures, error = simulated(evaluation)
+        common = "python -m plan --simulate all (its assumptions: docs/recovery-budget.md)"
+        api = _from_simulation(api, figures and figures.api_seconds, figures.api_scenario if figures else "-",
+                               f"every API client on a serving region, DNS caching included; goal {scenarios.GOAL_SECONDS} s; {common}", error)
+        writes = _from_simulation(writes, figures and figures.writer_seconds, figures.writer_scenario if figures else "-",
+                                  f"every client of the writer name on the writable cluster; the operator runs drctl failover when "
+                                  f"first paged (the decision is not counted), promotion {scenarios.PROMOTION_SECONDS} s; {common}", error)
     return Budget(
         health_checks=tuple(health_checks(evaluation)),
-        api=_api_rto(evaluation, region),
-        writes=_writes_rto(evaluation, region),
+        api=api,
+        writes=writes,
         rpo=(*_aurora_rpo(evaluation), _dynamodb_rpo(evaluation), _s3_rpo(evaluation)),
     )
 

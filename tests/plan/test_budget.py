@@ -3,6 +3,8 @@ test_budget_program.py), AWS figures only where the stack cannot measure, "not f
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from plan import budget, engine
@@ -13,6 +15,10 @@ HC = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DOMAIN = "aws:apigateway/domainName:DomainName"
+
+# The formula's arithmetic on synthetic pieces (too small to fail over): the simulation's figures are
+# tested in test_simulate.py and test_simulate_program.py.
+compute = functools.partial(budget.compute, simulate_outages=False)
 
 PRIMARY = provider("us-east-1", "primary")
 SECONDARY = provider("us-east-2", "secondary")
@@ -42,7 +48,7 @@ def api_stack(interval: int, threshold: int, *, alias: bool = True, ttl: int = 6
 
 @pytest.mark.parametrize("interval,threshold", [(10, 3), (30, 3), (10, 1), (30, 10)])
 def test_api_rto_is_interval_times_threshold_plus_the_alias_ttl(interval, threshold):
-    result = budget.compute(evaluation(*api_stack(interval, threshold)))
+    result = compute(evaluation(*api_stack(interval, threshold)))
     detection, dns, caching = result.api.parts
     assert detection.seconds == interval * threshold
     assert "api-primary" in detection.what and "requestInterval" in detection.source
@@ -52,13 +58,13 @@ def test_api_rto_is_interval_times_threshold_plus_the_alias_ttl(interval, thresh
 
 
 def test_a_record_ttl_is_read_from_the_record_not_assumed():
-    result = budget.compute(evaluation(*api_stack(10, 3, alias=False, ttl=45)))
+    result = compute(evaluation(*api_stack(10, 3, alias=False, ttl=45)))
     assert result.api.parts[1].seconds == 45
     assert result.api.seconds == 10 * 3 + 45
 
 
 def test_unset_interval_and_threshold_use_route53_defaults_and_say_so():
-    result = budget.compute(evaluation(*api_stack(None, None)))
+    result = compute(evaluation(*api_stack(None, None)))
     detection = result.api.parts[0]
     assert detection.seconds == FIGURES["route53-default-interval"].value * FIGURES["route53-default-threshold"].value
     assert "default interval (AWS)" in detection.source
@@ -67,7 +73,7 @@ def test_unset_interval_and_threshold_use_route53_defaults_and_say_so():
 def test_a_health_check_id_only_known_after_apply_is_followed_through_the_dependencies():
     records = api_stack(10, 3)
     records[-1].inputs["healthCheckId"] = "<computed>"
-    assert budget.compute(evaluation(*records)).api.parts[0].seconds == 30
+    assert compute(evaluation(*records)).api.parts[0].seconds == 30
 
 
 def db_pieces(period: int, evaluation_periods: int, datapoints: int | None = None):
@@ -85,7 +91,7 @@ def db_pieces(period: int, evaluation_periods: int, datapoints: int | None = Non
 @pytest.mark.parametrize("period,evaluations,datapoints,expected", [(60, 3, None, 60 * 4), (60, 5, 2, 60 * 3), (10, 3, None, 40)])
 def test_a_cloudwatch_metric_check_takes_its_alarms_datapoints_plus_one_period(period, evaluations, datapoints, expected):
     alarm, check = db_pieces(period, evaluations, datapoints)
-    result = budget.compute(evaluation(PRIMARY, GLOBAL, alarm, check))
+    result = compute(evaluation(PRIMARY, GLOBAL, alarm, check))
     db = next(c for c in result.health_checks if c.kind == "db")
     assert (db.seconds, db.region) == (expected, "us-east-1")
     assert "payment-db-probe-us-east-1-dev" in db.basis
@@ -98,9 +104,9 @@ def test_a_cloudwatch_metric_check_takes_its_alarms_datapoints_plus_one_period(p
 def test_an_extreme_statistic_breaches_the_period_the_failure_starts_in():
     alarm, check = db_pieces(60, 1)
     alarm.inputs.update({"statistic": "Minimum", "comparisonOperator": "LessThanThreshold"})
-    assert budget.compute(evaluation(PRIMARY, GLOBAL, alarm, check)).health_checks[0].seconds == 60
+    assert compute(evaluation(PRIMARY, GLOBAL, alarm, check)).health_checks[0].seconds == 60
     alarm.inputs.update({"statistic": "Average"})
-    assert budget.compute(evaluation(PRIMARY, GLOBAL, alarm, check)).health_checks[0].seconds == 120
+    assert compute(evaluation(PRIMARY, GLOBAL, alarm, check)).health_checks[0].seconds == 120
 
 
 @pytest.mark.parametrize("child_threshold,expected", [(2, 30), (1, 240)])
@@ -110,7 +116,7 @@ def test_a_calculated_check_fails_when_enough_children_have(child_threshold, exp
     region = record(HC, "health-region-us-east-1", {
         "type": "CALCULATED", "childHealthchecks": ["health-api-us-east-1-id", "health-db-us-east-1-id"],
         "childHealthThreshold": child_threshold, "tags": {"Name": "payment-health-region-us-east-1-dev"}}, on=GLOBAL)
-    result = budget.compute(evaluation(PRIMARY, GLOBAL, api, alarm, db, region))
+    result = compute(evaluation(PRIMARY, GLOBAL, api, alarm, db, region))
     assert next(c for c in result.health_checks if c.kind == "region").seconds == expected
     # Without a failover record, the API's detection is the primary region's `region` check.
     assert result.api.parts[0].seconds == expected and "region check of the primary region" in result.api.parts[0].what
@@ -124,14 +130,14 @@ def test_a_private_database_record_adds_its_ttl_to_the_writes():
                                               "records": ["payment-db-us-east-1-dev.cluster-000000000000.us-east-1.rds.amazonaws.com"],
                                               "failoverRoutingPolicies": [{"type": "PRIMARY"}], "healthCheckId": "health-db-us-east-1-id"},
                        on=GLOBAL, deps=[check, cluster])
-    result = budget.compute(evaluation(PRIMARY, GLOBAL, alarm, check, cluster, db_record))
+    result = compute(evaluation(PRIMARY, GLOBAL, alarm, check, cluster, db_record))
     assert result.writes.seconds == 240 + FIGURES["aurora-promotion"].value + 15
     # The database record is not mistaken for the API's.
     assert result.api.parts[1].missing
 
 
 def test_what_the_stack_does_not_declare_is_reported_not_invented():
-    result = budget.compute(evaluation(PRIMARY, SECONDARY, GLOBAL))
+    result = compute(evaluation(PRIMARY, SECONDARY, GLOBAL))
     assert result.health_checks == ()
     assert result.api.seconds is None and result.writes.seconds is None
     assert all(p.missing and NOT_FOUND in p.source for p in result.api.parts if p.counted)
@@ -157,7 +163,7 @@ def test_rpo_reads_the_lag_alarm_the_rpo_parameter_rtc_minutes_and_the_replicati
         record("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "s3-replication", {"rules": [
             {"destination": {"replicationTime": {"status": "Enabled", "time": {"minutes": 15}}}}]}, on=home),
     ]
-    result = budget.compute(evaluation(PRIMARY, SECONDARY, GLOBAL, *pieces))
+    result = compute(evaluation(PRIMARY, SECONDARY, GLOBAL, *pieces))
     aurora = result.rpo_of("Aurora, unplanned")
     assert aurora.seconds == 25 and "rds.global_db_rpo" in aurora.source
     assert "payment-aurora-lag-us-east-2-dev" in aurora.alarm and "1000 ms" in aurora.alarm and "120 s" in aurora.alarm

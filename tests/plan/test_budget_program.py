@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plan import budget, engine
+from plan import budget, engine, simulate
 from plan.budget import FIGURES
 from tests.conftest import example_config
 
@@ -39,7 +39,8 @@ def test_changing_the_interval_moves_the_api_budget(dev, config, request):
     threshold = int(config.get("healthCheckFailureThreshold", 3))
     assert slow.parts[0].seconds - fast.parts[0].seconds == (30 - 10) * threshold
     if fast.seconds is not None:
-        assert slow.seconds - fast.seconds == (30 - 10) * threshold
+        # The simulated worst case moves with the detection, to within the spread of Route 53's checkers.
+        assert abs((slow.seconds - fast.seconds) - (30 - 10) * threshold) <= 30 / simulate.CHECKERS + 1
 
 
 def test_the_api_dns_shift_is_the_records_ttl_or_the_alias_figure(dev, config):
