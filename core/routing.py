@@ -42,6 +42,9 @@ REGION = "region"  # CALCULATED: api AND no hold; the public failover records us
 HOLD = "hold"  # CLOUDWATCH_METRIC on a hold alarm (one per held region and holder region)
 ROUTING_CHECK = REGION
 REGION_CHECK_KINDS = (API, DB, WRITER, REGION)
+# The checks with an alarm (us-east-1) and a dashboard widget: a secondary's `writer` check is unhealthy by
+# design (its cluster is a reader), so an alarm on it would sit in ALARM from the first deploy.
+ALARMED_CHECK_KINDS = (API, DB, REGION)
 
 # Hold: metric, alarm.
 ROUTING_NAMESPACE = "PaymentDR/Routing"

@@ -16,7 +16,7 @@ from typing import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from core import naming
+from core import naming, routing
 from core.config import DrRole, RegionSpec, StackConfig
 from core.providers import ROUTE53_METRICS_REGION, Providers
 from region_factory import RegionalStack, SharedInputs
@@ -53,5 +53,8 @@ class HealthAlarms(pulumi.ComponentResource):
                 health_check_alarm(cfg, region, kind, check.id), self.topic.arn, opts,
             )
             for (region, kind), check in sorted(health_checks.items())
+            # Not the `writer` checks (core/routing.py, ALARMED_CHECK_KINDS): the writer's loss pages through the
+            # `db` check, the probe's reachability alarm and the canaries; drctl announces role changes.
+            if kind in routing.ALARMED_CHECK_KINDS
         }
         self.register_outputs({"topicArn": self.topic.arn})

@@ -34,8 +34,8 @@ from region_factory.storage import KINDS as BUCKET_KINDS
 from region_factory.storage import NAMES as BUCKET_NAMES
 
 TABLES = {"transactions": naming.TRANSACTIONS_TABLE, "idempotency": naming.IDEMPOTENCY_TABLE}
-# The per-region health checks (core/routing.py; the dashboards are built before the checks).
-HEALTH_CHECK_KINDS = routing.REGION_CHECK_KINDS
+# The per-region health checks with an alarm (core/routing.py; the dashboards are built before the checks).
+HEALTH_CHECK_KINDS = routing.ALARMED_CHECK_KINDS
 # region_factory/probe.py names its alarms so (a test keeps them equal).
 PROBE_ALARM = "db-reachable"
 PROBE_ALARMS = (PROBE_ALARM, routing.WRITABLE_ALARM)

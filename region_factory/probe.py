@@ -266,8 +266,9 @@ class DatabaseProbe(pulumi.ComponentResource):
             threshold=1,
             # An unreachable cluster publishes no datapoint: not known to be writable.
             treat_missing_data="breaching",
-            alarm_actions=[topic.arn],
-            ok_actions=[topic.arn],
+            # No actions: in a secondary region this alarm is in ALARM by design (a reader), so it would page at
+            # every deploy. It only backs the `writer` check; losing the writer pages through DatabaseReachable's
+            # alarm above and the canaries, and drctl announces every role change on the failover topics.
             opts=ctx.opts(self),
         )
         self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name, "writableAlarmName": self.writable_alarm.name})
