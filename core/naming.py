@@ -13,8 +13,8 @@ else carries the same name in every region, which keeps regional stacks symmetri
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 SUFFIX_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$|^[a-z]$")
 # S3 rejects bucket names ending in these (they are reserved for access-point aliases).

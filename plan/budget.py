@@ -11,9 +11,9 @@ with their sources and nowhere else. A piece the stack does not (yet) declare is
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from core import naming, routing
 from core.config import KNOWN_REGIONS

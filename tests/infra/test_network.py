@@ -102,7 +102,7 @@ def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
 def test_peering_routes_cover_every_private_route_table_both_ways(three_regions, config):
     cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""}).regions}
     peering_routes = [r for r in three_regions.of_type("aws:ec2/route:Route") if "vpcPeeringConnectionId" in r.inputs]
-    for region, cidr in cidrs.items():
+    for region in cidrs:
         tables = [t for t in three_regions.of_type("aws:ec2/routeTable:RouteTable") if t.region == region and "private" in t.inputs["tags"]["Name"]]
         for table in tables:
             destinations = {r.inputs["destinationCidrBlock"] for r in peering_routes if r.inputs["routeTableId"] == table.outputs["id"]}
