@@ -52,7 +52,6 @@ NAT_GATEWAY = NameSpec("payment-nat", 255)
 FLOW_LOGS = NameSpec("payment-vpc-flow-logs", 512)
 FLOW_LOGS_ROLE = NameSpec("payment-flow-logs", 64, with_region=True)
 VPC_PEERING = NameSpec("payment-peering", 255)
-ENDPOINT_SG = NameSpec("payment-endpoints", 255)
 
 # Keys and storage
 KMS_KEY_ALIAS = NameSpec("alias/payment-dr", 256)
