@@ -66,8 +66,8 @@ GLOBAL_CLUSTER = NameSpec("payment-global", 63)
 DB_CLUSTER = NameSpec("payment-db", 63, with_region=True)
 # Qualified with the instance number (limit keeps room for "-NN").
 DB_INSTANCE = NameSpec("payment-db", 60, with_region=True)
-# Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never
-# collides with the previous one's (pa#1276); the limit keeps room for "-<8 hex digits>".
+# Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never collides with the
+# previous one's (https://github.com/pulumi/pulumi-aws/issues/1276); the limit keeps room for "-<8 hex digits>".
 DB_FINAL_SNAPSHOT = NameSpec("payment-db-final", 246, with_region=True)
 # After an unplanned failover, Aurora snapshots the old primary's volume when its region recovers, as
 # "rds:unplanned-global-failover-<old cluster>-<timestamp>": an automated snapshot that only lives as long

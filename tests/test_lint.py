@@ -21,3 +21,16 @@ def test_the_tree_passes_ruff():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+SKIPPED_DIRS = {".venv", "venv", "build", ".git", "__pycache__", ".hypothesis", ".benchmarks"}
+SHORTHAND = re.compile(r"(?<![\w/-])(?:tf|pa)#\d+")
+
+
+def test_provider_issues_are_cited_by_full_url():
+    """A shorthand (`tf#` and a number) means nothing to a reader without the key; the URL does."""
+    found = [f"{path.relative_to(ROOT)}:{number}: {match}"
+             for path in sorted(ROOT.rglob("*")) if path.suffix in {".py", ".md", ".yaml", ".toml"}
+             and not SKIPPED_DIRS & set(path.relative_to(ROOT).parts)
+             for number, line in enumerate(path.read_text().splitlines(), 1) for match in SHORTHAND.findall(line)]
+    assert not found, found

@@ -89,7 +89,8 @@ def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
     pairs = {frozenset((c.region, c.inputs["peerRegion"])) for c in connections}
     assert pairs == {frozenset(p) for p in combinations(["us-east-1", "us-east-2", "us-west-2"], 2)}
     for connection in connections:
-        assert connection.inputs.get("autoAccept") is not True  # cannot work cross-region (tf#6706)
+        # Cannot work cross-region: https://github.com/hashicorp/terraform-provider-aws/issues/6706
+        assert connection.inputs.get("autoAccept") is not True
         accepter = three_regions.one(
             "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter",
             lambda a: a.inputs["vpcPeeringConnectionId"] == connection.outputs["id"],

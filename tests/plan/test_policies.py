@@ -79,7 +79,8 @@ def test_names_carry_suffix_matches_whole_words_and_needs_a_suffix(dev):
      ["no kmsMasterKeyId"]),
     ("aws:dynamodb/table:Table", lambda r: r.inputs["replicas"][0].pop("kmsKeyArn"), ["replica in us-east-2", "kmsKeyArn"]),
     ("aws:rds/cluster:Cluster", lambda r: r.inputs.update({"storageEncrypted": False}), ["storageEncrypted is not true"]),
-    ("aws:rds/cluster:Cluster", lambda r: r.inputs.pop("kmsKeyId"), ["kmsKeyId is not set", "tf#13715"]),
+    ("aws:rds/cluster:Cluster", lambda r: r.inputs.pop("kmsKeyId"),
+     ["kmsKeyId is not set", "https://github.com/hashicorp/terraform-provider-aws/issues/13715"]),
     ("aws:secretsmanager/secret:Secret", lambda r: r.inputs["replicas"][0].pop("kmsKeyId"), ["replica in us-east-2"]),
     (LOG_GROUP, lambda r: r.inputs.pop("kmsKeyId", None), ["kmsKeyId is not set"]),
 ])
