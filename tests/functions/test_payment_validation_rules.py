@@ -330,7 +330,7 @@ def test_correlation_ids_survive_redaction_and_pans_beside_them_do_not(
     request_id: uuid.UUID, trace_tail: str, body: str
 ) -> None:
     # About 1 UUID in 300 holds a Luhn-valid run of 12+ digits between its dashes: redacting it would
-    # break the correlation of an incident's logs (and made a log test fail now and then).
+    # break the correlation of an incident's logs (and make log tests fail at random).
     pan = next(body + str(check) for check in range(10) if luhn_valid(body + str(check)))
     ids = f'"correlation_id": "{request_id}", "xray_trace_id": "1-{trace_tail[:8]}-{trace_tail}"'
     text = f"{ids}, card {pan}"
