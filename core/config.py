@@ -12,9 +12,10 @@ import difflib
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from core import naming, tags
 
@@ -23,13 +24,7 @@ NAMESPACE = "payment-dr"
 # AWS commercial regions (opt-in ones included). Unknown names fail early instead of
 # surfacing as a provider error halfway through `pulumi up`.
 KNOWN_REGIONS = frozenset(
-    """
-    us-east-1 us-east-2 us-west-1 us-west-2 ca-central-1 ca-west-1 mx-central-1 sa-east-1
-    eu-central-1 eu-central-2 eu-west-1 eu-west-2 eu-west-3 eu-south-1 eu-south-2 eu-north-1
-    il-central-1 me-south-1 me-central-1 af-south-1 ap-east-1 ap-east-2 ap-south-1 ap-south-2
-    ap-southeast-1 ap-southeast-2 ap-southeast-3 ap-southeast-4 ap-southeast-5 ap-southeast-7
-    ap-northeast-1 ap-northeast-2 ap-northeast-3
-    """.split()
+    ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3"]
 )
 # DynamoDB multi-Region strong consistency (MRSC) exists only inside one of these region sets, with
 # exactly three regions: three replicas, or two replicas and a witness (docs/data-tier.md;

@@ -13,8 +13,8 @@ else carries the same name in every region, which keeps regional stacks symmetri
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 SUFFIX_PATTERN = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$|^[a-z]$")
 # S3 rejects bucket names ending in these (they are reserved for access-point aliases).
@@ -52,7 +52,6 @@ NAT_GATEWAY = NameSpec("payment-nat", 255)
 FLOW_LOGS = NameSpec("payment-vpc-flow-logs", 512)
 FLOW_LOGS_ROLE = NameSpec("payment-flow-logs", 64, with_region=True)
 VPC_PEERING = NameSpec("payment-peering", 255)
-ENDPOINT_SG = NameSpec("payment-endpoints", 255)
 
 # Keys and storage
 KMS_KEY_ALIAS = NameSpec("alias/payment-dr", 256)
@@ -67,8 +66,8 @@ GLOBAL_CLUSTER = NameSpec("payment-global", 63)
 DB_CLUSTER = NameSpec("payment-db", 63, with_region=True)
 # Qualified with the instance number (limit keeps room for "-NN").
 DB_INSTANCE = NameSpec("payment-db", 60, with_region=True)
-# Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never
-# collides with the previous one's (pa#1276); the limit keeps room for "-<8 hex digits>".
+# Qualified with a random id per cluster incarnation, so a re-created stack's final snapshot never collides with the
+# previous one's (https://github.com/pulumi/pulumi-aws/issues/1276); the limit keeps room for "-<8 hex digits>".
 DB_FINAL_SNAPSHOT = NameSpec("payment-db-final", 246, with_region=True)
 # After an unplanned failover, Aurora snapshots the old primary's volume when its region recovers, as
 # "rds:unplanned-global-failover-<old cluster>-<timestamp>": an automated snapshot that only lives as long

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pulumi
 import pulumi_aws as aws
 
 from core import tags
@@ -59,7 +58,3 @@ def build(cfg: StackConfig) -> Providers:
         ),
         arc=_provider("aws-arc", ARC_CONFIG_REGION, tags.for_region(cfg, None, DrRole.GLOBAL)) if cfg.routing_control == "arc" else None,
     )
-
-
-def options(provider: aws.Provider, parent: pulumi.Resource | None = None, **kwargs) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(provider=provider, parent=parent, **kwargs)

@@ -6,9 +6,9 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -72,12 +72,12 @@ def _version(value: bool) -> None:
 def main(
     ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")] = False,
-    stack: Annotated[Optional[str], typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
-    config_file: Annotated[Optional[Path], typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
-    project_dir: Annotated[Optional[Path], typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
+    stack: Annotated[str | None, typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
+    config_file: Annotated[Path | None, typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
+    project_dir: Annotated[Path | None, typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
                                                         help="Where Pulumi.<stack>.yaml lives (default: the current directory).")] = None,
     audit_log: Annotated[Path, typer.Option(help="Local audit file, one JSON line per action.")] = DEFAULT_AUDIT_LOG,
-    region: Annotated[Optional[str], typer.Option("--region", metavar="REGION",
+    region: Annotated[str | None, typer.Option("--region", metavar="REGION",
                                                   help="A stack region known to answer: STS and global reads ask it first "
                                                        "(default: the command's --to region, then dataHomeRegion). "
                                                        "The profile's default region is never used.")] = None,
@@ -186,7 +186,7 @@ def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar
 
 @app.command()
 @reports_errors
-def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="Send all traffic to this region: hold every region ahead of it.")] = None,
+def dns(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="Send all traffic to this region: hold every region ahead of it.")] = None,
         release: Annotated[bool, typer.Option("--release", help="Release every hold, behind the drain gate (as failback).")] = False,
         force: Annotated[bool, typer.Option("--force", help="With --release: release although replication has not drained.")] = False,
         route53: Annotated[bool, typer.Option("--route53", help="Fallback: Route 53 health-check flags instead of holds (needs Route 53's control plane, us-east-1).")] = False,
@@ -216,7 +216,7 @@ def dns(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", me
 
 @app.command()
 @reports_errors
-def failback(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="The held region to let traffic back into (default: primaryRegion).")] = None,
+def failback(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="The held region to let traffic back into (default: primaryRegion).")] = None,
              force: Annotated[bool, typer.Option("--force", help="Release although replication has not drained or the region is not seen serving.")] = False,
              dry_run: DryRun = False, yes: Yes = False) -> None:
     """Release the hold on a region (traffic returns) once DynamoDB, S3, Aurora and the ledger have drained into it and it serves."""
@@ -230,7 +230,7 @@ def failback(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to
 
 @app.command()
 @reports_errors
-def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")] = None,
+def drill(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")] = None,
           dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
     """Game day: switchover to a secondary and back, measuring the RTO of each direction."""
     runtime, context = _open(ctx, to)
@@ -242,10 +242,10 @@ def drill(ctx: typer.Context, to: Annotated[Optional[str], typer.Option("--to", 
 @app.command()
 @reports_errors
 def reconcile(ctx: typer.Context,
-              since: Annotated[Optional[str], typer.Option(metavar="TIME", help="Only payments accepted at or after this ISO 8601 time (UTC if no offset).")] = None,
-              region: Annotated[Optional[str], typer.Option("--region", metavar="REGION", help="The surviving region whose DynamoDB is read (default: the writer's).")] = None,
-              db_host: Annotated[Optional[str], typer.Option(help="Connect here instead of the writer's endpoint (a tunnel); the IAM token stays the writer's.")] = None,
-              db_port: Annotated[Optional[int], typer.Option(min=1, max=65535, help="Port with --db-host.")] = None,
+              since: Annotated[str | None, typer.Option(metavar="TIME", help="Only payments accepted at or after this ISO 8601 time (UTC if no offset).")] = None,
+              region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="The surviving region whose DynamoDB is read (default: the writer's).")] = None,
+              db_host: Annotated[str | None, typer.Option(help="Connect here instead of the writer's endpoint (a tunnel); the IAM token stays the writer's.")] = None,
+              db_port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port with --db-host.")] = None,
               dry_run: DryRun = False, yes: Yes = False) -> None:
     """After a failover: post to the ledger the accepted payments DynamoDB holds and the ledger lacks (idempotent)."""
     runtime, context = _open(ctx)
@@ -274,7 +274,7 @@ def _utc(text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise UsageError(f"--since {text!r}: not an ISO 8601 time, e.g. 2026-03-01T12:00:00Z") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], build: Callable[[], Plan], *,
@@ -316,7 +316,7 @@ def _record(runtime: Runtime, ctx: Context, identity: Identity, event: Event) ->
     """Runs in `_act`'s finally: nothing here may replace the outcome (and its state) being reported."""
     try:
         results = publish(ctx, identity, event) if event.outcome in PUBLISHED_OUTCOMES else {}
-    except Exception as error:  # noqa: BLE001 - an unforeseen SDK error; the audit line still gets written
+    except Exception as error:  # an unforeseen SDK error; the audit line still gets written
         results = {"*": f"not published: {type(error).__name__}: {error}"}
     try:
         audit: str | None = str(append_audit(runtime.audit_log, event, results))

@@ -111,7 +111,7 @@ def _s3(ctx: Context, target: str) -> list[Item]:
     items = []
     rule = ctx.stack.replication_rule(target)
     for source in ctx.stack.holders(target):
-        pairs = dict(zip(ctx.stack.buckets(source), ctx.stack.buckets(target)))
+        pairs = dict(zip(ctx.stack.buckets(source), ctx.stack.buckets(target), strict=True))
         queries = {bucket: MetricQuery("AWS/S3", "OperationsPendingReplication",
                                        {"SourceBucket": bucket, "DestinationBucket": destination, "RuleId": rule}, "Maximum")
                    for bucket, destination in pairs.items()}

@@ -13,7 +13,7 @@ the commands, and docs/runbook.md ("Failing back after an unplanned failover") s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from core import naming
 from drctl.aurora import Topology
@@ -65,7 +65,7 @@ def preserve_lost_writes(stack: Stack, region: str, cluster: str, day: date) -> 
 def keep_lost_writes(stack: Stack, topology: Topology, target: str, day: date | None = None) -> tuple[str, ...]:
     """The lines for the old primary of a failover to `target`: the writer `topology` shows before it
     (with no writer, every other member), the failover's UTC date by default."""
-    day = day or datetime.now(timezone.utc).date()
+    day = day or datetime.now(UTC).date()
     old = [topology.writer] if topology.writer else [m for m in topology.members if m.region != target]
     return tuple(line for member in old for line in preserve_lost_writes(stack, member.region, member.identifier, day))
 
@@ -82,7 +82,7 @@ RECONCILE_WINDOW = timedelta(hours=24)
 
 def reconcile_ledger(stack: Stack, now: datetime | None = None) -> tuple[str, ...]:
     """What `drctl failover` ends with: the ledger completed from DynamoDB, in the surviving region."""
-    since = ((now or datetime.now(timezone.utc)) - RECONCILE_WINDOW).isoformat(timespec="seconds").replace("+00:00", "Z")
+    since = ((now or datetime.now(UTC)) - RECONCILE_WINDOW).isoformat(timespec="seconds").replace("+00:00", "Z")
     return (
         "NOW, in the surviving region: make the ledger complete again. The failover gave up the postings the old "
         "primary had not replicated; the payments survive in DynamoDB (the ledger's RPO is DynamoDB's)",

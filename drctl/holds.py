@@ -14,7 +14,7 @@ Route53/latest/DeveloperGuide/health-checks-types.html).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from core import routing
 from drctl.aws import Unreachable
@@ -86,7 +86,7 @@ def publish(ctx: Context, held: str, value: float) -> dict[str, str]:
     CloudWatch accepts datapoints up to two hours into the future (AmazonCloudWatch/latest/monitoring/
     cloudwatch_concepts.html, "Time stamps").
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stamps = [now] if value == routing.HELD else [now, now.replace(second=0, microsecond=0) + timedelta(minutes=1)]
     data = [{"MetricName": routing.HELD_OUT_METRIC, "Dimensions": [{"Name": routing.HELD_OUT_DIMENSION, "Value": held}],
              "Value": value, "Timestamp": stamp} for stamp in stamps]

@@ -133,7 +133,7 @@ class Session:
         if self._connection is None:
             try:
                 self._connection = self._open()
-            except Exception as error:  # noqa: BLE001 - any driver or network error: refuse, naming where
+            except Exception as error:  # any driver or network error: refuse, naming where
                 raise Refused(f"cannot log in to the ledger as {ledger_db.POSTER_ROLE} at {self.target.host}:{self.target.port} "
                               f"(writer {self.target.writer.cluster_identifier}): {ledger_db.describe(error)}. Run from inside "
                               "the VPC or through a tunnel (--db-host/--db-port)") from error
@@ -169,7 +169,7 @@ def post_missing(ctx: Context, session: Session, comparison: Comparison, results
         except ledger_db.PostingConflict as error:
             conflicts.append(str(error))
             continue
-        except Exception as error:  # noqa: BLE001 - a driver or network error: what is posted stays posted
+        except Exception as error:  # a driver or network error: what is posted stays posted
             results.update(posted=posted, already_posted=already)
             raise OperationFailed(f"posting {transaction_id} failed after {posted} posting(s): {ledger_db.describe(error)}",
                                   next_steps=(f"re-run (idempotent): {ctx.stack.command('reconcile')}",)) from error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from drctl.aws import Clients
@@ -40,7 +40,7 @@ def latest(clients: Clients, region: str, queries: Mapping[K, MetricQuery]) -> d
     if not queries:
         return {}
     keys = list(queries)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     response = clients.call(
         "cloudwatch", region, "get_metric_data",
         MetricDataQueries=[_query(f"m{index}", queries[key]) for index, key in enumerate(keys)],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ class Event:
     def now(cls, ctx: Context, identity: Identity, command: str, args: dict[str, Any], outcome: str,
             details: dict[str, Any]) -> Event:
         return cls(stack=ctx.stack.selector, command=command, args=args, operator=identity.arn, outcome=outcome,
-                   details=details, timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                   details=details, timestamp=datetime.now(UTC).isoformat(timespec="seconds"))
 
     def message(self) -> dict[str, Any]:
         return {"source": "drctl", **asdict(self)}

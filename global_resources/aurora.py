@@ -2,13 +2,14 @@
 
 The cluster in the primary region is created with the master credentials (the password is the one
 in the replicated secret) and owns the writer; every secondary joins the global cluster with no credentials
-(pa#3751, tf#26030), storage encrypted with its own region's key (tf#13715), after the primary
-exists. docs/data-tier.md explains lag, RPO and the switchover behaviour.
+(https://github.com/pulumi/pulumi-aws/issues/3751, https://github.com/hashicorp/terraform-provider-aws/issues/26030),
+storage encrypted with its own region's key (https://github.com/hashicorp/terraform-provider-aws/issues/13715), after
+the primary exists. docs/data-tier.md explains lag, RPO and the switchover behaviour.
 
 Planned switchover: do it with the API (`switchover-global-cluster`; doing it through IaC fights
-the provider, tf#42919), then swap primaryRegion/secondaryRegions in config. Logical names carry
-the region, never the role, and the role-dependent inputs are ignored after creation, so `pulumi up`
-then changes tags only.
+the provider, https://github.com/hashicorp/terraform-provider-aws/issues/42919), then swap
+primaryRegion/secondaryRegions in config. Logical names carry the region, never the role, and the
+role-dependent inputs are ignored after creation, so `pulumi up` then changes tags only.
 """
 
 from __future__ import annotations
@@ -37,24 +38,30 @@ FINAL_SNAPSHOT_ID_BYTES = 4
 # Inputs that AWS or the provider change under us, or that only the cluster created as primary has.
 # The same list on every cluster, so the definitions do not depend on the role.
 CLUSTER_IGNORE_CHANGES = [
-    # Only the cluster created as primary gets master credentials and the database name (secondaries
-    # must not: pa#3751, tf#26030). After a switchover and the config swap, the declared primary is a
-    # cluster created without them and the old primary still has them: ignored, or `pulumi up` would
-    # replace both clusters (master_username and database_name force replacement). The master password
-    # therefore changes through Secrets Manager + ModifyDBCluster, not through this program.
+    # Only the cluster created as primary gets master credentials and the database name (secondaries must not:
+    # https://github.com/pulumi/pulumi-aws/issues/3751,
+    # https://github.com/hashicorp/terraform-provider-aws/issues/26030). After a switchover and the config swap, the
+    # declared primary is a cluster created without them and the old primary still has them: ignored, or `pulumi up`
+    # would replace both clusters (master_username and database_name force replacement). The master password therefore
+    # changes through Secrets Manager + ModifyDBCluster, not through this program.
     "master_username",
     "master_password",
     "database_name",
-    # A secondary reports its replication source; "removing" it promotes the cluster to a standalone
-    # one (tf#14490, tf#40921, tf#43214).
+    # A secondary reports its replication source; "removing" it promotes the cluster to a standalone one
+    # (https://github.com/hashicorp/terraform-provider-aws/issues/14490,
+    # https://github.com/hashicorp/terraform-provider-aws/issues/40921,
+    # https://github.com/hashicorp/terraform-provider-aws/issues/43214).
     "replication_source_identifier",
-    # Reads can come back without the global cluster id; applying "-> null" would detach the cluster
-    # from the global database (tf#40921, tf#43214).
+    # Reads can come back without the global cluster id; applying "-> null" would detach the cluster from the global
+    # database (https://github.com/hashicorp/terraform-provider-aws/issues/40921,
+    # https://github.com/hashicorp/terraform-provider-aws/issues/43214).
     "global_cluster_identifier",
-    # Engine version drift (pa#5756): we pin the version in config and turn automatic minor upgrades
-    # off on every instance. The global cluster owns the version: changing auroraEngineVersion
-    # upgrades every member through the global cluster, secondaries first (tf#30358, tf#36107), and
-    # the provider's docs ask to ignore engine_version on the member clusters so they do not race it.
+    # Engine version drift (https://github.com/pulumi/pulumi-aws/issues/5756): we pin the version in config and turn
+    # automatic minor upgrades off on every instance. The global cluster owns the version: changing auroraEngineVersion
+    # upgrades every member through the global cluster, secondaries first
+    # (https://github.com/hashicorp/terraform-provider-aws/issues/30358,
+    # https://github.com/hashicorp/terraform-provider-aws/issues/36107), and the provider's docs ask to ignore
+    # engine_version on the member clusters so they do not race it.
     "engine_version",
 ]
 
@@ -77,7 +84,8 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             global_cluster_identifier=cfg.namer(naming.GLOBAL_CLUSTER),
             engine=ENGINE,
             engine_version=cfg.aurora_engine_version,
-            database_name=DATABASE_NAME,  # changing it replaces the global cluster (tf#28187)
+            # Changing it replaces the global cluster: https://github.com/hashicorp/terraform-provider-aws/issues/28187
+            database_name=DATABASE_NAME,
             storage_encrypted=True,
             deletion_protection=cfg.deletion_protection,
             # The global provider follows primaryRegion; the global cluster must not (its API region
@@ -89,8 +97,9 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         self.instances = {}
         primary = cfg.primary.name
         self._regional(primary, depends_on=[])
-        # Secondaries join once the primary and its instances exist; the same edges make `pulumi
-        # destroy` delete the secondaries first: a primary cannot be deleted while members remain (tf#12499).
+        # Secondaries join once the primary and its instances exist; the same edges make `pulumi destroy` delete the
+        # secondaries first: a primary cannot be deleted while members remain
+        # (https://github.com/hashicorp/terraform-provider-aws/issues/12499).
         primary_members: list[pulumi.Resource] = [self.clusters[primary], *self.instances[primary]]
         for spec in cfg.secondaries:
             self._regional(spec.name, depends_on=primary_members)
@@ -111,8 +120,8 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             if is_primary
             else {}
         )
-        # A new random id per cluster incarnation: the final snapshot of a destroyed stack never
-        # blocks the destroy of a re-created one (pa#1276). Always set: a destroy with
+        # A new random id per cluster incarnation: the final snapshot of a destroyed stack never blocks the destroy of a
+        # re-created one (https://github.com/pulumi/pulumi-aws/issues/1276). Always set: a destroy with
         # skipFinalSnapshot=false and no identifier fails.
         snapshot_id = random.RandomId(
             f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=pulumi.ResourceOptions(parent=self)
@@ -125,7 +134,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             engine_version=cfg.aurora_engine_version,
             global_cluster_identifier=self.global_cluster.global_cluster_identifier,
             storage_encrypted=True,
-            kms_key_id=key.arn,  # this region's key (tf#13715)
+            kms_key_id=key.arn,  # this region's key (https://github.com/hashicorp/terraform-provider-aws/issues/13715)
             db_subnet_group_name=stack.database.subnet_group.name,
             vpc_security_group_ids=[stack.database.security_group.id],
             db_cluster_parameter_group_name=stack.database.parameter_group.name,
@@ -161,7 +170,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 db_subnet_group_name=stack.database.subnet_group.name,
                 availability_zone=zones[(number - 1) % len(zones)],  # writer and readers in different AZs
                 publicly_accessible=False,
-                auto_minor_version_upgrade=False,  # pinned version (pa#5756)
+                auto_minor_version_upgrade=False,  # pinned version (https://github.com/pulumi/pulumi-aws/issues/5756)
                 promotion_tier=0 if number == 1 else 1,
                 monitoring_interval=MONITORING_INTERVAL_SECONDS,
                 monitoring_role_arn=stack.database.monitoring_role.arn,

@@ -96,10 +96,11 @@ class GlobalTables(pulumi.ComponentResource):
                 if strong and cfg.dynamodb_witness_region else None
             ),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
-            # The home region's key on the table, each region's own key on its replica. Every replica
-            # needs its key from the start ("KMSMasterKeyId must be specified for each replica"), and
-            # changing a replica's key or PITR later recreates that replica (tf#29102, tf#29222): both
-            # are set at creation and never toggled.
+            # The home region's key on the table, each region's own key on its replica. Every replica needs its key from
+            # the start ("KMSMasterKeyId must be specified for each replica"), and changing a replica's key or PITR
+            # later recreates that replica (https://github.com/hashicorp/terraform-provider-aws/issues/29102,
+            # https://github.com/hashicorp/terraform-provider-aws/issues/29222): both are set at creation and never
+            # toggled.
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=home.keys.key.arn),
             deletion_protection_enabled=cfg.deletion_protection,
             replicas=[

@@ -132,7 +132,7 @@ class Failover(pulumi.ComponentResource):
         # `after`: the planned switchover, so records follow the database's roles, never lead them.
         self.after = list(after or [])
         self.opts = pulumi.ResourceOptions(parent=self, provider=providers.global_, depends_on=self.after)
-        self.chain = list(zip(chain_names(cfg), cfg.region_names))
+        self.chain = list(zip(chain_names(cfg), cfg.region_names, strict=True))
         self.db_writer_name = db_writer_name(cfg)
         self.health_checks, self.hold_alarms, self.hold_checks = {}, {}, {}
         self.routing_controls = (

@@ -11,7 +11,7 @@ us-east-1 too), and no update has to move names between resources.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws

@@ -2,7 +2,8 @@
 
 Every pair of regions is peered, not only primary-secondary, so that after a failover the new
 primary still reaches every other region. Cross-region peering cannot be auto-accepted by the
-requester (tf#6706): an accepter resource in the peer region accepts it.
+requester (https://github.com/hashicorp/terraform-provider-aws/issues/6706): an accepter resource in the peer region
+accepts it.
 """
 
 from __future__ import annotations

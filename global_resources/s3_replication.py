@@ -37,9 +37,10 @@ def replication_rule(destination: RegionalStack, kind: str) -> aws.s3.BucketRepl
         id=rule_id(destination.region),
         status="Enabled",
         priority=REGION_ORDER.index(destination.region) + 1,
-        # Every object. A filter makes this a V2 rule (needed for RTC and delete-marker settings); an
-        # empty one can be dropped on the way and the request fails as MalformedXML (pulumi-aws-native#187,
-        # tf#23206), so it says prefix "" explicitly.
+        # Every object. A filter makes this a V2 rule (needed for RTC and delete-marker settings); an empty one can be
+        # dropped on the way and the request fails as MalformedXML
+        # (https://github.com/pulumi/pulumi-aws-native/issues/187,
+        # https://github.com/hashicorp/terraform-provider-aws/issues/23206), so it says prefix "" explicitly.
         filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
         # Not replicated: a delete (a mistake, or stolen credentials) in one region must not hide the
         # object everywhere; the other regions' copies are the protection. Lifecycle expirations and

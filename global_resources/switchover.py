@@ -1,9 +1,9 @@
 """Planned switchover by config: change `primaryRegion`, run `pulumi up`.
 
 No provider resource can express an Aurora managed switchover, and doing it by editing cluster
-resources fights the provider (tf#42919: switch with the API, then reconcile config). So this
-step runs the tool operators use, `drctl switchover --if-needed`, whenever the configured
-primary changes: it swaps the roles with no data loss (RPO 0) and is a no-op when the primary
+resources fights the provider (https://github.com/hashicorp/terraform-provider-aws/issues/42919: switch with the API,
+then reconcile config). So this step runs the tool operators use, `drctl switchover --if-needed`,
+whenever the configured primary changes: it swaps the roles with no data loss (RPO 0) and is a no-op when the primary
 already writes (a new stack, or a switchover already done by hand with drctl).
 
 It runs after every cluster and instance exists, and the failover records wait for it, so DNS

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -129,7 +129,7 @@ def shown_path(path: Path) -> str:
     return str(resolved.relative_to(engine.ROOT)) if resolved.is_relative_to(engine.ROOT) else str(path)
 
 
-def stack_name(stack: Optional[str], stack_file: Optional[Path]) -> str:
+def stack_name(stack: str | None, stack_file: Path | None) -> str:
     """--stack, else the <name> of a Pulumi.<name>.yaml given as --stack-file, else dev."""
     if stack:
         return stack
@@ -140,16 +140,16 @@ def stack_name(stack: Optional[str], stack_file: Optional[Path]) -> str:
 
 @app.command(epilog=EPILOG)
 def main(
-    stack: Optional[str] = typer.Option(None, metavar="NAME", help="Reads Pulumi.<NAME>.yaml from the project root (default: dev)."),
-    stack_file: Optional[Path] = typer.Option(None, "--stack-file", "--config-file", dir_okay=False, metavar="PATH",
+    stack: str | None = typer.Option(None, metavar="NAME", help="Reads Pulumi.<NAME>.yaml from the project root (default: dev)."),
+    stack_file: Path | None = typer.Option(None, "--stack-file", "--config-file", dir_okay=False, metavar="PATH",
                                               help="A stack file to read instead, e.g. one of examples/; the stack is named after its Pulumi.<name>.yaml."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key (JSON for lists and maps); repeatable."),
     as_json: bool = typer.Option(False, "--json", help="Print every resource with its inputs as JSON instead of the tables."),
     outputs: bool = typer.Option(False, "--outputs", help="Print the stack outputs `pulumi up` would export (JSON; placeholders for what only AWS knows)."),
-    diagram_path: Optional[Path] = typer.Option(None, "--diagram", dir_okay=False, metavar="PATH",
+    diagram_path: Path | None = typer.Option(None, "--diagram", dir_okay=False, metavar="PATH",
                                                 help="Also write the architecture diagram (Mermaid): .md for a Markdown page, else raw Mermaid."),
-    simulate_: Optional[str] = typer.Option(None, "--simulate", metavar="SCENARIO",
-                                            help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all."),
+    simulate_: str | None = typer.Option(None, "--simulate", metavar="SCENARIO",
+                                         help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all."),
 ) -> None:
     """Plans a stack offline: runs the real program under Pulumi's mock runtime (no AWS credentials, no
     Pulumi CLI), prints every resource `pulumi up` would create by region, the recovery budget, and the
@@ -165,7 +165,7 @@ def main(
         evaluation = engine.evaluate(raw, stack=name)
     except ConfigError as error:
         errors.print(f"[red]error:[/] {path}: {error}")
-        raise typer.Exit(CONFIG_ERROR_EXIT)
+        raise typer.Exit(CONFIG_ERROR_EXIT) from None
     if simulate_:
         raise typer.Exit(run_simulation(console, evaluation, simulate_))
     if diagram_path:

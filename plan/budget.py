@@ -12,9 +12,9 @@ with their sources and nowhere else. A piece the stack does not (yet) declare is
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from core import naming, routing
 from core.config import KNOWN_REGIONS
@@ -472,7 +472,7 @@ def simulated(evaluation: Evaluation) -> tuple[scenarios.Figures | None, str | N
 def _from_simulation(rto: Rto, seconds: int | None, scenario: str, basis: str, error: str | None) -> Rto:
     """The simulation's worst case is the RTO; the formula's terms stay, shown and not counted."""
     if error is not None:
-        return Rto(rto.what, rto.parts + (Part("outage simulation", None, error, counted=False),))
+        return Rto(rto.what, (*rto.parts, Part("outage simulation", None, error, counted=False)))
     shown = tuple(replace(p, counted=False) for p in rto.parts)
     return Rto(rto.what, (*shown, Part(f"worst case of the outage simulation ({scenario})", seconds, basis)))
 

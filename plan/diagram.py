@@ -16,7 +16,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan.budget import CLUSTER, DOMAINS, GLOBAL_CLUSTER, HEALTH_CHECK, RECORD, REPLICATION, TABLE, alarms_of, dr_role, known, references
+from plan.budget import (
+    CLUSTER,
+    DOMAINS,
+    GLOBAL_CLUSTER,
+    HEALTH_CHECK,
+    RECORD,
+    REPLICATION,
+    TABLE,
+    alarms_of,
+    dr_role,
+    known,
+    references,
+)
 from plan.engine import Evaluation, ResourceRecord
 from policy.rules import BUCKET, TOPIC
 

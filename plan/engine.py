@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -368,7 +369,3 @@ def stack_config(path: Path) -> dict[str, Any]:
     document = yaml.safe_load(path.read_text()) or {}
     prefix = f"{PROJECT}:"
     return {k[len(prefix):]: v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}
-
-
-def types_in(records: Iterable[ResourceRecord]) -> list[str]:
-    return sorted({r.type for r in records})

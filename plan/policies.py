@@ -16,8 +16,9 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from plan import engine
 from policy import rules

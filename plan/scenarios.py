@@ -12,9 +12,10 @@ DR region), so the same scenarios run on a two- and a three-region stack.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from plan import simulate
 from plan.engine import Evaluation
@@ -96,7 +97,7 @@ def bad_spans(run: Run, name: str, good: Callable[[Run, str | None, int], bool])
     ttl = run.ttls[name]
     changes = run.answers[name] + [(run.end, None)]
     bad = [False] * run.end
-    for (since, region), (until, _) in zip(changes, changes[1:]):
+    for (since, region), (until, _) in itertools.pairwise(changes):
         for u in range(max(since, 0), min(until - 1 + ttl, run.end)):
             if not bad[u] and not good(run, region, u):
                 bad[u] = True
@@ -128,7 +129,7 @@ def returns_to_down_region(run: Run) -> list[str]:
     problems = []
     name = run.model.public_name
     changes = run.answers[name]
-    for (t0, before), (t1, after) in zip(changes, changes[1:]):
+    for (_, before), (t1, _) in itertools.pairwise(changes):
         if t1 < 0 or before is None or run.world.serving(before, t1):
             continue
         back = next((t for t, region in changes if t > t1 and region == before), None)
@@ -300,13 +301,13 @@ def report(result: Result) -> str:
     for t, text in _events(run):
         lines.append(f"  {t:>+6} s  {text}")
     if chosen.api_moves:
-        phase, rto = result.worst_api
+        _, rto = result.worst_api
         values = [v for v in result.api_rto.values() if v is not None]
         lines.append(f"  API: every client on a serving region {_secs(rto)} after the incident, worst case "
                      f"(best {min(values) if values else '-'} s; TTL {run.ttls[result.model.public_name]} s included); goal {GOAL_SECONDS} s: "
                      f"{'met' if rto is not None and rto <= GOAL_SECONDS else 'MISSED'}")
     if chosen.writer_moves and result.writer_rto:
-        phase, rto = result.worst_writer
+        _, rto = result.worst_writer
         lines.append(f"  database: every client of {result.model.writer_name} on the writable cluster {_secs(rto)} after "
                      f"the incident, worst case (operator acts when first paged; promotion {PROMOTION_SECONDS} s)")
     pages = pages_from_up_regions(run)

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from core import routing
 from core.config import KNOWN_REGIONS
@@ -334,7 +335,7 @@ def _targets(raw: str | None, chain: tuple[str, ...], region: str) -> tuple[str,
     import json
 
     if raw is None:
-        return tuple(chain) + (routing.PUBLIC_TARGET,)
+        return (*tuple(chain), routing.PUBLIC_TARGET)
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -596,7 +597,7 @@ class _Checker:
     """One Route 53 health checker of an endpoint check: `threshold` consecutive results change its view
     (CONFIG, FailureThreshold: "pass or fail ... to change the current status")."""
 
-    __slots__ = ("phase", "healthy", "streak")
+    __slots__ = ("healthy", "phase", "streak")
 
     def __init__(self, phase: int):
         self.phase, self.healthy, self.streak = phase, True, 0
@@ -752,7 +753,7 @@ class Simulation:
             children = [self.model.checks.get(c) for c in check.children]
             if any(c is None for c in children):
                 raise SimulationError(f"health check {check.name}: a child is not a health check of the stack")
-            count = sum(self._status(c, done, stack + (check.id,), t) for c in children)
+            count = sum(self._status(c, done, (*stack, check.id), t) for c in children)
             healthy = count >= check.child_threshold
         elif check.type == "CLOUDWATCH_METRIC":
             healthy = self._alarm_health(check, t)
@@ -772,7 +773,7 @@ class Simulation:
             raise SimulationError(f"health check {check.name}: its alarm {name} in {region} is not in the stack")
         if not self.world.cloudwatch(region, t):
             state = INSUFFICIENT
-        if state == OK or state == ALARM_STATE:
+        if state in (OK, ALARM_STATE):
             self.last_known[check.id] = state == OK
             return state == OK
         if check.insufficient == "Healthy":
@@ -812,9 +813,8 @@ class Simulation:
         primary = next((r for r in records if r.failover == "PRIMARY"), records[0])
         secondary = next((r for r in records if r.failover == "SECONDARY"), None)
         chosen = primary
-        if primary.failover and not self.record_healthy(primary):
-            if secondary is not None and self.record_healthy(secondary):
-                chosen = secondary
+        if primary.failover and not self.record_healthy(primary) and secondary is not None and self.record_healthy(secondary):
+            chosen = secondary
         target = chosen.alias or (chosen.values[0] if chosen.values else None)
         return self.resolve(target, depth + 1) if target else None
 

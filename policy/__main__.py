@@ -15,8 +15,8 @@ All rules are mandatory: a violation fails the preview and stops `pulumi up`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pulumi
 from pulumi_policy import (

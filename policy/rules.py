@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 # What the offline engine records for a value only known after apply (plan/engine.py COMPUTED);
 # the pack turns pulumi-policy's unknown sentinels into the same marker.
@@ -79,7 +80,7 @@ class Resource:
     # Per property: the URNs of the resources its value came from.
     property_dependencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
-    def refs(self, prop: str, types: Iterable[str], index: Mapping[str, "Resource"]) -> list["Resource"]:
+    def refs(self, prop: str, types: Iterable[str], index: Mapping[str, Resource]) -> list[Resource]:
         """The resources of the given types that property `prop` was built from."""
         wanted = set(types)
         found = (index.get(urn) for urn in sorted(self.property_dependencies.get(prop, ())))
@@ -275,7 +276,9 @@ def kms_encryption(type_: str, props: Mapping[str, Any], *, name: str = "resourc
     elif type_ in (RDS_CLUSTER, "aws:rds/instance:Instance"):
         if props.get("storageEncrypted") is not True and not is_unknown(props.get("storageEncrypted")):
             problems.append(f"{label}: storageEncrypted is not true")
-        problems += _require(label, props, "kmsKeyId", "storage would use the AWS-managed aws/rds key (an encrypted secondary needs its own region's key, tf#13715)")
+        problems += _require(label, props, "kmsKeyId", "storage would use the AWS-managed aws/rds key (an encrypted "
+                             "secondary needs its own region's key, "
+                             "https://github.com/hashicorp/terraform-provider-aws/issues/13715)")
     elif type_ == "aws:rds/globalCluster:GlobalCluster":
         if props.get("storageEncrypted") is not True and not is_unknown(props.get("storageEncrypted")) and not is_set(props.get("sourceDbClusterIdentifier")):
             problems.append(f"{label}: storageEncrypted is not true")
@@ -306,10 +309,11 @@ def pitr_on_every_replica(type_: str, props: Mapping[str, Any], *, name: str = "
             replica = _dict(replica)
             if replica.get("pointInTimeRecovery") is not True and not is_unknown(replica.get("pointInTimeRecovery")):
                 problems.append(f"{label}: the replica in {replica.get('regionName', '?')} has pointInTimeRecovery off "
-                                "(turning it on later recreates the replica, tf#29222)")
-    elif type_ == TABLE_REPLICA:
-        if props.get("pointInTimeRecovery") is not True and not is_unknown(props.get("pointInTimeRecovery")):
-            problems.append(f"{label}: pointInTimeRecovery is not true")
+                                "(turning it on later recreates the replica, "
+                                "https://github.com/hashicorp/terraform-provider-aws/issues/29222)")
+    elif (type_ == TABLE_REPLICA and props.get("pointInTimeRecovery") is not True
+          and not is_unknown(props.get("pointInTimeRecovery"))):
+        problems.append(f"{label}: pointInTimeRecovery is not true")
     return problems
 
 

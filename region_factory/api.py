@@ -284,8 +284,9 @@ class PaymentApi(pulumi.ComponentResource):
 
     def _account(self) -> aws.apigateway.Account:
         """API Gateway's CloudWatch role: one setting per account and region, and since the v6 Terraform
-        provider (pulumi-aws v7) destroying the resource resets it (tf#42226). Only one stack per account
-        may manage it: manageApiGatewayAccount=false on every other (docs/service.md)."""
+        provider (pulumi-aws v7) destroying the resource resets it
+        (https://github.com/hashicorp/terraform-provider-aws/issues/42226). Only one stack per account may manage it:
+        manageApiGatewayAccount=false on every other (docs/service.md)."""
         ctx = self.ctx
         role = aws.iam.Role(
             ctx.logical("apigateway-logs"),

@@ -17,8 +17,8 @@ a new region adds targets to the existing canaries' environment and alarms next 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pulumi
 import pulumi_aws as aws
@@ -47,7 +47,7 @@ def targets(urls: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
     """The TARGETS variable: target -> /health URL, as sorted JSON (the same text in every region)."""
     names = sorted(urls)
     return pulumi.Output.all(*[urls[name] for name in names]).apply(
-        lambda values: json.dumps(dict(zip(names, values)), sort_keys=True)
+        lambda values: json.dumps(dict(zip(names, values, strict=True)), sort_keys=True)
     )
 
 

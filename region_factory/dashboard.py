@@ -13,8 +13,9 @@ Dashboard body structure: CloudWatch API reference, "Dashboard Body Structure an
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 GRID_WIDTH = 24  # CloudWatch dashboards are 24 units wide
 
@@ -61,7 +62,7 @@ def _metric(namespace: str, metric: str, dimensions: Mapping[str, str], **option
     entry: list[Any] = [namespace, metric]
     for name, value in dimensions.items():
         entry += [name, value]
-    return entry + [options] if options else entry
+    return [*entry, options] if options else entry
 
 
 def _expression(identifier: str, expression: str, label: str) -> list[dict[str, str]]:

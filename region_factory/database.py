@@ -16,7 +16,8 @@ from region_factory.network import Network
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
-# Changing the database name replaces the global cluster (tf#28187): a constant, not a setting.
+# Changing the database name replaces the global cluster
+# (https://github.com/hashicorp/terraform-provider-aws/issues/28187): a constant, not a setting.
 DATABASE_NAME = "payments"
 # The engine's error when DescribeDBEngineVersions lists nothing for the version (the version is
 # deprecated, unknown, or not offered in the region).

@@ -1,7 +1,7 @@
 """The region's customer-managed KMS key: S3, DynamoDB replicas, Aurora, Secrets Manager replicas,
 SNS and log groups in a region are encrypted with a key that lives in that same region, so a
 regional outage elsewhere never takes a key this region needs (an encrypted Aurora secondary
-must use a key in its own region, tf#13715)."""
+must use a key in its own region, https://github.com/hashicorp/terraform-provider-aws/issues/13715)."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ class Network(pulumi.ComponentResource):
         ctx = self.ctx
         count = AZ_COUNT if ctx.cfg.nat_mode is NatMode.PER_AZ else 1
         ids = []
-        for plan, subnet in list(zip(self.subnet_plan, public_subnets))[:count]:
+        for plan, subnet in list(zip(self.subnet_plan, public_subnets, strict=True))[:count]:
             eip = aws.ec2.Eip(
                 ctx.logical(f"nat-{plan.az}"), domain="vpc", tags={"Name": ctx.name(naming.NAT_GATEWAY, plan.az)}, opts=ctx.opts(self)
             )

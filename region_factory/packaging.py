@@ -107,11 +107,6 @@ def checkout_token(build_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def probe_bundle(logical_name: str, region: str, parent: pulumi.Resource) -> command.local.Command:
-    """The build of one region's probe bundle; its ``archive`` output is the function's code."""
-    return bundle(PROBE, logical_name, region, parent)
-
-
 def bundle(spec: BundleSpec, logical_name: str, region: str, parent: pulumi.Resource) -> command.local.Command:
     """The build of one region's bundle of `spec`; its ``archive`` output is the function's code."""
     build_dir = f"{spec.build_dir}/{region}"

@@ -174,7 +174,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn), opts=ctx.opts(self)
         )
         self.ctx = ctx
-        bundle = packaging.probe_bundle(ctx.logical("db-probe-bundle"), ctx.region, self)
+        bundle = packaging.bundle(packaging.PROBE, ctx.logical("db-probe-bundle"), ctx.region, self)
         self.function = lambda_runtime.function_in_vpc(
             ctx,
             ctx.logical("db-probe"),

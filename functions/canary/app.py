@@ -39,7 +39,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -177,10 +177,10 @@ class Canary:
 
     def round(self) -> dict[str, Any]:
         settings = self.settings
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         targets = dict(settings.targets)
         with ThreadPoolExecutor(max_workers=len(targets) or 1) as pool:
-            answers = dict(zip(targets, pool.map(lambda url: self.probe(url, settings.http_timeout_seconds), targets.values())))
+            answers = dict(zip(targets, pool.map(lambda url: self.probe(url, settings.http_timeout_seconds), targets.values()), strict=True))
         for target, ok in answers.items():
             self.streaks[target] = 0 if ok else self.streaks.get(target, 0) + 1
         published = self._put(settings.canary_namespace, [

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -307,7 +307,7 @@ class Prober:
 
     def probe(self) -> ProbeResult:
         """One measurement, published and logged. Expected failures become Reachable 0."""
-        result = ProbeResult(probed_at=datetime.now(timezone.utc))
+        result = ProbeResult(probed_at=datetime.now(UTC))
         try:
             self._measure(result)
         except EXPECTED_FAILURES as error:

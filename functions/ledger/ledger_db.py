@@ -16,6 +16,7 @@ import hashlib
 import re
 import ssl
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -239,10 +240,8 @@ def post(connection: pg8000.native.Connection, payment: Payment) -> str:
 
 
 def _rollback(connection: pg8000.native.Connection) -> None:
-    try:
+    with suppress(Exception):  # the connection may be gone; the original error is what matters
         connection.run("ROLLBACK")
-    except Exception:  # noqa: BLE001 - the connection may be gone; the original error is what matters
-        pass
 
 
 def posted_ids(connection: pg8000.native.Connection, transaction_ids: Iterable[str]) -> set[str]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -84,10 +85,8 @@ class Poster:
     def drop(self) -> None:
         """After a failure: the next posting finds the writer again (it may have moved)."""
         if self._connection is not None:
-            try:
+            with suppress(Exception):  # a broken connection cannot always be closed
                 self._connection.close()
-            except Exception:  # noqa: BLE001 - a broken connection cannot always be closed
-                pass
         self._connection = None
 
     def handle(self, records: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -124,7 +123,7 @@ class Poster:
         try:
             self.cloudwatch.put_metric_data(Namespace=self.settings.metric_namespace, MetricData=[{
                 "MetricName": METRIC_NAME, "Value": round(oldest, 3), "Unit": "Seconds",
-                "Timestamp": datetime.now(timezone.utc), "StorageResolution": 60,
+                "Timestamp": datetime.now(UTC), "StorageResolution": 60,
             }])
         except (BotoCoreError, ClientError) as error:  # the postings stand; a missing point is not a failure to retry
             logger.error("Could not publish the ledger lag", extra={"reason": ledger_db.describe(error)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -203,7 +203,7 @@ def duplicate_keys(body: str) -> list[str]:
 def _end_of_expiry_month(card: Card) -> datetime:
     """A card is valid through the last instant of its expiry month (UTC)."""
     year, month = (card.expiry_year + 1, 1) if card.expiry_month == 12 else (card.expiry_year, card.expiry_month + 1)
-    return datetime(year, month, 1, tzinfo=timezone.utc)
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def validated_request(body: str, settings: Settings, now: datetime) -> PaymentRequest:

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,7 @@ def moto_url() -> Iterator[str]:
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                raise RuntimeError(f"moto_server did not start on {url}")
+                raise RuntimeError(f"moto_server did not start on {url}") from None
             time.sleep(0.1)
     yield url
     server.kill()  # a throwaway server: no graceful shutdown to wait for
@@ -184,7 +184,7 @@ class World:
         self.put_metrics(region, namespace, [(name, dimensions, value)])
 
     def put_metrics(self, region: str, namespace: str, points: list[tuple[str, dict[str, str], float]]) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.aws("cloudwatch", region).put_metric_data(Namespace=namespace, MetricData=[
             {"MetricName": name, "Value": value, "Timestamp": now, "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()]}
             for name, dimensions, value in points])
@@ -201,7 +201,7 @@ class World:
 
     def held_out(self, held: str, holder: str) -> list[float]:
         """Every RegionHeldOut datapoint of `held` published in `holder` in the last hour, oldest first."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         answer = self.aws("cloudwatch", holder).get_metric_data(MetricDataQueries=[{"Id": "h", "MetricStat": {"Metric": {
             "Namespace": routing.ROUTING_NAMESPACE, "MetricName": routing.HELD_OUT_METRIC,
             "Dimensions": [{"Name": routing.HELD_OUT_DIMENSION, "Value": held}]}, "Period": 60, "Stat": "Maximum"}}],

@@ -84,7 +84,7 @@ def test_failback_turns_the_target_on(world: World) -> None:
 
 def test_a_refusal_by_arc_is_not_retried_elsewhere_and_the_holds_stand(world: World) -> None:
     arc_world(world)
-    config, first, second = stub_cluster(world)
+    _, first, second = stub_cluster(world)
     first.add_response("list_routing_controls", listing(world), {})
     # A safety rule blocks the change: a 4xx is ARC's answer, not an endpoint problem.
     first.add_client_error("update_routing_control_states", "ConflictException", "blocked by safety rule", http_status_code=409)

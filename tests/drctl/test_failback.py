@@ -10,7 +10,7 @@ switch back. Same stubs as test_failover.py: us-east-1 is lost, us-east-2 is pro
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore.stub import Stubber
 
@@ -45,7 +45,7 @@ def copy_made_today(out: str) -> str:
     match = COPY.search(out)
     assert match, out
     day = datetime.strptime(match.group(2), "%Y%m%d").date()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     assert day in (today, today - timedelta(days=1)), day  # the failover's UTC date (a run may cross midnight)
     return match.group(1)
 
@@ -104,7 +104,7 @@ def test_without_a_writer_every_other_member_is_a_candidate(world: World) -> Non
 
 
 def test_the_copy_name_fits_a_snapshot_identifier_for_every_suffix_the_catalog_allows() -> None:
-    day = datetime(2031, 12, 31, tzinfo=timezone.utc).date()
+    day = datetime(2031, 12, 31, tzinfo=UTC).date()
     for regions in (["us-east-1", "us-east-2"], ["ap-southeast-1", "eu-central-1"], ["ap-southeast-4", "us-west-2"]):
         namer = naming.Namer("a" * naming.max_suffix_length(regions))
         for region in regions:

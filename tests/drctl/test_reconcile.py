@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -60,10 +60,8 @@ def pair() -> Iterator[Pair]:
         standby = start_standby(primary)
         yield Pair(primary, standby)
         for server in (standby, primary):
-            try:
+            with suppress(BaseException):  # the lost primary is already down
                 server.stop("immediate")
-            except BaseException:  # noqa: BLE001 - the lost primary is already down
-                pass
     finally:
         shutil.rmtree(sandbox.root, ignore_errors=True)
 
@@ -193,4 +191,4 @@ def test_the_acceptance_prefix_is_the_payment_functions() -> None:
     source = Path(__file__).resolve().parents[2] / "functions" / "payment_validation" / "payment_store.py"
     [value] = [node.value.value for node in ast.parse(source.read_text()).body
                if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["ACCEPTANCE_PREFIX"]]
-    assert ledger.ACCEPTANCE_PREFIX == value
+    assert value == ledger.ACCEPTANCE_PREFIX

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
 from types import ModuleType
@@ -184,7 +184,7 @@ def api_event(
 
 def payment(**overrides: Any) -> dict[str, Any]:
     """A valid POST /payments body; `card=` overrides are merged into the card."""
-    card = {"number": VISA, "expiry_month": 12, "expiry_year": datetime.now(timezone.utc).year + 3, "cvv": "123"}
+    card = {"number": VISA, "expiry_month": 12, "expiry_year": datetime.now(UTC).year + 3, "cvv": "123"}
     body = {"merchant_id": "merchant-001", "amount": "125.50", "currency": "USD", "card": card}
     return body | overrides | {"card": card | overrides.get("card", {})}
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -52,7 +52,7 @@ class Script:
 @contextmanager
 def health_server(script: Script) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:  # http.server's name
             target, _, rest = self.path.strip("/").partition("/")
             script.requests.append(self.path)
             answer = script.answer(target) if rest == "health" else 404
@@ -114,7 +114,7 @@ class Invocation:
 
     def stored(self, namespace: str, metric: str, dimension: str, value: str) -> tuple[int, float, float | None]:
         """(count, sum, minimum) of the datapoints CloudWatch (moto) holds, read back through the API."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         points = boto3.client("cloudwatch", region_name=self.region).get_metric_statistics(
             Namespace=namespace, MetricName=metric, Dimensions=[{"Name": dimension, "Value": value}],
             StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5), Period=600,

@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -178,7 +178,7 @@ def create_global_database() -> None:
 
 def stored_datapoints(region: str, metric: str, cluster_identifier: str) -> list[dict[str, Any]]:
     """What CloudWatch (moto) holds for the metric, read back through the API."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return boto3.client("cloudwatch", region_name=region).get_metric_statistics(
         Namespace=NAMESPACE,
         MetricName=metric,
@@ -642,9 +642,11 @@ def test_the_migration_refuses_to_leave_a_gap(servers: Servers) -> None:
     servers.primary.execute(f"GRANT rds_iam TO {outsider} WITH ADMIN OPTION")
     as_master(servers.primary, f"GRANT CONNECT ON DATABASE {DATABASE} TO {outsider}; {PG13_DEFAULTS}")
     try:
-        with closing(connect(servers.primary, outsider, password)) as session:
-            with pytest.raises(pg8000.exceptions.DatabaseError) as raised:
-                session.run(MIGRATION.read_text())
+        with (
+            closing(connect(servers.primary, outsider, password)) as session,
+            pytest.raises(pg8000.exceptions.DatabaseError) as raised,
+        ):
+            session.run(MIGRATION.read_text())
         assert "payment_probe can still create objects in schema public" in raised.value.args[0]["M"]
     finally:
         as_master(servers.primary, MIGRATION.read_text())  # the owner closes the gap again
@@ -741,7 +743,7 @@ def test_defaults(app: ModuleType) -> None:
 def test_standard_resolution_is_a_setting(app: ModuleType) -> None:
     """For a Route 53 health check that refuses alarms on high-resolution metrics (docs/db-probe.md)."""
     settings = app.load_settings(probe_env(METRIC_STORAGE_RESOLUTION="60"))
-    result = app.ProbeResult(probed_at=datetime.now(timezone.utc), reachable=True, writable=True, latency_ms=2.5)
+    result = app.ProbeResult(probed_at=datetime.now(UTC), reachable=True, writable=True, latency_ms=2.5)
 
     data = app.metric_data(result, settings.cluster_identifier, settings.storage_resolution)
 

@@ -11,7 +11,7 @@ import io
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -96,7 +96,7 @@ def test_accepted_payment_is_recorded_with_receipt_and_audit(api: Deployment) ->
     }
     created = datetime.fromisoformat(response.body["created_at"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", response.body["created_at"])
-    assert abs(datetime.now(timezone.utc) - created) < timedelta(seconds=5)
+    assert abs(datetime.now(UTC) - created) < timedelta(seconds=5)
 
     [item] = api.transactions()
     assert item == {

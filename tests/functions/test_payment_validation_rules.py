@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from payment_request import PaymentRequest, policy_violations
 from payment_settings import ConfigurationError, Settings, load_settings
 from tests.functions.conftest import MASTERCARD, VISA, Deployment, api_event, load_app, payment, region_env
 
-THIS_YEAR = datetime.now(timezone.utc).year
+THIS_YEAR = datetime.now(UTC).year
 
 
 def without(body: dict[str, Any], *path: str) -> dict[str, Any]:
@@ -282,8 +282,8 @@ def test_card_is_valid_through_the_end_of_its_expiry_month() -> None:
     request = PaymentRequest.model_validate(payment(card={"expiry_month": 2, "expiry_year": 2024}))
     allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), "us-east-1")
 
-    last_second = datetime(2024, 2, 29, 23, 59, 59, tzinfo=timezone.utc)
-    first_second_after = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    last_second = datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)
+    first_second_after = datetime(2024, 3, 1, tzinfo=UTC)
 
     assert policy_violations(request, allow_all, last_second) == []
     assert [v.code for v in policy_violations(request, allow_all, first_second_after)] == ["card_expired"]
@@ -293,8 +293,8 @@ def test_december_expiry_rolls_over_to_the_next_year() -> None:
     request = PaymentRequest.model_validate(payment(card={"expiry_month": 12, "expiry_year": 2030}))
     allow_all = Settings("t", "i", "r", "a", "s", Decimal("10000"), frozenset({"USD"}), "us-east-1")
 
-    assert policy_violations(request, allow_all, datetime(2030, 12, 31, 23, 59, tzinfo=timezone.utc)) == []
-    assert policy_violations(request, allow_all, datetime(2031, 1, 1, tzinfo=timezone.utc))[0].code == "card_expired"
+    assert policy_violations(request, allow_all, datetime(2030, 12, 31, 23, 59, tzinfo=UTC)) == []
+    assert policy_violations(request, allow_all, datetime(2031, 1, 1, tzinfo=UTC))[0].code == "card_expired"
 
 
 # --- properties ---------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_correlation_ids_survive_redaction_and_pans_beside_them_do_not(
     request_id: uuid.UUID, trace_tail: str, body: str
 ) -> None:
     # About 1 UUID in 300 holds a Luhn-valid run of 12+ digits between its dashes: redacting it would
-    # break the correlation of an incident's logs (and made a log test fail now and then).
+    # break the correlation of an incident's logs (and make log tests fail at random).
     pan = next(body + str(check) for check in range(10) if luhn_valid(body + str(check)))
     ids = f'"correlation_id": "{request_id}", "xray_trace_id": "1-{trace_tail[:8]}-{trace_tail}"'
     text = f"{ids}, card {pan}"
@@ -356,7 +356,7 @@ def test_amount_precision_rule_matches_the_currency_minor_units(currency: str, u
     request = PaymentRequest.model_validate(payment(amount=amount, currency=currency))
     everything = Settings("t", "i", "r", "a", "s", Decimal("100000"), frozenset(MINOR_UNITS), "us-east-1")
 
-    codes = [v.code for v in policy_violations(request, everything, datetime.now(timezone.utc))]
+    codes = [v.code for v in policy_violations(request, everything, datetime.now(UTC))]
 
     assert ("amount_precision" in codes) == (len(fraction) > MINOR_UNITS[currency])
     if not codes:

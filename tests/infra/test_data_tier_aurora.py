@@ -55,7 +55,9 @@ def test_only_the_primary_cluster_carries_master_credentials(three_regions):
     for cluster in [primary, *by_region.values()]:
         assert "manageMasterUserPassword" not in cluster.inputs  # not supported on global clusters
     for secondary in by_region.values():
-        assert not CREDENTIALS & set(secondary.inputs), secondary.name  # pa#3751, tf#26030
+        # https://github.com/pulumi/pulumi-aws/issues/3751,
+        # https://github.com/hashicorp/terraform-provider-aws/issues/26030
+        assert not CREDENTIALS & set(secondary.inputs), secondary.name
 
 
 def test_secondaries_depend_on_the_primary_cluster_and_its_instances(three_regions):
@@ -74,7 +76,8 @@ def test_every_cluster_ignores_the_same_drifting_and_role_dependent_inputs(three
 
 def test_each_cluster_and_its_insights_use_their_own_regions_key(three_regions):
     for region, cluster in clusters(three_regions).items():
-        assert key_region(three_regions, cluster.inputs["kmsKeyId"]) == region  # tf#13715
+        # https://github.com/hashicorp/terraform-provider-aws/issues/13715
+        assert key_region(three_regions, cluster.inputs["kmsKeyId"]) == region
         for instance in instances(three_regions, region):
             assert instance.inputs["performanceInsightsEnabled"] is True
             assert key_region(three_regions, instance.inputs["performanceInsightsKmsKeyId"]) == region
@@ -88,7 +91,8 @@ def test_backups_snapshots_logs_and_protection_by_default(dev):
         assert inputs["backupRetentionPeriod"] >= 7 and inputs["preferredBackupWindow"] == "03:00-04:00"
         assert inputs["deletionProtection"] is True and cluster.protect
         assert inputs["skipFinalSnapshot"] is False
-        # A random id (zeros in the offline plan) per cluster incarnation (pa#1276), the suffix last.
+        # A random id (zeros in the offline plan) per cluster incarnation
+        # (https://github.com/pulumi/pulumi-aws/issues/1276), the suffix last.
         assert inputs["finalSnapshotIdentifier"] == f"payment-db-final-00000000-{region}-dev"
         assert inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
         assert inputs["copyTagsToSnapshot"] is True
@@ -104,7 +108,8 @@ def test_every_region_runs_a_writer_and_a_reader_spread_over_zones(three_regions
             assert cluster.urn in instance.dependencies
             assert instance.inputs["instanceClass"] == "db.r6g.large"
             assert instance.inputs["publiclyAccessible"] is False
-            assert instance.inputs["autoMinorVersionUpgrade"] is False  # pinned version (pa#5756)
+            # The version is pinned: https://github.com/pulumi/pulumi-aws/issues/5756
+            assert instance.inputs["autoMinorVersionUpgrade"] is False
 
 
 def test_enhanced_monitoring_uses_the_regions_own_role(dev):

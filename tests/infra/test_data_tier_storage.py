@@ -6,8 +6,7 @@ from itertools import permutations
 
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
-from tests.infra.helpers import as_list, policy_statements
-from tests.infra.helpers import regional_key
+from tests.infra.helpers import as_list, policy_statements, regional_key
 
 BUCKET = "aws:s3/bucket:Bucket"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"

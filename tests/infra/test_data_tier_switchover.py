@@ -118,7 +118,7 @@ def assert_data_tier(evaluation: Evaluation, regions: list[str]) -> None:
     clusters = {c.region: c for c in evaluation.of_type(CLUSTER)}
     assert sorted(clusters) == sorted(regions)
     assert all(c.inputs["globalClusterIdentifier"] == "payment-global-dev" for c in clusters.values())
-    assert CREDENTIALS <= set(clusters[primary].inputs)
+    assert set(clusters[primary].inputs) >= CREDENTIALS
     for region in secondaries:
         assert not CREDENTIALS & set(clusters[region].inputs) and clusters[primary].urn in clusters[region].dependencies
     for record in evaluation.of_type("aws:dynamodb/table:Table") + evaluation.of_type("aws:secretsmanager/secret:Secret"):

@@ -119,7 +119,8 @@ def test_tables_replicate_to_every_other_region_with_pitr_and_that_regions_key(t
         assert sorted(replicas) == ["us-east-2", "us-west-2"]
         for region, replica in replicas.items():
             assert replica["pointInTimeRecovery"] is True and replica["deletionProtectionEnabled"] is True
-            assert key_region(three_regions, replica["kmsKeyArn"]) == region  # tf#29102
+            # https://github.com/hashicorp/terraform-provider-aws/issues/29102
+            assert key_region(three_regions, replica["kmsKeyArn"]) == region
             assert replica["propagateTags"] is False
 
 

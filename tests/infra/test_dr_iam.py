@@ -12,10 +12,9 @@ from global_resources import dr_iam, failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
 from region_factory import probe
-from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID
-from tests.infra.helpers import as_list, policy_statements
+from region_factory.service import VPC_DESCRIBE_SID
+from tests.infra.helpers import as_list, policy_statements, regional_key
 from tests.infra.test_failover import OPS_PRINCIPALS, THREE, swapped_with_ops
-from tests.infra.helpers import regional_key
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"

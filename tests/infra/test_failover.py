@@ -320,7 +320,7 @@ def test_alarm_fires_on_the_configured_number_of_failed_probes_in_a_minute(failu
         assert ((6 - failed) / 6 < threshold) == (failed >= needed), (failed, threshold)
     # An average, so however many probes EventBridge's jitter puts into a minute (5 or 7 at times), a
     # healthy minute never alarms and a minute of failures always does.
-    assert not 1.0 < threshold and 0.0 < threshold
+    assert not threshold > 1.0 and threshold > 0.0
 
 
 def test_probe_runs_in_private_subnets_with_its_own_security_group(dev):

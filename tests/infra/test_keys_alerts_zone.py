@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 from plan import engine
-from tests.infra.helpers import policy_statements
-from tests.infra.helpers import regional, regional_key
+from tests.infra.helpers import policy_statements, regional, regional_key
 
 
 def test_every_region_has_its_own_rotating_key_with_an_alias(dev):

@@ -89,7 +89,8 @@ def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
     pairs = {frozenset((c.region, c.inputs["peerRegion"])) for c in connections}
     assert pairs == {frozenset(p) for p in combinations(["us-east-1", "us-east-2", "us-west-2"], 2)}
     for connection in connections:
-        assert connection.inputs.get("autoAccept") is not True  # cannot work cross-region (tf#6706)
+        # Cannot work cross-region: https://github.com/hashicorp/terraform-provider-aws/issues/6706
+        assert connection.inputs.get("autoAccept") is not True
         accepter = three_regions.one(
             "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter",
             lambda a: a.inputs["vpcPeeringConnectionId"] == connection.outputs["id"],
@@ -102,7 +103,7 @@ def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
 def test_peering_routes_cover_every_private_route_table_both_ways(three_regions, config):
     cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""}).regions}
     peering_routes = [r for r in three_regions.of_type("aws:ec2/route:Route") if "vpcPeeringConnectionId" in r.inputs]
-    for region, cidr in cidrs.items():
+    for region in cidrs:
         tables = [t for t in three_regions.of_type("aws:ec2/routeTable:RouteTable") if t.region == region and "private" in t.inputs["tags"]["Name"]]
         for table in tables:
             destinations = {r.inputs["destinationCidrBlock"] for r in peering_routes if r.inputs["routeTableId"] == table.outputs["id"]}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 
 import pg8000.native
@@ -61,10 +61,8 @@ def ledger_servers() -> Iterator[LedgerServers]:
         standby = start_standby(primary)
         yield LedgerServers(primary, standby)
         for server in (standby, primary):
-            try:
+            with suppress(BaseException):  # a promoted or stopped server: the directory goes anyway
                 server.stop("immediate")
-            except BaseException:  # noqa: BLE001 - a promoted or stopped server: the directory goes anyway
-                pass
     finally:
         shutil.rmtree(sandbox.root, ignore_errors=True)
 
@@ -86,7 +84,7 @@ def token_calls() -> list[TokenCall]:
 def fake_token(token_calls: list[TokenCall]) -> Callable[..., str]:
     """generate_db_auth_token's stand-in: records (host, port, user, region), returns the password."""
 
-    def generate(DBHostname: str, Port: int, DBUsername: str, Region: str) -> str:  # noqa: N803 - boto3's names
+    def generate(DBHostname: str, Port: int, DBUsername: str, Region: str) -> str:  # boto3's names
         token_calls.append((DBHostname, Port, DBUsername, Region))
         return POSTER_PASSWORD
 

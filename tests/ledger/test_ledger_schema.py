@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from functions.ledger.ledger_db import Migration, MigrationError, Payment
 from tests.ledger.conftest import LedgerServers
 
 PAYMENT = Payment("2b7c9c54-5d1e-5a4c-9d7e-0c1f3a5b7d90", "merchant-1", "USD", 12345,
-                  datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "us-east-1")
+                  datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "us-east-1")
 
 
 def sqlstate(error: BaseException) -> str:
@@ -65,7 +65,7 @@ def test_two_migrators_never_interleave(ledger_servers: LedgerServers) -> None:
         try:
             with closing(ledger_servers.superuser(ledger_servers.primary, name)) as connection:
                 reports.append(ledger_db.migrate(connection, migrations))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -83,7 +83,7 @@ def test_migration_files_must_be_numbered_without_gaps(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match=r"without gaps or repeats; found \[1, 3\]"):
         ledger_db.load_migrations(tmp_path)
     (tmp_path / "0003_c.sql").rename(tmp_path / "3_c.sql")
-    with pytest.raises(MigrationError, match="3_c.sql: migration files are named NNNN_<lower_case_name>.sql"):
+    with pytest.raises(MigrationError, match=r"3_c\.sql: migration files are named NNNN_<lower_case_name>\.sql"):
         ledger_db.load_migrations(tmp_path)
 
 

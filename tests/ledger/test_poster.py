@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +26,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
-from tests.ledger.conftest import POSTER_PASSWORD, LedgerServers, TokenCall
+from tests.ledger.conftest import LedgerServers, TokenCall
 
 LEDGER_DIR = Path(__file__).resolve().parents[2] / "functions" / "ledger"
 GLOBAL, CLUSTERS = "payment-global-qa", {"us-east-1": "payment-db-us-east-1-qa", "us-east-2": "payment-db-us-east-2-qa"}
@@ -99,7 +99,7 @@ def lag_points() -> list[float]:
     metrics = boto3.client("cloudwatch", "us-east-2").get_metric_data(
         MetricDataQueries=[{"Id": "lag", "MetricStat": {"Metric": {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"},
                                                         "Period": 60, "Stat": "Maximum"}}],
-        StartTime=datetime.now(timezone.utc) - timedelta(minutes=5), EndTime=datetime.now(timezone.utc) + timedelta(minutes=5))
+        StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=5))
     return metrics["MetricDataResults"][0]["Values"]
 
 
@@ -167,7 +167,7 @@ def test_the_migrator_applies_and_refuses_a_stale_bundle(ledger_servers: LedgerS
     migrate = load("migrate", {})
 
     class Secrets:
-        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # boto3's parameter name
             assert SecretId == "payment-db-master-qa"
             return {"SecretString": f'{{"username": "postgres", "password": "{ledger_servers.primary.sandbox.superuser_password}", "dbname": "{database}"}}'}
 

@@ -4,7 +4,8 @@ with providers tagged like core/providers.py tags them, and a way to break a cop
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from plan.engine import Evaluation, ResourceRecord
 

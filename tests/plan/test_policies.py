@@ -79,7 +79,8 @@ def test_names_carry_suffix_matches_whole_words_and_needs_a_suffix(dev):
      ["no kmsMasterKeyId"]),
     ("aws:dynamodb/table:Table", lambda r: r.inputs["replicas"][0].pop("kmsKeyArn"), ["replica in us-east-2", "kmsKeyArn"]),
     ("aws:rds/cluster:Cluster", lambda r: r.inputs.update({"storageEncrypted": False}), ["storageEncrypted is not true"]),
-    ("aws:rds/cluster:Cluster", lambda r: r.inputs.pop("kmsKeyId"), ["kmsKeyId is not set", "tf#13715"]),
+    ("aws:rds/cluster:Cluster", lambda r: r.inputs.pop("kmsKeyId"),
+     ["kmsKeyId is not set", "https://github.com/hashicorp/terraform-provider-aws/issues/13715"]),
     ("aws:secretsmanager/secret:Secret", lambda r: r.inputs["replicas"][0].pop("kmsKeyId"), ["replica in us-east-2"]),
     (LOG_GROUP, lambda r: r.inputs.pop("kmsKeyId", None), ["kmsKeyId is not set"]),
 ])
@@ -201,8 +202,8 @@ def test_versioning_before_replication(dev):
     found = [v for v in violations(copied, "versioning-before-replication") if v.urn == replication.urn]
     assert {v.message.split(" bucket ")[0].rsplit(" ", 1)[-1] for v in found} == {"source", "destination"}
     only(found, f"'{replication.name}'", "does not depend on the versioning", "depends_on")
-    copied, versioning = broken(dev, "aws:s3/bucketVersioning:BucketVersioning",
-                                lambda r: r.inputs["versioningConfiguration"].update({"status": "Suspended"}))
+    copied, _ = broken(dev, "aws:s3/bucketVersioning:BucketVersioning",
+                       lambda r: r.inputs["versioningConfiguration"].update({"status": "Suspended"}))
     only(violations(copied, "versioning-before-replication"), "has no enabled BucketVersioning")
 
 
