@@ -19,9 +19,11 @@ def test_example_stack_is_valid_and_fills_defaults(config):
     parsed = stack_config.parse(config)
     assert parsed.primary.name == "us-east-1" and parsed.primary.is_primary
     assert [r.name for r in parsed.secondaries] == ["us-east-2"]
-    # The spec's 13.7 stays the code default; the example stack sets a version AWS still creates.
+    # The default is a version AWS still creates (16's long-term-support minor); the spec's 13.7 stays accepted
+    # by the config (AWS is asked at `pulumi up`), and the example stack sets 13.23.
     assert parsed.aurora_engine_version == "13.23"
-    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "13.7"
+    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "16.8"
+    assert stack_config.parse({**config, "auroraEngineVersion": "13.7"}).aurora_engine_version == "13.7"
     assert parsed.replication_lag_threshold_ms == 1000
     assert parsed.health_check_interval_seconds == 10
     assert parsed.nat_mode is stack_config.NatMode.PER_AZ
