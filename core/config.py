@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from core import naming, tags
 
@@ -54,19 +54,6 @@ RFC1918_BLOCKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", 
 # Lambda refuses a reservation that leaves an account fewer than 100 unreserved executions per region;
 # with the default quota of 1000, the DB probe's 1 and the canary's 1, the validator can reserve 898.
 MAX_RESERVED_CONCURRENCY = 1000 - 100 - 2
-
-
-KNOWN_KEYS = (
-    "environmentSuffix", "environment", "primaryRegion", "secondaryRegions", "vpcCidrs",
-    "natGateways", "domainName", "hostedZoneName", "hostedZoneId", "createHostedZone",
-    "alertEmails", "auroraEngineVersion", "auroraInstanceClass", "auroraSecondaryInstances",
-    "backupRetentionDays", "preferredBackupWindow", "deletionProtection", "skipFinalSnapshot",
-    "dataHomeRegion", "auroraGlobalDbRpoSeconds", "auditRetentionDays", "auditObjectLockMode",
-    "replicationLagThresholdMs", "healthCheckIntervalSeconds", "healthCheckFailureThreshold",
-    "dnsTtlSeconds", "logRetentionDays", "lambdaReservedConcurrency", "maxTransactionAmount",
-    "allowedCurrencies", "apiThrottleRateLimit", "apiThrottleBurstLimit", "manageApiGatewayAccount",
-    "opsPrincipalArns", "routingControl", "arcClusterArn", "tags", "dynamodbConsistency", "dynamodbWitnessRegion",
-)
 
 
 class DrRole(str, Enum):
@@ -187,67 +174,301 @@ class StackConfig:
         return naming.Namer(self.environment_suffix)
 
 
+# ---------------------------------------------------------------------------------------------
+# The settings table: every key declared once. `KNOWN_KEYS`, the reading and simple checks in
+# `parse`, their error messages and README.md's configuration table (`python -m core.settings_doc`)
+# are built from it. Rules that span keys (regions, CIDRs, zone, ARC, tags, DynamoDB consistency)
+# are functions below, but the keys they read are declared here with their default and limits.
+# ---------------------------------------------------------------------------------------------
+
+Kind = Literal["text", "whole number", "true/false", "list", "map"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setting:
+    """One config key: how it is read, its default, what is allowed, and what it means."""
+
+    key: str
+    kind: Kind
+    doc: str  # the README's "meaning"
+    default: Any = None  # the value when unset (None: unset, or computed: see default_doc)
+    default_doc: str | None = None  # the README's default when it is not `default` itself
+    required: bool = False
+    check: Callable[[Any], bool] | None = None  # one value; for a list, each entry
+    allowed: str = ""  # what is allowed: the error text after "key=value: ", and the README's limit
+    field: str | None = None  # the StackConfig attribute it fills as read; None: a cross-key rule fills it
+    convert: Callable[[Any], Any] | None = None  # value -> field value (enums, tuples)
+
+
+def _is_domain(name: str) -> bool:
+    labels = name.rstrip(".").split(".")
+    return len(name) <= 253 and len(labels) >= 2 and all(DOMAIN_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and bool(pattern.match(value))
+
+
+def _between(low: int, high: int) -> Callable[[int], bool]:
+    return lambda n: low <= n <= high
+
+
+def _is_window(value: str) -> bool:
+    """hh24:mi-hh24:mi in UTC, at least 30 minutes long (RDS rule); it may wrap past midnight."""
+    match = re.match(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", value)
+    if not match:
+        return False
+    start, end = int(match[1]) * 60 + int(match[2]), int(match[3]) * 60 + int(match[4])
+    return (end - start) % 1440 >= 30
+
+
+def _is_amount(value: str) -> bool:
+    return bool(re.match(r"^\d{1,12}(\.\d{1,3})?$", value)) and float(value) > 0
+
+
+def _choice(options: Mapping[str, str]) -> str:
+    """allowed: 'a' (why) or 'b' (why): the text errors and the README show for a fixed set of values."""
+    listed = [f"'{value}' ({why})" for value, why in options.items()]
+    return "allowed: " + ", ".join(listed[:-1]) + " or " + listed[-1]
+
+
+NAT_MODES = {NatMode.PER_AZ.value: "one NAT gateway per AZ, production", NatMode.SINGLE.value: "cheap test stacks"}
+OBJECT_LOCK_MODES = {
+    ObjectLockMode.GOVERNANCE.value: "privileged users can still delete",
+    ObjectLockMode.COMPLIANCE.value: "nobody can, until retention ends",
+}
+ROUTING_CONTROL_MODES = dict(zip(ROUTING_CONTROLS, (
+    "holds on CloudWatch alarms, the default",
+    "also Route 53 ARC routing controls on the cluster named by arcClusterArn",
+), strict=True))
+CONSISTENCY_MODES = {
+    Consistency.STRONG.value: "multi-Region strong consistency: a payment is accepted once across regions, RPO 0",
+    Consistency.EVENTUAL.value: "once per region: see docs/data-tier.md for the gap",
+}
+# The default AWS still creates: 16.8 is Aurora PostgreSQL 16's long-term-support minor (kept at least
+# three years, https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Updates.LTS.html).
+# The spec's 13.7 is deprecated (docs/aws-facts.md, "Aurora engine versions") but stays accepted: `pulumi up`
+# asks AWS (region_factory/database.py) and an account that still offers it may use it.
+DEFAULT_ENGINE_VERSION = "16.8"
+SPEC_ENGINE_VERSION = "13.7"
+_MRSC_SETS_TEXT = "; ".join(f"{name}: {', '.join(sorted(members))}" for name, members in MRSC_REGION_SETS.items())
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(key="environmentSuffix", kind="text", required=True, field="environment_suffix",
+            allowed="lower-case letters, digits and single hyphens, starting with a letter; at most as long as the "
+                    "longest name built from it allows in the deployed regions; no S3-reserved ending",
+            doc="ends every physical name (`resource-name-{suffix}`)"),
+    Setting(key="environment", kind="text", default_doc="the suffix", doc="value of the `Environment` tag"),
+    Setting(key="primaryRegion", kind="text", default="us-east-1", check=lambda v: v in KNOWN_REGIONS,
+            allowed="must be an AWS region such as us-east-1",
+            doc="the region that takes writes; first in the failover chain"),
+    Setting(key="secondaryRegions", kind="list", default=["us-east-2"], check=lambda v: v in KNOWN_REGIONS,
+            allowed="each entry must be an AWS region such as us-east-2; at least one, none twice, not primaryRegion",
+            doc="DR regions; a third region is one more entry"),
+    Setting(key="vpcCidrs", kind="map", default={}, default_doc="a /16 per region from 10.0.0.0/8, fixed by region name",
+            allowed=f"region → IPv4 block: private (RFC 1918), /16 to /{MAX_VPC_PREFIX}, disjoint, deployed regions only",
+            doc="each region's VPC block"),
+    Setting(key="natGateways", kind="text", default=NatMode.PER_AZ.value, check=lambda v: v in NAT_MODES,
+            allowed=_choice(NAT_MODES), field="nat_mode", convert=NatMode,
+            doc="NAT gateways of each region's VPC"),
+    Setting(key="domainName", kind="text", required=True, check=_is_domain, field="domain_name",
+            allowed="must be a lower-case DNS name with at least two labels, e.g. api.payments.example.com",
+            doc="the API's custom domain, served by every region"),
+    Setting(key="hostedZoneName", kind="text", check=_is_domain, field="hosted_zone_name",
+            allowed="must be a DNS name like example.com: domainName or one of its parents",
+            doc="public zone serving `domainName` (looked up by name); this or `hostedZoneId` is required"),
+    Setting(key="hostedZoneId", kind="text", check=_matches(HOSTED_ZONE_ID_PATTERN), field="hosted_zone_id",
+            allowed="must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ",
+            doc="the same zone by id (skips the lookup)"),
+    Setting(key="createHostedZone", kind="true/false", default=False, field="create_hosted_zone",
+            allowed="must be true or false; not with hostedZoneId",
+            doc="create the zone `hostedZoneName` (protected) instead of looking it up; the first `pulumi up` then "
+                "waits on ACM validation until the parent zone delegates to the new zone's name servers, so create "
+                "and delegate it first where you can"),
+    Setting(key="alertEmails", kind="list", required=True, default=[], check=_matches(EMAIL_PATTERN), field="alert_emails",
+            convert=tuple, allowed="each entry must be an e-mail address like ops@example.com; at least one",
+            doc="operations e-mail addresses subscribed to every region's failover topic"),
+    Setting(key="auroraEngineVersion", kind="text", default=DEFAULT_ENGINE_VERSION, field="aurora_engine_version",
+            check=lambda v: bool(ENGINE_VERSION_PATTERN.match(v)) and v.startswith(("1", "2")),
+            allowed=f"must be an Aurora PostgreSQL version like {DEFAULT_ENGINE_VERSION}, 15.10 or 13.9 that AWS "
+                    "still creates in every region (asked at `pulumi up`)",
+            doc=f"Aurora PostgreSQL version; the spec's {SPEC_ENGINE_VERSION} can no longer be created — see below"),
+    Setting(key="auroraInstanceClass", kind="text", default="db.r6g.large", check=_matches(INSTANCE_CLASS_PATTERN),
+            field="aurora_instance_class", allowed="must be an RDS instance class like db.r6g.large",
+            doc="instance class of every Aurora instance"),
+    Setting(key="auroraSecondaryInstances", kind="whole number", default=1, check=_between(1, 15),
+            field="aurora_secondary_instances", allowed="allowed: 1 to 15 instances per secondary cluster",
+            doc="instances per secondary cluster; every region runs `max(2, n)` so that any region can become "
+                "primary with a writer and a reader"),
+    Setting(key="backupRetentionDays", kind="whole number", default=7, check=_between(7, 35), field="backup_retention_days",
+            allowed="allowed: 7 to 35 days (the DR policy needs at least 7)", doc="automated backups of every cluster"),
+    Setting(key="preferredBackupWindow", kind="text", default="03:00-04:00", check=_is_window, field="preferred_backup_window",
+            allowed="must be a UTC window hh24:mi-hh24:mi like 03:00-04:00, at least 30 minutes long (RDS rule)",
+            doc="UTC backup window"),
+    Setting(key="deletionProtection", kind="true/false", default=True, field="deletion_protection",
+            allowed="must be true or false", doc="on clusters, tables; turn off only for throw-away stacks"),
+    Setting(key="skipFinalSnapshot", kind="true/false", default=False, field="skip_final_snapshot",
+            allowed="must be true or false", doc="final snapshot (named with the suffix) on cluster deletion"),
+    Setting(key="dataHomeRegion", kind="text", default_doc="`primaryRegion`",
+            allowed="must be one of the deployed regions: the region that was primary when the data tier was first deployed",
+            doc="the fixed region that holds the DynamoDB table resources, the secrets' primary copies and the global "
+                "cluster's API region; pin it before swapping `primaryRegion`"),
+    Setting(key="auroraGlobalDbRpoSeconds", kind="whole number", default=0, default_doc="`0` (off)",
+            check=lambda n: n == 0 or 20 <= n <= 86400, field="aurora_global_db_rpo_seconds", convert=lambda n: n or None,
+            allowed="allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset",
+            doc="Aurora managed RPO (`rds.global_db_rpo`): the primary blocks commits when every secondary lags more"),
+    Setting(key="auditRetentionDays", kind="whole number", default=365, check=_between(1, 3650), field="audit_retention_days",
+            allowed="allowed: 1 to 3650 days (PCI DSS asks for at least 365)", doc="Object Lock retention of audit logs"),
+    Setting(key="auditObjectLockMode", kind="text", default=ObjectLockMode.GOVERNANCE.value, check=lambda v: v in OBJECT_LOCK_MODES,
+            field="audit_object_lock_mode", convert=ObjectLockMode, allowed=_choice(OBJECT_LOCK_MODES),
+            doc="Object Lock mode of audit logs (COMPLIANCE cannot be shortened by anyone)"),
+    Setting(key="dynamodbConsistency", kind="text", check=lambda v: v in CONSISTENCY_MODES,
+            default_doc="unset: `strong` where MRSC fits the regions, else `eventual` (with a warning)",
+            allowed=_choice(CONSISTENCY_MODES) + f"; strong needs three regions of one MRSC region set ({_MRSC_SETS_TEXT}), "
+                    "or two and a witness",
+            doc="acceptance table's multi-Region consistency (docs/data-tier.md, \"Exactly-once\")"),
+    Setting(key="dynamodbWitnessRegion", kind="text", check=lambda v: v in KNOWN_REGIONS,
+            default_doc="unset (example stack: `us-west-2`)",
+            allowed="must be an AWS region such as us-west-2: a third region of the replicas' MRSC region set; "
+                    "refused with three regions or eventual",
+            doc="MRSC witness for a two-region stack"),
+    Setting(key="replicationLagThresholdMs", kind="whole number", default=1000, check=_between(1, 1000),
+            field="replication_lag_threshold_ms", allowed="allowed: 1 to 1000 ms (the spec's alarm is at 1 second)",
+            doc="Aurora replication-lag alarm threshold"),
+    Setting(key="healthCheckIntervalSeconds", kind="whole number", default=10, check=lambda n: n in (10, 30),
+            field="health_check_interval_seconds", allowed="allowed: 10 or 30 (Route 53's only intervals)",
+            doc="Route 53 health-check interval"),
+    Setting(key="healthCheckFailureThreshold", kind="whole number", default=3, check=_between(1, 10),
+            field="health_check_failure_threshold", allowed="allowed: 1 to 10", doc="failures before a check turns unhealthy"),
+    Setting(key="dnsTtlSeconds", kind="whole number", default=60, check=_between(5, 300), field="dns_ttl_seconds",
+            allowed="allowed: 5 to 300 seconds (a failover record with a long TTL defeats failover)",
+            doc="TTL of the private database failover records"),
+    Setting(key="logRetentionDays", kind="whole number", default=90, check=lambda n: n in LOG_RETENTION_DAYS,
+            field="log_retention_days", allowed=f"allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
+            doc="CloudWatch Logs retention (the values CloudWatch accepts)"),
+    Setting(key="lambdaReservedConcurrency", kind="whole number", default=50, check=_between(1, MAX_RESERVED_CONCURRENCY),
+            field="lambda_reserved_concurrency",
+            allowed=f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
+                    "executions per region unreserved, and the DB probe and the canary reserve 1 each)",
+            doc="reserved concurrency of the payment function per region (an account with a lower quota needs a lower value)"),
+    Setting(key="maxTransactionAmount", kind="text", default="10000.00", check=_is_amount, field="max_transaction_amount",
+            allowed="must be a positive decimal amount like 10000.00", doc="per-transaction limit (major units)"),
+    Setting(key="allowedCurrencies", kind="list", default=["USD", "EUR", "GBP", "JPY"], check=_matches(CURRENCY_PATTERN),
+            field="allowed_currencies", convert=tuple,
+            allowed="each entry must be an ISO 4217 code like USD that the payment function can format",
+            doc="ISO 4217 codes the API accepts"),
+    Setting(key="apiThrottleRateLimit", kind="whole number", default=200, check=_between(1, 10000), field="api_throttle_rate_limit",
+            allowed="allowed: 1 to 10000 requests per second", doc="API Gateway steady-state requests per second"),
+    Setting(key="apiThrottleBurstLimit", kind="whole number", default=400, check=_between(1, 5000), field="api_throttle_burst_limit",
+            allowed="allowed: 1 to 5000 requests", doc="API Gateway burst"),
+    Setting(key="manageApiGatewayAccount", kind="true/false", default=True, field="manage_api_gateway_account",
+            allowed="must be true or false",
+            doc="set the account-level API Gateway CloudWatch role in each region (one per account and region: "
+                "turn off if another stack owns it)"),
+    Setting(key="opsPrincipalArns", kind="list", default=[], default_doc="the account root", check=_matches(PRINCIPAL_ARN_PATTERN),
+            field="ops_principal_arns", convert=tuple,
+            allowed="each entry must be an IAM ARN like arn:aws:iam::123456789012:role/ops",
+            doc="who may assume the DR operator role (with MFA)"),
+    Setting(key="routingControl", kind="text", default="cloudwatch", check=lambda v: v in ROUTING_CONTROL_MODES,
+            field="routing_control", allowed=_choice(ROUTING_CONTROL_MODES),
+            doc="how regions are held out of rotation (docs/failover.md)"),
+    Setting(key="arcClusterArn", kind="text", check=_matches(ARC_CLUSTER_ARN_PATTERN),
+            allowed="must be an ARC cluster ARN like arn:aws:route53-recovery-control::123456789012:cluster/abcd1234; "
+                    "required with routingControl=arc, refused otherwise",
+            doc="the Route 53 ARC cluster for the routing controls"),
+    Setting(key="tags", kind="map", default={}, field="extra_tags",
+            allowed=f"at most {tags.MAX_EXTRA_TAGS} entries (Route 53 health checks and zones take {tags.ROUTE53_TAG_LIMIT} "
+                    f"tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself); not "
+                    f"{', '.join([*tags.STACK_TAG_KEYS, 'Name'])}",
+            doc="extra tags on everything"),
+)
+SETTING = {s.key: s for s in SETTINGS}
+KNOWN_KEYS = tuple(SETTING)
+_INVALID = object()  # a value that failed its kind; already reported
+
+
 class _Reader:
-    """Reads raw values and records problems instead of stopping at the first one."""
+    """Reads each setting by its declaration and records problems instead of stopping at the first one."""
 
     def __init__(self, raw: Mapping[str, Any]):
         self.raw = raw
-        self.problems: list[str] = []
+        self.found: list[tuple[str, str]] = []  # (key, problem)
+        self.invalid: set[str] = set()  # keys whose value was refused (their default stands in)
 
     def problem(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(f"{key}={_show(value)}: {allowed}")
+        self.found.append((key, f"{key}={_show(value)}: {allowed}"))
+        self.invalid.add(key)
 
-    def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self.raw.get(key)
-        if value is None or value == "":
-            if required:
-                self.problems.append(f"{key} is required (set it with `pulumi config set {NAMESPACE}:{key} ...`)")
-            return default
-        if not isinstance(value, str):
-            self.problem(key, value, "must be a string")
-            return default
-        return value
+    def missing(self, key: str, text: str) -> None:
+        """A problem with no value to show: `text` says what is required."""
+        self.found.append((key, text))
+        self.invalid.add(key)
 
-    def structured(self, key: str, default: Any, expected: type) -> Any:
-        """Lists and maps arrive as JSON strings from Pulumi config, or as objects from YAML."""
-        value = self.raw.get(key)
-        if value is None or value == "":
-            return default
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                self.problem(key, value, f"must be a {expected.__name__} (YAML or JSON)")
-                return default
-        if not isinstance(value, expected):
-            self.problem(key, value, f"must be a {expected.__name__}")
-            return default
-        return value
+    @property
+    def problems(self) -> list[str]:
+        """In the table's order (unknown keys first), whatever rule found them."""
+        order = {key: i for i, key in enumerate(KNOWN_KEYS)}
+        return [text for _, text in sorted(self.found, key=lambda found: order.get(found[0], -1))]
 
-    def integer(self, key: str, default: int, check: Callable[[int], bool], allowed: str) -> int:
-        value = self.raw.get(key)
-        if value is None or value == "":
-            return default
-        try:
-            number = int(str(value), 10)
-        except ValueError:
-            self.problem(key, value, f"must be a whole number; {allowed}")
-            return default
-        if not check(number):
-            self.problem(key, value, allowed)
-            return default
-        return number
+    def unknown_keys(self) -> None:
+        for key in sorted(set(self.raw) - set(KNOWN_KEYS)):
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
+            self.problem(key, self.raw[key], f"is not a {NAMESPACE} setting; {hint}")
 
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw.get(key)
-        if value is None or value == "":
-            return default
-        if isinstance(value, bool):
+    def read(self, s: Setting) -> Any:
+        """The setting's value, or its default when unset or refused (each problem recorded)."""
+        raw = self.raw.get(s.key)
+        value = None if raw is None or raw == "" else self._typed(s, raw)
+        if value is _INVALID:
+            return s.default
+        if value is None or (s.kind == "list" and value == []):
+            if s.required:
+                self.missing(s.key, f"{s.key} is required: {s.doc} (set it with `pulumi config set {NAMESPACE}:{s.key} ...`)")
+                return s.default
+            if value is None:
+                return s.default
+        if s.check is None:
             return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
-        self.problem(key, value, "must be true or false")
-        return default
+        if s.kind == "list":
+            for entry in value:
+                if not s.check(entry):
+                    self.problem(s.key, entry, s.allowed)
+            return value  # the good entries still feed the cross-key rules
+        if not s.check(value):
+            self.problem(s.key, raw, s.allowed)  # as the user wrote it
+            return s.default
+        return value
+
+    def _typed(self, s: Setting, value: Any) -> Any:
+        if s.kind == "text":
+            if isinstance(value, str):
+                return value
+            self.problem(s.key, value, "must be a string")
+        elif s.kind == "whole number":
+            try:
+                return int(str(value), 10)
+            except ValueError:
+                self.problem(s.key, value, f"must be a whole number; {s.allowed}")
+        elif s.kind == "true/false":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false"):
+                return str(value).lower() == "true"
+            self.problem(s.key, value, "must be true or false")
+        else:
+            # Lists and maps arrive as JSON strings from Pulumi config, or as objects from YAML.
+            expected = list if s.kind == "list" else dict
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    self.problem(s.key, value, f"must be a {expected.__name__} (YAML or JSON)")
+                    return _INVALID
+            if isinstance(value, expected):
+                return value
+            self.problem(s.key, value, f"must be a {expected.__name__}")
+        return _INVALID
 
 
 def _show(value: Any) -> str:
@@ -257,170 +478,85 @@ def _show(value: Any) -> str:
 def parse(raw: Mapping[str, Any]) -> StackConfig:
     """Validates raw config values (keys without the namespace) into a StackConfig."""
     r = _Reader(raw)
-    for key in sorted(set(raw) - set(KNOWN_KEYS)):
-        close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(KNOWN_KEYS)}"
-        r.problem(key, raw[key], f"is not a {NAMESPACE} setting; {hint}")
-    suffix = r.string("environmentSuffix", required=True) or ""
-    environment = r.string("environment", suffix) or suffix
-
-    primary = r.string("primaryRegion", "us-east-1")
-    secondaries = r.structured("secondaryRegions", ["us-east-2"], list)
-    region_names = _check_regions(r, primary, secondaries)
-
-    if suffix:
-        # Without valid regions, check the suffix against the defaults so its own errors still show.
-        problem = naming.suffix_problem(suffix, region_names or ["us-east-1", "us-east-2"])
-        if problem:
-            r.problem("environmentSuffix", suffix, problem)
-
-    cidrs = _check_cidrs(r, region_names, r.structured("vpcCidrs", {}, dict))
-    regions = tuple(
-        RegionSpec(name, DrRole.PRIMARY if i == 0 else DrRole.SECONDARY, cidrs.get(name, ""))
-        for i, name in enumerate(region_names)
+    r.unknown_keys()
+    values = {s.key: r.read(s) for s in SETTINGS}
+    fields = {s.field: (s.convert or (lambda v: v))(values[s.key]) for s in SETTINGS if s.field}
+    # Cross-key rules: each reads declared values and fills what no single key can.
+    region_names = _check_regions(r, values)
+    fields["environment"] = _check_suffix(r, values, region_names)
+    cidrs = _check_cidrs(r, region_names, values["vpcCidrs"])
+    fields["regions"] = tuple(
+        RegionSpec(name, DrRole.PRIMARY if i == 0 else DrRole.SECONDARY, cidrs[name]) for i, name in enumerate(region_names)
     )
-
-    nat = r.string("natGateways", NatMode.PER_AZ.value)
-    if nat not in {m.value for m in NatMode}:
-        r.problem("natGateways", nat, "allowed: 'per-az' (one NAT gateway per AZ, production) or 'single' (cheap test stacks)")
-        nat = NatMode.PER_AZ.value
-
-    domain_name = r.string("domainName", required=True) or ""
-    if domain_name and not _is_domain(domain_name):
-        r.problem("domainName", domain_name, "must be a lower-case DNS name with at least two labels, e.g. api.payments.example.com")
-    zone_name = r.string("hostedZoneName")
-    zone_id = r.string("hostedZoneId")
-    create_zone = r.boolean("createHostedZone", False)
-    _check_zone(r, domain_name, zone_name, zone_id, create_zone)
-
-    emails = r.structured("alertEmails", [], list)
-    if not emails:
-        r.problems.append("alertEmails is required: a list of at least one e-mail address of the operations team")
-    for email in emails:
-        if not isinstance(email, str) or not EMAIL_PATTERN.match(email):
-            r.problem("alertEmails", email, "each entry must be an e-mail address like ops@example.com")
-
-    engine_version = r.string("auroraEngineVersion", "13.7") or "13.7"
-    if not ENGINE_VERSION_PATTERN.match(engine_version) or not engine_version.startswith(("1", "2")):
-        r.problem("auroraEngineVersion", engine_version, "must be an Aurora PostgreSQL version like 13.7, 15.10 or 16.6")
-    instance_class = r.string("auroraInstanceClass", "db.r6g.large") or "db.r6g.large"
-    if not INSTANCE_CLASS_PATTERN.match(instance_class):
-        r.problem("auroraInstanceClass", instance_class, "must be an RDS instance class like db.r6g.large")
-
-    currencies = r.structured("allowedCurrencies", ["USD", "EUR", "GBP", "JPY"], list)
-    for currency in currencies:
-        if not isinstance(currency, str) or not CURRENCY_PATTERN.match(currency):
-            r.problem("allowedCurrencies", currency, "each entry must be an ISO 4217 code like USD")
-    max_amount = r.string("maxTransactionAmount", "10000.00") or "10000.00"
-    if not re.match(r"^\d{1,12}(\.\d{1,3})?$", max_amount) or float(max_amount) <= 0:
-        r.problem("maxTransactionAmount", max_amount, "must be a positive decimal amount like 10000.00")
-
-    principals = r.structured("opsPrincipalArns", [], list)
-    for arn in principals:
-        if not isinstance(arn, str) or not PRINCIPAL_ARN_PATTERN.match(arn):
-            r.problem("opsPrincipalArns", arn, "each entry must be an IAM ARN like arn:aws:iam::123456789012:role/ops")
-
-    data_home = r.string("dataHomeRegion", primary) or primary
-    if region_names and data_home not in region_names:
-        r.problem("dataHomeRegion", data_home, f"must be one of the deployed regions ({', '.join(region_names)}): "
-                  "the region that was primary when the data tier was first deployed")
-    lock_mode = r.string("auditObjectLockMode", ObjectLockMode.GOVERNANCE.value)
-    if lock_mode not in {m.value for m in ObjectLockMode}:
-        r.problem("auditObjectLockMode", lock_mode, "allowed: 'GOVERNANCE' (privileged users can still delete) or 'COMPLIANCE' (nobody can, until retention ends)")
-        lock_mode = ObjectLockMode.GOVERNANCE.value
-    rpo = r.integer("auroraGlobalDbRpoSeconds", 0, lambda n: n == 0 or 20 <= n <= 86400,
-                    "allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset")
-
-    routing_control = r.string("routingControl", "cloudwatch") or "cloudwatch"
-    if routing_control not in ROUTING_CONTROLS:
-        r.problem("routingControl", routing_control, "allowed: 'cloudwatch' (holds on CloudWatch alarms, the default) or 'arc' "
-                  "(also Route 53 ARC routing controls on the cluster named by arcClusterArn)")
-        routing_control = "cloudwatch"
-    arc_cluster_arn = r.string("arcClusterArn")
-    if arc_cluster_arn and not ARC_CLUSTER_ARN_PATTERN.match(arc_cluster_arn):
-        r.problem("arcClusterArn", arc_cluster_arn, "must be an ARC cluster ARN like arn:aws:route53-recovery-control::123456789012:cluster/abcd1234")
-    elif routing_control == "arc" and not arc_cluster_arn:
-        r.problems.append("arcClusterArn is required with routingControl=arc: the ARN of the Route 53 ARC cluster to put the routing controls on")
-    elif arc_cluster_arn and routing_control != "arc":
-        r.problem("arcClusterArn", arc_cluster_arn, "is only used with routingControl=arc (set routingControl or remove arcClusterArn)")
-
-    extra_tags = r.structured("tags", {}, dict)
-    reserved = {*tags.STACK_TAG_KEYS, "Name"} & set(extra_tags)
-    if reserved:
-        r.problem("tags", extra_tags, f"must not set {', '.join(sorted(reserved))}: the stack sets those itself")
-    elif len(extra_tags) > tags.MAX_EXTRA_TAGS:
-        r.problem("tags", extra_tags, f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
-                  f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself")
-
-    consistency, witness, consistency_note = _check_consistency(r, region_names)
-
-    config = StackConfig(
-        environment_suffix=suffix,
-        environment=environment,
-        regions=regions,
-        nat_mode=NatMode(nat),
-        domain_name=domain_name,
-        hosted_zone_name=zone_name,
-        hosted_zone_id=zone_id,
-        create_hosted_zone=create_zone,
-        alert_emails=tuple(emails),
-        aurora_engine_version=engine_version,
-        aurora_instance_class=instance_class,
-        aurora_secondary_instances=r.integer("auroraSecondaryInstances", 1, lambda n: 1 <= n <= 15, "allowed: 1 to 15 instances per secondary cluster"),
-        backup_retention_days=r.integer("backupRetentionDays", 7, lambda n: 7 <= n <= 35, "allowed: 7 to 35 days (the DR policy needs at least 7)"),
-        preferred_backup_window=_window(r, "preferredBackupWindow", "03:00-04:00"),
-        deletion_protection=r.boolean("deletionProtection", True),
-        skip_final_snapshot=r.boolean("skipFinalSnapshot", False),
-        data_home_region=data_home,
-        aurora_global_db_rpo_seconds=rpo or None,
-        audit_retention_days=r.integer("auditRetentionDays", 365, lambda n: 1 <= n <= 3650, "allowed: 1 to 3650 days (PCI DSS asks for at least 365)"),
-        audit_object_lock_mode=ObjectLockMode(lock_mode),
-        replication_lag_threshold_ms=r.integer("replicationLagThresholdMs", 1000, lambda n: 1 <= n <= 1000, "allowed: 1 to 1000 ms (the spec's alarm is at 1 second)"),
-        health_check_interval_seconds=r.integer("healthCheckIntervalSeconds", 10, lambda n: n in (10, 30), "allowed: 10 or 30 (Route 53's only intervals)"),
-        health_check_failure_threshold=r.integer("healthCheckFailureThreshold", 3, lambda n: 1 <= n <= 10, "allowed: 1 to 10"),
-        dns_ttl_seconds=r.integer("dnsTtlSeconds", 60, lambda n: 5 <= n <= 300, "allowed: 5 to 300 seconds (a failover record with a long TTL defeats failover)"),
-        log_retention_days=r.integer("logRetentionDays", 90, lambda n: n in LOG_RETENTION_DAYS, f"allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}"),
-        lambda_reserved_concurrency=r.integer(
-            "lambdaReservedConcurrency", 50, lambda n: 1 <= n <= MAX_RESERVED_CONCURRENCY,
-            f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
-            "executions per region unreserved, and the DB probe and the canary reserve 1 each)",
-        ),
-        max_transaction_amount=max_amount,
-        allowed_currencies=tuple(currencies),
-        api_throttle_rate_limit=r.integer("apiThrottleRateLimit", 200, lambda n: 1 <= n <= 10000, "allowed: 1 to 10000 requests per second"),
-        api_throttle_burst_limit=r.integer("apiThrottleBurstLimit", 400, lambda n: 1 <= n <= 5000, "allowed: 1 to 5000 requests"),
-        manage_api_gateway_account=r.boolean("manageApiGatewayAccount", True),
-        ops_principal_arns=tuple(principals),
-        routing_control=routing_control,
-        arc_cluster_arn=arc_cluster_arn if routing_control == "arc" else None,
-        extra_tags=extra_tags,
-        dynamodb_consistency=consistency,
-        dynamodb_witness_region=witness,
-        dynamodb_consistency_note=consistency_note,
-    )
-    if r.problems:
+    fields["data_home_region"] = _check_data_home(r, values, region_names)
+    _check_zone(r, values)
+    fields["arc_cluster_arn"] = _check_arc(r, values)
+    _check_tags(r, values)
+    consistency = _check_consistency(r, values, region_names)
+    fields.update(dynamodb_consistency=consistency[0], dynamodb_witness_region=consistency[1], dynamodb_consistency_note=consistency[2])
+    if r.found:
         raise ConfigError(r.problems)
-    return config
+    return StackConfig(**fields)
 
 
-def _check_regions(r: _Reader, primary: str | None, secondaries: list[Any]) -> list[str]:
-    names: list[str] = []
-    if primary not in KNOWN_REGIONS:
-        r.problem("primaryRegion", primary, "must be an AWS region such as us-east-1")
-    else:
-        names.append(primary)
+def _check_regions(r: _Reader, values: Mapping[str, Any]) -> list[str]:
+    """The deployed regions, primary first; secondaryRegions must be other, distinct, known regions."""
+    primary, secondaries = values["primaryRegion"], values["secondaryRegions"]
+    names = [] if "primaryRegion" in r.invalid else [primary]
     if not secondaries:
         r.problem("secondaryRegions", secondaries, "must list at least one region (a DR stack needs a second region)")
     for region in secondaries:
         if region not in KNOWN_REGIONS:
-            r.problem("secondaryRegions", region, "each entry must be an AWS region such as us-east-2")
-        elif region == primary:
+            continue  # reported by its declaration
+        if region == primary:
             r.problem("secondaryRegions", region, f"must differ from primaryRegion ({primary}): a region cannot back itself up")
         elif region in names:
             r.problem("secondaryRegions", region, "lists this region twice")
         else:
             names.append(region)
     return names
+
+
+def _check_suffix(r: _Reader, values: Mapping[str, Any], region_names: list[str]) -> str:
+    """environmentSuffix against the names built from it in these regions; returns the Environment tag value."""
+    suffix = values["environmentSuffix"] or ""
+    if suffix:
+        # Without valid regions, check the suffix against the defaults so its own errors still show.
+        problem = naming.suffix_problem(suffix, region_names or ["us-east-1", "us-east-2"])
+        if problem:
+            r.problem("environmentSuffix", suffix, problem)
+    return values["environment"] or suffix
+
+
+def _check_data_home(r: _Reader, values: Mapping[str, Any], region_names: list[str]) -> str:
+    data_home = values["dataHomeRegion"] or values["primaryRegion"]
+    if region_names and data_home not in region_names:
+        r.problem("dataHomeRegion", data_home, f"must be one of the deployed regions ({', '.join(region_names)}): "
+                  "the region that was primary when the data tier was first deployed")
+    return data_home
+
+
+def _check_arc(r: _Reader, values: Mapping[str, Any]) -> str | None:
+    """arcClusterArn goes with routingControl=arc, and only with it."""
+    arn, arc = values["arcClusterArn"], values["routingControl"] == "arc"
+    if "arcClusterArn" in r.invalid:
+        return None
+    if arc and not arn:
+        r.missing("arcClusterArn", "arcClusterArn is required with routingControl=arc: the ARN of the Route 53 ARC cluster "
+                  "to put the routing controls on")
+    elif arn and not arc:
+        r.problem("arcClusterArn", arn, "is only used with routingControl=arc (set routingControl or remove arcClusterArn)")
+    return arn if arc else None
+
+
+def _check_tags(r: _Reader, values: Mapping[str, Any]) -> None:
+    extra_tags = values["tags"]
+    reserved = {*tags.STACK_TAG_KEYS, "Name"} & set(extra_tags)
+    if reserved:
+        r.problem("tags", extra_tags, f"must not set {', '.join(sorted(reserved))}: the stack sets those itself")
+    elif len(extra_tags) > tags.MAX_EXTRA_TAGS:
+        r.problem("tags", extra_tags, f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
+                  f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself")
 
 
 def mrsc_region_set(regions: list[str] | tuple[str, ...]) -> str | None:
@@ -452,17 +588,11 @@ def _mrsc_problem(regions: list[str], witness: str | None) -> str | None:
     return None
 
 
-def _check_consistency(r: _Reader, regions: list[str]) -> tuple[Consistency, str | None, str | None]:
+def _check_consistency(r: _Reader, values: Mapping[str, Any], regions: list[str]) -> tuple[Consistency, str | None, str | None]:
     """dynamodbConsistency and dynamodbWitnessRegion: strong by default wherever MRSC can apply."""
-    raw_mode = r.string("dynamodbConsistency")
-    witness = r.string("dynamodbWitnessRegion")
-    if raw_mode is not None and raw_mode not in {m.value for m in Consistency}:
-        r.problem("dynamodbConsistency", raw_mode, "allowed: 'strong' (multi-Region strong consistency: a payment is accepted "
-                  "once across regions, RPO 0) or 'eventual' (once per region: see docs/data-tier.md for the gap)")
-        return Consistency.EVENTUAL, None, None
-    if witness is not None and witness not in KNOWN_REGIONS:
-        r.problem("dynamodbWitnessRegion", witness, "must be an AWS region such as us-west-2")
-        return Consistency.EVENTUAL, None, None
+    raw_mode, witness = values["dynamodbConsistency"], values["dynamodbWitnessRegion"]
+    if {"dynamodbConsistency", "dynamodbWitnessRegion"} & r.invalid:
+        return Consistency.EVENTUAL, None, None  # reported by their declarations
     if len(regions) < 2:
         return Consistency.EVENTUAL, None, None  # the regions' own errors are reported already
     if raw_mode == Consistency.EVENTUAL.value:
@@ -526,37 +656,15 @@ def _default_cidr(region: str, taken: list[ipaddress.IPv4Network]) -> ipaddress.
     raise ValueError("no free /16 left in 10.0.0.0/8")  # unreachable with fewer than 240 regions
 
 
-def _is_domain(name: str) -> bool:
-    labels = name.rstrip(".").split(".")
-    return len(name) <= 253 and len(labels) >= 2 and all(DOMAIN_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
-
-
-def _check_zone(r: _Reader, domain: str, zone_name: str | None, zone_id: str | None, create: bool) -> None:
-    if zone_id and not HOSTED_ZONE_ID_PATTERN.match(zone_id):
-        r.problem("hostedZoneId", zone_id, "must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ")
-    if zone_id and create:
+def _check_zone(r: _Reader, values: Mapping[str, Any]) -> None:
+    """The zone that serves domainName: by name or id, a parent of the domain, created only by name."""
+    domain, zone_name, zone_id = values["domainName"], values["hostedZoneName"], values["hostedZoneId"]
+    if zone_id and values["createHostedZone"]:
         r.problem("createHostedZone", True, "cannot be combined with hostedZoneId (an existing zone)")
-    if not zone_id and not zone_name:
-        r.problems.append("hostedZoneName or hostedZoneId is required: the zone that serves domainName")
-    if zone_name:
-        if not _is_domain(zone_name):
-            r.problem("hostedZoneName", zone_name, "must be a DNS name like example.com")
-        elif domain and not (domain == zone_name.rstrip(".") or domain.endswith("." + zone_name.rstrip("."))):
-            r.problem("hostedZoneName", zone_name, f"must be domainName ({domain}) or one of its parents")
-
-
-def _window(r: _Reader, key: str, default: str) -> str:
-    value = r.string(key, default) or default
-    match = re.match(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$", value)
-    if not match:
-        r.problem(key, value, "must be a UTC window hh24:mi-hh24:mi like 03:00-04:00")
-        return default
-    start = int(match[1]) * 60 + int(match[2])
-    end = int(match[3]) * 60 + int(match[4])
-    if (end - start) % 1440 < 30:
-        r.problem(key, value, "must be at least 30 minutes long (RDS rule)")
-        return default
-    return value
+    if not zone_id and not zone_name and not {"hostedZoneName", "hostedZoneId"} & r.invalid:
+        r.missing("hostedZoneName", "hostedZoneName or hostedZoneId is required: the zone that serves domainName")
+    if zone_name and domain and not (domain == zone_name.rstrip(".") or domain.endswith("." + zone_name.rstrip("."))):
+        r.problem("hostedZoneName", zone_name, f"must be domainName ({domain}) or one of its parents")
 
 
 def load() -> StackConfig:

@@ -6,7 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from core.config import KNOWN_KEYS
+from core import settings_doc
+from core.config import KNOWN_KEYS, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -22,6 +23,27 @@ def test_every_config_key_is_documented():
         "undocumented": sorted(set(KNOWN_KEYS) - documented),
         "documented but unknown": sorted(documented - set(KNOWN_KEYS)),
     }
+
+
+def test_readme_configuration_table_is_generated_from_the_settings_table():
+    assert settings_doc.render(README) == README, (
+        f"README.md's configuration table is stale: run `{settings_doc.COMMAND}` (it is generated from core/config.py's SETTINGS)"
+    )
+    # Every enforced limit is in the README: each setting's allowed text appears in its row.
+    section = configuration_section()
+    for setting in SETTINGS:
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{setting.key}` |"))
+        assert settings_doc.allowed_text(setting).replace("|", "\\|") in row, setting.key
+
+
+def test_the_staleness_check_catches_an_edited_table(tmp_path, monkeypatch):
+    stale = README.replace("| `dnsTtlSeconds` | `60` |", "| `dnsTtlSeconds` | `61` |")
+    assert stale != README and settings_doc.render(stale) == README
+    monkeypatch.setattr(settings_doc, "README", tmp_path / "README.md")
+    settings_doc.README.write_text(stale)
+    assert settings_doc.main(["--check"]) == 1 and settings_doc.README.read_text() == stale
+    assert settings_doc.main([]) == 0 and settings_doc.README.read_text() == README
+    assert settings_doc.main(["--check"]) == 0
 
 
 def test_readme_commands_are_the_ones_ci_runs():

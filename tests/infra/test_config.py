@@ -19,9 +19,11 @@ def test_example_stack_is_valid_and_fills_defaults(config):
     parsed = stack_config.parse(config)
     assert parsed.primary.name == "us-east-1" and parsed.primary.is_primary
     assert [r.name for r in parsed.secondaries] == ["us-east-2"]
-    # The spec's 13.7 stays the code default; the example stack sets a version AWS still creates.
+    # The default is a version AWS still creates (16's long-term-support minor); the spec's 13.7 stays accepted
+    # by the config (AWS is asked at `pulumi up`), and the example stack sets 13.23.
     assert parsed.aurora_engine_version == "13.23"
-    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "13.7"
+    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "16.8"
+    assert stack_config.parse({**config, "auroraEngineVersion": "13.7"}).aurora_engine_version == "13.7"
     assert parsed.replication_lag_threshold_ms == 1000
     assert parsed.health_check_interval_seconds == 10
     assert parsed.nat_mode is stack_config.NatMode.PER_AZ
@@ -154,3 +156,35 @@ def test_default_cidrs_do_not_depend_on_which_region_is_primary(config):
     # ...nor on which other regions are deployed.
     grown = {**config, "secondaryRegions": ["eu-west-1", "us-east-2"]}
     assert {r.name: r.cidr for r in stack_config.parse(grown).regions if r.name in before} == before
+
+
+def test_the_settings_table_declares_each_key_once_and_completely():
+    import dataclasses
+
+    keys = [s.key for s in stack_config.SETTINGS]
+    assert len(keys) == len(set(keys)) and tuple(keys) == stack_config.KNOWN_KEYS
+    fields = {f.name for f in dataclasses.fields(stack_config.StackConfig)}
+    filled = [s.field for s in stack_config.SETTINGS if s.field]
+    assert len(filled) == len(set(filled)) and set(filled) <= fields
+    for setting in stack_config.SETTINGS:
+        assert setting.doc and (setting.allowed or setting.check is None), setting.key
+        if setting.check and setting.default not in (None, []):
+            entries = setting.default if setting.kind == "list" else [setting.default]
+            assert all(setting.check(entry) for entry in entries), f"{setting.key}'s default fails its own check"
+
+
+@pytest.mark.parametrize("setting", [s for s in stack_config.SETTINGS if s.check and s.kind != "list"], ids=lambda s: s.key)
+def test_each_checked_setting_refuses_a_wrong_value_with_its_allowed_text(config, setting):
+    config[setting.key] = "99999999" if setting.kind == "whole number" else "Not Valid!"
+    message = problems(config)
+    assert f"{setting.key}=" in message and setting.allowed in message
+
+
+def test_the_spec_engine_version_is_accepted_and_the_default_is_one_aws_creates(config):
+    del config["auroraEngineVersion"]
+    assert stack_config.parse(config).aurora_engine_version == stack_config.DEFAULT_ENGINE_VERSION
+    # The offline plan's model of AWS (deprecated versions) answers the default as available.
+    found = engine.mock_invoke("aws:rds/getEngineVersion:getEngineVersion",
+                               {"engine": "aurora-postgresql", "version": stack_config.DEFAULT_ENGINE_VERSION}, "us-east-1")
+    assert found["status"] == "available"
+    assert stack_config.parse({**config, "auroraEngineVersion": stack_config.SPEC_ENGINE_VERSION}).aurora_engine_version == "13.7"

@@ -94,8 +94,8 @@ def test_app_security_groups_are_allowed_in_by_reference(turned):
 
 
 def test_a_deprecated_engine_version_stops_the_program_before_any_database(config):
-    """13.7 is the spec's version and the code default, but AWS no longer creates it."""
-    del config["auroraEngineVersion"]
+    """13.7 is the spec's version: the config accepts it, but AWS no longer creates it."""
+    config["auroraEngineVersion"] = "13.7"
     declared: list = []
     with pytest.raises(stack_config.ConfigError) as error:
         engine.evaluate(config, records=declared)
