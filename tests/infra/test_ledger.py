@@ -92,7 +92,9 @@ def test_the_migrator_runs_at_up_from_the_data_home_with_the_master_secret(dev: 
     instances = {r.urn for r in dev.of_type("aws:rds/clusterInstance:ClusterInstance")}
     assert instances <= set(invocation.dependencies)
     assert plan_cli.ledger_migrations(dev) == [
-        f"Ledger migrations applied by `pulumi up` ({invocation.name}, us-east-1; functions/ledger/migrations): 0001_ledger"]
+        f"Ledger migrations applied by `pulumi up` ({invocation.name}, us-east-1; functions/ledger/migrations): "
+        + ", ".join(m.label for m in migrations)]
+    assert [m.label for m in migrations][:2] == ["0001_ledger", "0002_probe_role"]
 
 
 def test_the_database_name_is_the_programs() -> None:
