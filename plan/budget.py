@@ -85,6 +85,9 @@ FIGURES: dict[str, Figure] = {
     "dynamodb-replication": Figure("global tables (multi-Region eventual consistency) replicate typically within a "
                                    "second; no SLA on ReplicationLatency; last writer wins", 1, "s",
                                    "amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html"),
+    "dynamodb-mrsc": Figure("multi-Region strong consistency: a write succeeds only once a second Region (replica or "
+                            "witness) has it, so an acknowledged write survives the loss of any one Region", 0, "s",
+                            "amazondynamodb/latest/developerguide/V2globaltables_HowItWorks.html"),
     "s3-rtc": Figure("Replication Time Control replicates 99.99 % of objects within 15 minutes", 15 * 60, "s",
                      "AmazonS3/latest/userguide/replication-time-control.html"),
 }
@@ -422,15 +425,46 @@ def _aurora_rpo(evaluation: Evaluation) -> list[Rpo]:
     return [unplanned, Rpo("Aurora, switchover (planned)", "0 s", switchover.value, "-", switchover.cite())]
 
 
-def _dynamodb_rpo(evaluation: Evaluation) -> Rpo:
+def _strong(table: ResourceRecord) -> bool:
+    """A multi-Region strongly consistent (MRSC) table: every replica's consistencyMode is STRONG."""
+    replicas = table.inputs.get("replicas") or []
+    return bool(replicas) and all(r.get("consistencyMode") == "STRONG" for r in replicas)
+
+
+def _dynamodb_rpo(evaluation: Evaluation) -> list[Rpo]:
     tables = [t for t in evaluation.of_type(TABLE) if t.inputs.get("replicas")]
     if not tables:
-        return Rpo("DynamoDB global tables", "-", None, "-", f"global table (a table with replicas): {NOT_FOUND}", missing=True)
-    figure = FIGURES["dynamodb-replication"]
-    names = ", ".join(sorted(str(t.inputs.get("name")) for t in tables))
-    alarms = _alarms_on(evaluation, [DYNAMODB_LAG_METRIC[1]], DYNAMODB_LAG_METRIC[0])
-    return Rpo(f"DynamoDB global tables ({names})", f"typically ≤ {figure.value:g} s, no SLA", figure.value,
-               _alarm_list(alarms, "/".join(DYNAMODB_LAG_METRIC)), figure.cite())
+        return [Rpo("DynamoDB global tables", "-", None, "-", f"global table (a table with replicas): {NOT_FOUND}", missing=True)]
+    found = []
+    strong = sorted(str(t.inputs.get("name")) for t in tables if _strong(t))
+    if strong:
+        figure = FIGURES["dynamodb-mrsc"]
+        found.append(Rpo(f"DynamoDB global tables, strong ({', '.join(strong)})", "0: nothing acknowledged is lost", figure.value,
+                         "- (a write that cannot reach a second Region fails: the client sees it)", figure.cite()))
+    eventual = sorted(str(t.inputs.get("name")) for t in tables if not _strong(t))
+    if eventual:
+        figure = FIGURES["dynamodb-replication"]
+        # The lag alarms of these tables (an MRSC table publishes no ReplicationLatency).
+        alarms = [a for a in _alarms_on(evaluation, [DYNAMODB_LAG_METRIC[1]], DYNAMODB_LAG_METRIC[0])
+                  if (a.inputs.get("dimensions") or {}).get("TableName", eventual[0]) in eventual]
+        found.append(Rpo(f"DynamoDB global tables ({', '.join(eventual)})", f"typically ≤ {figure.value:g} s, no SLA", figure.value,
+                         _alarm_list(alarms, "/".join(DYNAMODB_LAG_METRIC)), figure.cite()))
+    return found
+
+
+def _ledger_rpo(evaluation: Evaluation, dynamodb: list[Rpo]) -> Rpo:
+    """The ledger's RPO is the acceptance table's: drctl reconcile re-posts from its records what an unplanned
+    Aurora failover loses (docs/data-tier.md, "The ledger")."""
+    acceptance = next((r for r in dynamodb if naming.IDEMPOTENCY_TABLE.base in r.store), None)
+    ledger_alarm = naming.ALARM.base + "-ledger-"  # payment-ledger-lag-<suffix>, payment-ledger-failures-<suffix>
+    alarm = ", ".join(sorted({str(a.inputs.get("name")) for a in evaluation.of_type(METRIC_ALARM)
+                              if str(a.inputs.get("name")).startswith(ledger_alarm)})) or f"ledger alarms: {NOT_FOUND}"
+    if acceptance is None or acceptance.missing:
+        return Rpo("Ledger of record (Aurora)", "-", None, alarm, f"acceptance table: {NOT_FOUND}", missing=True)
+    return Rpo("Ledger of record (Aurora, double-entry)", f"{acceptance.bound} (the acceptance table's, not Aurora's lag)",
+               acceptance.seconds, alarm,
+               "postings an unplanned failover loses are re-posted from the surviving region's acceptance records by "
+               f"`drctl reconcile` (functions/ledger: one journal entry per transaction id); {acceptance.source}")
 
 
 def _s3_rpo(evaluation: Evaluation) -> Rpo:
@@ -479,6 +513,7 @@ def _from_simulation(rto: Rto, seconds: int | None, scenario: str, basis: str, e
 
 def compute(evaluation: Evaluation, *, simulate_outages: bool = True) -> Budget:
     region = primary_region(evaluation)
+    dynamodb = _dynamodb_rpo(evaluation)
     api, writes = _api_rto(evaluation, region), _writes_rto(evaluation, region)
     if simulate_outages:
         figures, error = simulated(evaluation)
@@ -492,7 +527,7 @@ def compute(evaluation: Evaluation, *, simulate_outages: bool = True) -> Budget:
         health_checks=tuple(health_checks(evaluation)),
         api=api,
         writes=writes,
-        rpo=(*_aurora_rpo(evaluation), _dynamodb_rpo(evaluation), _s3_rpo(evaluation)),
+        rpo=(*_aurora_rpo(evaluation), *dynamodb, _s3_rpo(evaluation), _ledger_rpo(evaluation, dynamodb)),
     )
 
 
@@ -525,16 +560,4 @@ def format_text(budget: Budget) -> str:
         lines.append(f"  {rpo.store}: {rpo.bound}" + (" — MISSING" if rpo.missing else ""))
         lines.append(f"      breach shows in: {rpo.alarm}")
         lines.append(f"      from: {rpo.source}")
-    lines += LEDGER_RPO
     return "\n".join(lines)
-
-
-# --- ledger (issue 14; kept apart from the computed budget above) ---
-# The ledger's effective RPO is DynamoDB's, not Aurora's: postings an unplanned failover loses are
-# re-posted from the surviving transactions table by `drctl reconcile` (docs/data-tier.md, "The ledger").
-LEDGER_RPO = [
-    "  Ledger of record (Aurora, double-entry): DynamoDB's RPO, not Aurora's lag — postings an unplanned failover "
-    "loses are re-posted from the surviving region's transactions table by `drctl reconcile`",
-    "      breach shows in: payment-ledger-lag-<suffix>, payment-ledger-failures-<suffix> (every region)",
-    "      from: functions/ledger (idempotent posting, one journal entry per transaction id)",
-]

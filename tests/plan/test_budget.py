@@ -142,7 +142,7 @@ def test_what_the_stack_does_not_declare_is_reported_not_invented():
     assert result.api.seconds is None and result.writes.seconds is None
     assert all(p.missing and NOT_FOUND in p.source for p in result.api.parts if p.counted)
     assert result.writes.parts[0].missing
-    assert [r.store for r in result.rpo] == ["Aurora", "DynamoDB global tables", "S3 with RTC"]
+    assert [r.store for r in result.rpo] == ["Aurora", "DynamoDB global tables", "S3 with RTC", "Ledger of record (Aurora)"]
     assert all(r.missing and r.seconds is None and NOT_FOUND in r.source for r in result.rpo)
     text = budget.format_text(result)
     assert "incomplete" in text and NOT_FOUND in text

@@ -58,11 +58,20 @@ def test_s3_rpo_is_the_replication_rules_rtc(dev):
     assert s3.seconds == max(minutes) * 60 == FIGURES["s3-rtc"].value
 
 
-def test_dynamodb_rpo_names_the_global_tables(dev):
-    dynamodb = budget.compute(dev).rpo_of("DynamoDB")
-    names = {t.inputs["name"] for t in dev.of_type("aws:dynamodb/table:Table")}
-    assert names and all(name in dynamodb.store for name in names)
-    assert dynamodb.seconds == FIGURES["dynamodb-replication"].value
+def test_dynamodb_rpo_follows_each_tables_consistency_mode(dev):
+    """The MRSC acceptance table loses nothing acknowledged; the eventual transactions table its lag; the
+    ledger inherits the acceptance table's (drctl reconcile re-posts from it)."""
+    result = budget.compute(dev)
+    strong, eventual = result.rpo_of("DynamoDB global tables, strong"), result.rpo_of("DynamoDB global tables (")
+    assert "payment-idempotency-dev" in strong.store and strong.seconds == FIGURES["dynamodb-mrsc"].value == 0
+    assert "payment-transactions-dev" in eventual.store and eventual.seconds == FIGURES["dynamodb-replication"].value
+    assert "idempotency" not in eventual.alarm and "payment-ddb-replication-transactions-to-us-east-2-dev" in eventual.alarm
+    ledger = result.rpo_of("Ledger of record")
+    assert ledger.seconds == 0 and "payment-ledger-lag-dev" in ledger.alarm and "drctl reconcile" in ledger.source
+    loose = budget.compute(engine.evaluate({**example_config(), "dynamodbConsistency": "eventual", "dynamodbWitnessRegion": ""}))
+    assert [r.store for r in loose.rpo if r.store.startswith("DynamoDB")] == [
+        "DynamoDB global tables (payment-idempotency-dev, payment-transactions-dev)"]
+    assert loose.rpo_of("Ledger of record").seconds == FIGURES["dynamodb-replication"].value
 
 
 def test_the_aurora_rpo_follows_auroraGlobalDbRpoSeconds(dev):
