@@ -60,6 +60,26 @@ CLUSTER_IGNORE_CHANGES = [
 ]
 
 
+class AuroraRegionalCluster(pulumi.ComponentResource):
+    """One region's member of the global database (its cluster, instances and final-snapshot id), created once
+    per DR role by AuroraGlobalDatabase: the primary with the credentials, each secondary joining after it.
+
+    Its children were created directly under the global database before this component existed: each carries
+    an alias to that URN, so `pulumi up` moves them without replacing anything (docs/CONTRIBUTING-infra.md).
+    """
+
+    cluster: aws.rds.Cluster
+    instances: list[aws.rds.ClusterInstance]
+
+    def __init__(self, region: str, database: pulumi.Resource) -> None:
+        super().__init__("payment-dr:global:AuroraRegionalCluster", f"aurora-{region}", None, pulumi.ResourceOptions(parent=database))
+        self.moved_from = [pulumi.Alias(parent=database)]
+
+    def opts(self, ctx_opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """A child's options: under this component, known by its URN under the global database."""
+        return pulumi.ResourceOptions.merge(ctx_opts, pulumi.ResourceOptions(parent=self, aliases=self.moved_from))
+
+
 class AuroraGlobalDatabase(pulumi.ComponentResource):
     global_cluster: aws.rds.GlobalCluster
     clusters: dict[str, aws.rds.Cluster]
@@ -88,6 +108,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         )
         self.clusters = {}
         self.instances = {}
+        self.members: dict[str, AuroraRegionalCluster] = {}
         primary = cfg.primary.name
         self._regional(primary, depends_on=[])
         # Secondaries join once the primary and its instances exist; the same edges make `pulumi
@@ -105,6 +126,8 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         cfg = self.cfg
         stack = self.regions[region]
         ctx = stack.context
+        member = AuroraRegionalCluster(region, self)
+        self.members[region] = member
         is_primary = region == cfg.primary.name
         credentials = (
             {"master_username": MASTER_USERNAME, "master_password": self.secrets.db_password.result, "database_name": DATABASE_NAME}
@@ -115,7 +138,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         # blocks the destroy of a re-created one (pa#1276). Always set: a destroy with
         # skipFinalSnapshot=false and no identifier fails.
         snapshot_id = random.RandomId(
-            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=pulumi.ResourceOptions(parent=self)
+            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=member.opts(pulumi.ResourceOptions())
         )
         cluster = aws.rds.Cluster(
             f"aurora-{region}",
@@ -145,7 +168,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html
             iam_database_authentication_enabled=True,
             **credentials,
-            opts=ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection),
+            opts=member.opts(ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection)),
         )
         count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
         zones = stack.availability_zones
@@ -168,10 +191,12 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=stack.kms_key_arn,
                 performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
-                opts=ctx.opts(self),
+                opts=member.opts(ctx.opts(self)),
             )
             for number in range(1, count + 1)
         ]
+        member.cluster, member.instances = cluster, self.instances[region]
+        member.register_outputs({"clusterIdentifier": cluster.cluster_identifier, "endpoint": cluster.endpoint})
 
     def _peer_access(self) -> None:
         """PostgreSQL from every other region's VPC (over the peering mesh), in every region: a cross-region

@@ -22,7 +22,11 @@ from plan import engine
 from tests.infra.snapshots import regenerate
 
 # Components the refactor added (type -> why). Their children keep their old URNs as aliases.
-NEW_COMPONENTS: dict[str, str] = {}
+NEW_COMPONENTS: dict[str, str] = {
+    # Each region's Aurora cluster, its instances and final-snapshot id, under the global database as before,
+    # now grouped per region (issue 16, point 2). Moved with `aliases=[Alias(parent=<global database>)]`.
+    "payment-dr:global:AuroraRegionalCluster": "one region's member of the global database, per DR role",
+}
 
 
 def _identities(evaluation: engine.Evaluation, before: dict[str, Any]) -> dict[str, str]:
