@@ -3,7 +3,7 @@
 Run ONLY for a deliberate change of the stack (a new resource, a changed input), never to make a
 refactor's test pass: the snapshot is the evidence that a refactor changed nothing.
 
-    /work/main/.venv/bin/python -m tests.infra.snapshots.regenerate   # from the checkout's root
+    python -m tests.infra.snapshots.regenerate   # from the checkout's root, with the project's venv
 """
 
 from __future__ import annotations
