@@ -23,7 +23,7 @@ shared = SharedInputs(
 )
 
 regions = [build_region(cfg, spec, aws_providers, shared) for spec in cfg.regions]
-global_resources = link_regions(cfg, aws_providers, regions, shared)
+global_resources = link_regions(cfg, aws_providers, [stack.outputs for stack in regions], shared)
 
 pulumi.export("primaryRegion", cfg.primary.name)
 pulumi.export("secondaryRegions", [spec.name for spec in cfg.secondaries])

@@ -17,13 +17,14 @@ from global_resources.peering import VpcPeering, peer_all
 from global_resources.s3_replication import BucketReplication
 from global_resources.secrets import ReplicatedSecrets
 from global_resources.switchover import PlannedSwitchover
-from region_factory import RegionalStack, SharedInputs
+from region_factory import SharedInputs
 from region_factory.canary import RegionCanary
 from region_factory.monitoring import LinkMonitoring
+from region_factory.outputs import RegionalOutputs
 
 
 class GlobalResources(pulumi.ComponentResource):
-    def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalStack], shared: SharedInputs):
+    def __init__(self, cfg: StackConfig, providers: Providers, regions: list[RegionalOutputs], shared: SharedInputs):
         super().__init__("payment-dr:global:GlobalResources", "global")
         self.peerings: list[VpcPeering] = peer_all(cfg, regions, self)
         # --- data tier (secrets, Aurora global database, DynamoDB global tables, S3 replication) ---
@@ -41,24 +42,24 @@ class GlobalResources(pulumi.ComponentResource):
         # --- global alerting (Route 53 health-check alarms in us-east-1) ---
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
         # Each region's replication-link alarms and dashboard, in that region: they name the other regions.
-        self.monitoring = {region: LinkMonitoring(stack.ctx, stack.alerts.topic, self) for region, stack in by_region.items()}
+        self.monitoring = {region: LinkMonitoring(stack.context, stack.failover_topic_arn, self) for region, stack in by_region.items()}
         # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
         urls = canary_targets(cfg, by_region)
         self.canaries = {
-            region: RegionCanary(stack.ctx, urls, stack.keys.key, stack.alerts.topic, self) for region, stack in by_region.items()
+            region: RegionCanary(stack.context, urls, stack.kms_key_arn, stack.failover_topic_arn, self) for region, stack in by_region.items()
         }
         self.register_outputs({})
 
 
-def canary_targets(cfg: StackConfig, regions: dict[str, RegionalStack]) -> dict[str, pulumi.Input[str]]:
+def canary_targets(cfg: StackConfig, regions: dict[str, RegionalOutputs]) -> dict[str, pulumi.Input[str]]:
     """Each region's /health on its own execute-api host and stage path (as its `api` check), and the public name's."""
     urls: dict[str, pulumi.Input[str]] = {
-        region: pulumi.Output.concat("https://", stack.service.health_check_fqdn, stack.service.health_check_path)
+        region: pulumi.Output.concat("https://", stack.health_check_fqdn, stack.health_check_path)
         for region, stack in regions.items()
     }
     urls[routing.PUBLIC_TARGET] = f"https://{cfg.domain_name}/health"
     return urls
 
 
-def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalStack], shared: SharedInputs) -> GlobalResources:
+def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalOutputs], shared: SharedInputs) -> GlobalResources:
     return GlobalResources(cfg, providers, regions, shared)

@@ -22,8 +22,9 @@ from core import naming
 from core.config import StackConfig
 from core.providers import Providers
 from global_resources.secrets import DATABASE_NAME, MASTER_USERNAME, ReplicatedSecrets
-from region_factory import RegionalStack
-from region_factory.database import ENGINE, PORT
+from region_factory.database import ENGINE, PORT, postgres_ingress
+from region_factory.outputs import RegionalOutputs
+from region_factory.probe import allow_connect
 
 # A primary needs a writer and a reader (an AZ failure then fails over inside the region), and any
 # region can become primary through the config swap, which must neither add nor remove instances
@@ -66,13 +67,33 @@ CLUSTER_IGNORE_CHANGES = [
 ]
 
 
+class AuroraRegionalCluster(pulumi.ComponentResource):
+    """One region's member of the global database (its cluster, instances and final-snapshot id), created once
+    per DR role by AuroraGlobalDatabase: the primary with the credentials, each secondary joining after it.
+
+    Its children were created directly under the global database before this component existed: each carries
+    an alias to that URN, so `pulumi up` moves them without replacing anything (docs/CONTRIBUTING-infra.md).
+    """
+
+    cluster: aws.rds.Cluster
+    instances: list[aws.rds.ClusterInstance]
+
+    def __init__(self, region: str, database: pulumi.Resource) -> None:
+        super().__init__("payment-dr:global:AuroraRegionalCluster", f"aurora-{region}", None, pulumi.ResourceOptions(parent=database))
+        self.moved_from = [pulumi.Alias(parent=database)]
+
+    def opts(self, ctx_opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """A child's options: under this component, known by its URN under the global database."""
+        return pulumi.ResourceOptions.merge(ctx_opts, pulumi.ResourceOptions(parent=self, aliases=self.moved_from))
+
+
 class AuroraGlobalDatabase(pulumi.ComponentResource):
     global_cluster: aws.rds.GlobalCluster
     clusters: dict[str, aws.rds.Cluster]
     instances: dict[str, list[aws.rds.ClusterInstance]]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], secrets: ReplicatedSecrets,
+        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], secrets: ReplicatedSecrets,
         parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:AuroraGlobalDatabase", "aurora", None, pulumi.ResourceOptions(parent=parent))
@@ -95,6 +116,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         )
         self.clusters = {}
         self.instances = {}
+        self.members: dict[str, AuroraRegionalCluster] = {}
         primary = cfg.primary.name
         self._regional(primary, depends_on=[])
         # Secondaries join once the primary and its instances exist; the same edges make `pulumi destroy` delete the
@@ -112,8 +134,9 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
     def _regional(self, region: str, depends_on: list[pulumi.Resource]) -> None:
         cfg = self.cfg
         stack = self.regions[region]
-        ctx = stack.ctx
-        key = stack.keys.key
+        ctx = stack.context
+        member = AuroraRegionalCluster(region, self)
+        self.members[region] = member
         is_primary = region == cfg.primary.name
         credentials = (
             {"master_username": MASTER_USERNAME, "master_password": self.secrets.db_password.result, "database_name": DATABASE_NAME}
@@ -124,7 +147,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         # re-created one (https://github.com/pulumi/pulumi-aws/issues/1276). Always set: a destroy with
         # skipFinalSnapshot=false and no identifier fails.
         snapshot_id = random.RandomId(
-            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=pulumi.ResourceOptions(parent=self)
+            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=member.opts(pulumi.ResourceOptions())
         )
         cluster = aws.rds.Cluster(
             f"aurora-{region}",
@@ -134,10 +157,10 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             engine_version=cfg.aurora_engine_version,
             global_cluster_identifier=self.global_cluster.global_cluster_identifier,
             storage_encrypted=True,
-            kms_key_id=key.arn,  # this region's key (https://github.com/hashicorp/terraform-provider-aws/issues/13715)
-            db_subnet_group_name=stack.database.subnet_group.name,
-            vpc_security_group_ids=[stack.database.security_group.id],
-            db_cluster_parameter_group_name=stack.database.parameter_group.name,
+            kms_key_id=stack.kms_key_arn,  # this region's key (https://github.com/hashicorp/terraform-provider-aws/issues/13715)
+            db_subnet_group_name=stack.db_subnet_group_name,
+            vpc_security_group_ids=[stack.db_security_group_id],
+            db_cluster_parameter_group_name=stack.db_parameter_group_name,
             port=PORT,
             backup_retention_period=cfg.backup_retention_days,
             preferred_backup_window=cfg.preferred_backup_window,
@@ -154,12 +177,12 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html
             iam_database_authentication_enabled=True,
             **credentials,
-            opts=ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection),
+            opts=member.opts(ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection)),
         )
         count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
-        zones = [plan.az for plan in stack.network.subnet_plan]
+        zones = stack.availability_zones
         self.clusters[region] = cluster
-        stack.probe.allow_connect(cluster, self)
+        allow_connect(ctx, stack.probe_role_id, cluster, self)
         self.instances[region] = [
             aws.rds.ClusterInstance(
                 f"aurora-{region}-{number}",
@@ -167,24 +190,30 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 cluster_identifier=cluster.cluster_identifier,
                 engine=ENGINE,
                 instance_class=cfg.aurora_instance_class,
-                db_subnet_group_name=stack.database.subnet_group.name,
+                db_subnet_group_name=stack.db_subnet_group_name,
                 availability_zone=zones[(number - 1) % len(zones)],  # writer and readers in different AZs
                 publicly_accessible=False,
                 auto_minor_version_upgrade=False,  # pinned version (https://github.com/pulumi/pulumi-aws/issues/5756)
                 promotion_tier=0 if number == 1 else 1,
                 monitoring_interval=MONITORING_INTERVAL_SECONDS,
-                monitoring_role_arn=stack.database.monitoring_role.arn,
+                monitoring_role_arn=stack.db_monitoring_role_arn,
                 performance_insights_enabled=True,
-                performance_insights_kms_key_id=key.arn,
+                performance_insights_kms_key_id=stack.kms_key_arn,
                 performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
-                opts=ctx.opts(self),
+                opts=member.opts(ctx.opts(self)),
             )
             for number in range(1, count + 1)
         ]
+        member.cluster, member.instances = cluster, self.instances[region]
+        member.register_outputs({"clusterIdentifier": cluster.cluster_identifier, "endpoint": cluster.endpoint})
 
     def _peer_access(self) -> None:
-        """PostgreSQL from every other region's VPC (over the peering mesh), in every region."""
+        """PostgreSQL from every other region's VPC (over the peering mesh), in every region: a cross-region
+        link, so a resource of this layer on the region's published security group. Security groups cannot be
+        referenced across regions, hence the peer's CIDR; a new region only adds rules."""
         for local in sorted(self.cfg.region_names):
+            stack = self.regions[local]
             for peer in self.cfg.regions:
                 if peer.name != local:
-                    self.regions[local].database.allow_postgres_from_peer(peer, self)
+                    postgres_ingress(stack.context, f"db-{local}-from-{peer.name}", stack.db_security_group_id, self,
+                                     description=f"PostgreSQL from {peer.name} over VPC peering", cidr_ipv4=peer.cidr)

@@ -78,7 +78,8 @@ from core.providers import Providers
 from functions.ledger.ledger_db import POSTER_ROLE
 from global_resources.aurora import AuroraGlobalDatabase
 from global_resources.failover import KINDS, Failover
-from region_factory import RegionalStack, SharedInputs
+from region_factory import SharedInputs
+from region_factory.outputs import RegionalOutputs
 
 MAX_SESSION_SECONDS = 3600
 # Statements whose resource cannot be this stack's ARNs (tests/infra/test_dr_iam.py holds the others to them).
@@ -138,7 +139,7 @@ def arc_statements(cfg: StackConfig, account_id: str) -> list[dict[str, Any]]:
 
 
 def regional_statements(
-    cfg: StackConfig, account_id: str, stack: RegionalStack, failover: Failover, cluster_resource_id: pulumi.Input[str],
+    cfg: StackConfig, account_id: str, stack: RegionalOutputs, failover: Failover, cluster_resource_id: pulumi.Input[str],
 ) -> list[dict[str, Any]]:
     region = stack.region
 
@@ -161,7 +162,7 @@ def regional_statements(
         iam.statement(["rds:DescribeDBClusterSnapshots"], [cluster, *lost_writes], sid="FindLostWrites"),
         iam.statement(["rds:CopyDBClusterSnapshot"], lost_writes, sid="KeepLostWrites"),
         iam.statement(
-            ["kms:CreateGrant", "kms:DescribeKey"], [stack.keys.key.arn], sid="LostWritesKey",
+            ["kms:CreateGrant", "kms:DescribeKey"], [stack.kms_key_arn], sid="LostWritesKey",
             conditions={"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
         ),
         iam.statement(["route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"], checks, sid="HealthChecks"),
@@ -173,7 +174,7 @@ def regional_statements(
         # any region's cluster).
         iam.statement(["dynamodb:Scan"], tables, sid="ReconcileReadPayments"),
         iam.statement(
-            ["kms:Decrypt"], [stack.keys.key.arn], sid="ReconcileTableKey",
+            ["kms:Decrypt"], [stack.kms_key_arn], sid="ReconcileTableKey",
             conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
         ),
         iam.statement(
@@ -183,7 +184,7 @@ def regional_statements(
         iam.statement(["s3:GetReplicationConfiguration"], buckets, sid="BucketReplication"),
         iam.statement(["sns:Publish"], [arn("sns", cfg.namer(naming.FAILOVER_TOPIC))], sid="FailoverTopic"),
         iam.statement(
-            ["kms:GenerateDataKey", "kms:Decrypt"], [stack.keys.key.arn], sid="FailoverTopicKey",
+            ["kms:GenerateDataKey", "kms:Decrypt"], [stack.kms_key_arn], sid="FailoverTopicKey",
             conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
         ),
     ]
@@ -195,7 +196,7 @@ class DrIam(pulumi.ComponentResource):
     regional_policies: dict[str, aws.iam.Policy]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], failover: Failover,
+        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], failover: Failover,
         aurora: AuroraGlobalDatabase, shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:DrIam", "dr-iam", None, pulumi.ResourceOptions(parent=parent))

@@ -25,7 +25,7 @@ import pulumi_aws as aws
 from core import naming, tags
 from core.config import Consistency, StackConfig
 from global_resources.secrets import replica_regions
-from region_factory import RegionalStack
+from region_factory.outputs import RegionalOutputs
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class GlobalTables(pulumi.ComponentResource):
     transactions: aws.dynamodb.Table
     idempotency: aws.dynamodb.Table
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], parent: pulumi.Resource):
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
         super().__init__("payment-dr:global:GlobalTables", "dynamodb", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
         self.regions = regions
@@ -101,12 +101,12 @@ class GlobalTables(pulumi.ComponentResource):
             # later recreates that replica (https://github.com/hashicorp/terraform-provider-aws/issues/29102,
             # https://github.com/hashicorp/terraform-provider-aws/issues/29222): both are set at creation and never
             # toggled.
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=home.keys.key.arn),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=home.kms_key_arn),
             deletion_protection_enabled=cfg.deletion_protection,
             replicas=[
                 aws.dynamodb.TableReplicaArgs(
                     region_name=region,
-                    kms_key_arn=self.regions[region].keys.key.arn,
+                    kms_key_arn=self.regions[region].kms_key_arn,
                     point_in_time_recovery=True,
                     deletion_protection_enabled=cfg.deletion_protection,
                     consistency_mode="STRONG" if strong else "EVENTUAL",
@@ -116,7 +116,7 @@ class GlobalTables(pulumi.ComponentResource):
                 )
                 for region in replica_regions(cfg)
             ],
-            opts=home.ctx.opts(self, protect=cfg.deletion_protection),
+            opts=home.context.opts(self, protect=cfg.deletion_protection),
         )
         for region in replica_regions(cfg):
             self._tag_replica(table, name, region, design.kind)
@@ -126,12 +126,12 @@ class GlobalTables(pulumi.ComponentResource):
         """Provider default_tags reach the home table only; replicas are tagged through their own
         region's API, with that region's Environment/Region/DR-Role."""
         stack = self.regions[region]
-        replica_arn = stack.ctx.arn("dynamodb", f"table/{name}")
+        replica_arn = stack.context.arn("dynamodb", f"table/{name}")
         for key, value in tags.for_region(self.cfg, region, self.cfg.region(region).role).items():
             aws.dynamodb.Tag(
                 f"dynamodb-{kind}-{region}-tag-{key}",
                 resource_arn=replica_arn,
                 key=key,
                 value=value,
-                opts=stack.ctx.opts(self, depends_on=[table]),
+                opts=stack.context.opts(self, depends_on=[table]),
             )

@@ -54,7 +54,8 @@ from core.config import StackConfig
 from core.providers import Providers
 from global_resources.arc import RoutingControls
 from global_resources.aurora import AuroraGlobalDatabase
-from region_factory import RegionalStack, SharedInputs
+from region_factory import SharedInputs
+from region_factory.outputs import RegionalOutputs
 
 API, DB, WRITER, REGION, HOLD = routing.API, routing.DB, routing.WRITER, routing.REGION, routing.HOLD
 KINDS = routing.REGION_CHECK_KINDS
@@ -122,7 +123,7 @@ class Failover(pulumi.ComponentResource):
     db_writer_name: str
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalStack], aurora: AuroraGlobalDatabase,
+        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], aurora: AuroraGlobalDatabase,
         shared: SharedInputs, parent: pulumi.Resource, after: list[pulumi.Resource] | None = None,
     ):
         super().__init__("payment-dr:global:Failover", "failover", None, pulumi.ResourceOptions(parent=parent))
@@ -168,9 +169,9 @@ class Failover(pulumi.ComponentResource):
         api = self._region_check(
             region, API,
             type="HTTPS",
-            fqdn=stack.service.health_check_fqdn,
+            fqdn=stack.health_check_fqdn,
             port=HTTPS,
-            resource_path=stack.service.health_check_path,
+            resource_path=stack.health_check_path,
             enable_sni=True,  # API Gateway serves by SNI; without it the TLS handshake fails
             # 10 or 30 s; Route 53 cannot change it on an existing check (a change replaces the check).
             request_interval=cfg.health_check_interval_seconds,
@@ -180,7 +181,7 @@ class Failover(pulumi.ComponentResource):
         self._region_check(
             region, DB,
             type="CLOUDWATCH_METRIC",
-            cloudwatch_alarm_name=stack.probe.alarm.name,
+            cloudwatch_alarm_name=stack.probe_alarm_name,
             cloudwatch_alarm_region=region,
             # A probe alarm without data is a probe that is not reporting: not healthy.
             insufficient_data_health_status="Unhealthy",
@@ -188,7 +189,7 @@ class Failover(pulumi.ComponentResource):
         self._region_check(
             region, WRITER,
             type="CLOUDWATCH_METRIC",
-            cloudwatch_alarm_name=stack.probe.writable_alarm.name,
+            cloudwatch_alarm_name=stack.probe_writable_alarm_name,
             cloudwatch_alarm_region=region,
             # Not known to accept writes: the writer name must not point here.
             insufficient_data_health_status="Unhealthy",
@@ -204,7 +205,7 @@ class Failover(pulumi.ComponentResource):
     def _hold(self, held: str, holder: str) -> aws.route53.HealthCheck:
         """The alarm in ``holder`` that holds ``held`` out of rotation, and the check Route 53 reads it with."""
         cfg = self.cfg
-        topic = self.regions[holder].alerts.topic
+        topic_arn = self.regions[holder].failover_topic_arn
         alarm = aws.cloudwatch.MetricAlarm(
             f"hold-{held}-in-{holder}",
             name=hold_alarm_name(cfg, held),
@@ -223,8 +224,8 @@ class Failover(pulumi.ComponentResource):
             threshold=routing.HOLD_THRESHOLD,
             treat_missing_data=HOLD_MISSING_DATA,
             # Pages "region held out" (and released) in the holder region, which is up when it holds.
-            alarm_actions=[topic.arn],
-            ok_actions=[topic.arn],
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
             opts=pulumi.ResourceOptions(parent=self, provider=self.providers.for_region(holder)),
         )
         check = self._check(
@@ -251,7 +252,7 @@ class Failover(pulumi.ComponentResource):
         records: dict[tuple[str, str], aws.route53.Record] = {}
         below: list[aws.route53.Record] = []  # the records of level k+1
         for level, region in reversed(list(enumerate(self.cfg.region_names))):
-            domain = self.regions[region].service.domain
+            stack = self.regions[region]
             level_records = []
             if below:
                 nested = names[level + 1]
@@ -267,7 +268,7 @@ class Failover(pulumi.ComponentResource):
                 f"dns-api-{level}-primary", zone_id, names[level], "A", "PRIMARY", region,
                 health_check_id=self.health_checks[(region, REGION)].id,
                 aliases=[aws.route53.RecordAliasArgs(
-                    name=domain.regional_domain_name, zone_id=domain.regional_zone_id, evaluate_target_health=True,
+                    name=stack.api_domain_name, zone_id=stack.api_domain_zone_id, evaluate_target_health=True,
                 )],
             )
             below = [primary, *level_records]
@@ -297,7 +298,7 @@ class Failover(pulumi.ComponentResource):
             "db-private-zone",
             name=db_zone_name(cfg),
             comment=f"payment-dr {cfg.environment_suffix}: database writer failover name (docs/failover.md)",
-            vpcs=[aws.route53.ZoneVpcArgs(vpc_id=self.regions[home].network.vpc.id, vpc_region=home)],
+            vpcs=[aws.route53.ZoneVpcArgs(vpc_id=self.regions[home].vpc_id, vpc_region=home)],
             opts=pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(ignore_changes=["vpcs"])),
         )
         for region in sorted(cfg.region_names):
@@ -305,7 +306,7 @@ class Failover(pulumi.ComponentResource):
                 aws.route53.ZoneAssociation(
                     f"db-private-zone-{region}",
                     zone_id=zone.zone_id,
-                    vpc_id=self.regions[region].network.vpc.id,
+                    vpc_id=self.regions[region].vpc_id,
                     vpc_region=region,
                     opts=self.opts,
                 )

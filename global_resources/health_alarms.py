@@ -19,11 +19,12 @@ import pulumi_aws as aws
 from core import naming, routing
 from core.config import DrRole, RegionSpec, StackConfig
 from core.providers import ROUTE53_METRICS_REGION, Providers
-from region_factory import RegionalStack, SharedInputs
+from region_factory import SharedInputs
 from region_factory.alerting import Alerts
 from region_factory.context import RegionContext
 from region_factory.keys import RegionalKey
 from region_factory.monitoring import declare_alarm, health_alarm_name, health_check_alarm
+from region_factory.outputs import RegionalOutputs
 
 
 class HealthAlarms(pulumi.ComponentResource):
@@ -34,7 +35,7 @@ class HealthAlarms(pulumi.ComponentResource):
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: Mapping[str, RegionalStack],
+        self, cfg: StackConfig, providers: Providers, regions: Mapping[str, RegionalOutputs],
         health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck], shared: SharedInputs, parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))

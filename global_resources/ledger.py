@@ -26,9 +26,10 @@ from global_resources.aurora import AuroraGlobalDatabase
 from global_resources.dynamodb import GlobalTables
 from global_resources.peering import VpcPeering
 from global_resources.secrets import DATABASE_NAME, ReplicatedSecrets
-from region_factory import RegionalStack, lambda_runtime
-from region_factory.database import PORT
+from region_factory import lambda_runtime
+from region_factory.database import PORT, postgres_ingress
 from region_factory.ledger import HTTPS, egress
+from region_factory.outputs import RegionalOutputs
 from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
 
 ACCEPTED_FILTER = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": [ledger_db.ACCEPTED]}}}}
@@ -50,8 +51,8 @@ def replica_stream_arn(cfg: StackConfig, table: aws.dynamodb.Table, region: str)
     return table.replicas.apply(lambda replicas: next(r.stream_arn for r in replicas or [] if r.region_name == region))
 
 
-def login_policy(stack: RegionalStack, cluster_region: str, cluster: aws.rds.Cluster) -> pulumi.Output[str]:
-    ctx = stack.ctx
+def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: aws.rds.Cluster) -> pulumi.Output[str]:
+    ctx = stack.context
     cluster_arn = f"arn:aws:rds:{cluster_region}:{ctx.account_id}:cluster:{ctx.cfg.namer(naming.DB_CLUSTER, cluster_region)}"
     # rds-db:connect names the cluster's resource id and the database user (AuroraUserGuide,
     # UsingWithRDS.IAMDBAuth.IAMPolicy.html): this login on this cluster, nothing else.
@@ -68,7 +69,7 @@ class LedgerLinks(pulumi.ComponentResource):
     migrator: aws.lambda_.Function
     migration: aws.lambda_.Invocation
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], aurora: AuroraGlobalDatabase, tables: GlobalTables,
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], aurora: AuroraGlobalDatabase, tables: GlobalTables,
                  secrets: ReplicatedSecrets, peerings: list[VpcPeering], parent: pulumi.Resource):
         super().__init__("payment-dr:global:LedgerLinks", "ledger", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
@@ -82,21 +83,21 @@ class LedgerLinks(pulumi.ComponentResource):
 
     def _poster_links(self, region: str, aurora: AuroraGlobalDatabase, tables: GlobalTables) -> list[pulumi.Resource]:
         stack = self.regions[region]
-        ctx, poster = stack.ctx, stack.ledger
+        ctx = stack.context
         rules: list[pulumi.Resource] = []
         for peer in self.cfg.regions:
             if peer.name != region:
-                rules.append(egress(ctx, f"ledger-{region}-to-{peer.name}-db", poster.security_group, self, port=PORT, cidr=peer.cidr,
+                rules.append(egress(ctx, f"ledger-{region}-to-{peer.name}-db", stack.ledger_security_group_id, self, port=PORT, cidr=peer.cidr,
                                     description=f"PostgreSQL to {peer.name} over VPC peering (when its cluster is the writer)"))
         grants = [
-            aws.iam.RolePolicy(f"ledger-{region}-login-{cluster_region}", role=poster.role.id,
+            aws.iam.RolePolicy(f"ledger-{region}-login-{cluster_region}", role=stack.ledger_role_id,
                                policy=login_policy(stack, cluster_region, cluster), opts=ctx.opts(self))
             for cluster_region, cluster in aurora.clusters.items()
         ]
         self.mappings[region] = aws.lambda_.EventSourceMapping(
             f"ledger-{region}-stream",
             event_source_arn=replica_stream_arn(self.cfg, tables.transactions, region),
-            function_name=poster.function.arn,
+            function_name=stack.ledger_function_arn,
             # The whole retained stream on creation: posting is idempotent, and nothing accepted before
             # the mapping existed is skipped.
             starting_position="TRIM_HORIZON",
@@ -109,34 +110,35 @@ class LedgerLinks(pulumi.ComponentResource):
             maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
             maximum_record_age_in_seconds=MAXIMUM_RECORD_AGE_SECONDS,
             destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
-                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(destination_arn=poster.failure_queue.arn)),
-            opts=ctx.opts(self, depends_on=[poster.role_policy]),
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(destination_arn=stack.ledger_failure_queue_arn)),
+            opts=ctx.opts(self, depends_on=[stack.ready_ledger_role_policy]),
         )
         return [*rules, *grants]
 
     def _migrator(self, aurora: AuroraGlobalDatabase, secrets: ReplicatedSecrets, network: list[pulumi.Resource]) -> None:
         cfg = self.cfg
         home = self.regions[cfg.data_home_region]
-        ctx, key = home.ctx, home.keys.key
+        ctx = home.context
         name = ctx.name(naming.LEDGER_MIGRATOR_FUNCTION)
         group = aws.ec2.SecurityGroup(
             f"ledger-migrator-{ctx.region}", name=ctx.name(naming.LEDGER_MIGRATOR_SG),
             description="payment-dr ledger migrator: no inbound; PostgreSQL to the writer (any region's VPC), HTTPS out",
-            vpc_id=home.network.vpc.id, tags={"Name": ctx.name(naming.LEDGER_MIGRATOR_SG)}, opts=ctx.opts(self),
+            vpc_id=home.vpc_id, tags={"Name": ctx.name(naming.LEDGER_MIGRATOR_SG)}, opts=ctx.opts(self),
         )
-        rules: list[pulumi.Resource] = [egress(ctx, "ledger-migrator-https", group, self, port=HTTPS, cidr="0.0.0.0/0",
+        rules: list[pulumi.Resource] = [egress(ctx, "ledger-migrator-https", group.id, self, port=HTTPS, cidr="0.0.0.0/0",
                                                description="Secrets Manager over HTTPS")]
-        rules += [egress(ctx, f"ledger-migrator-to-{spec.name}-db", group, self, port=PORT, cidr=spec.cidr,
+        rules += [egress(ctx, f"ledger-migrator-to-{spec.name}-db", group.id, self, port=PORT, cidr=spec.cidr,
                          description=f"PostgreSQL to {spec.name} (when its cluster is the writer)") for spec in cfg.regions]
-        home.database.allow_postgres_from("ledger-migrator", group, parent=self)
-        log_group = ctx.log_group("ledger-migrator", f"/aws/lambda/{name}", key, self)
+        postgres_ingress(ctx, ctx.logical("db-from-ledger-migrator"), home.db_security_group_id, self,
+                         description="PostgreSQL from ledger-migrator", referenced_security_group_id=group.id)
+        log_group = ctx.log_group("ledger-migrator", f"/aws/lambda/{name}", home.kms_key_arn, self)
         role = aws.iam.Role(f"ledger-migrator-{ctx.region}", name=ctx.name(naming.LEDGER_MIGRATOR_ROLE), assume_role_policy=lambda_trust(),
                             opts=ctx.opts(self))
         policy = aws.iam.RolePolicy(f"ledger-migrator-{ctx.region}", role=role.id, opts=ctx.opts(self), policy=iam.document(
             iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")], sid="OwnLogGroup"),
             # The master secret's primary copy: the migrator is its only user besides the database probe.
             iam.statement(["secretsmanager:GetSecretValue"], [secrets.db_master.arn], sid="MasterSecret"),
-            iam.statement(["kms:Decrypt"], [key.arn], sid="HomeKeyThroughSecretsManager",
+            iam.statement(["kms:Decrypt"], [home.kms_key_arn], sid="HomeKeyThroughSecretsManager",
                           conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}}),
             iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
             iam.statement(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
@@ -145,11 +147,11 @@ class LedgerLinks(pulumi.ComponentResource):
         self.migrator = lambda_runtime.function_in_vpc(
             ctx, f"ledger-migrator-{ctx.region}", self, name=name,
             description="payment-dr ledger migrator: applies functions/ledger/migrations to the writer (run by pulumi up)",
-            role=role, code=home.ledger.bundle.archive, handler=MIGRATOR_HANDLER, memory_mb=MIGRATOR_MEMORY_MB,
+            role=role, code=home.ledger_bundle, handler=MIGRATOR_HANDLER, memory_mb=MIGRATOR_MEMORY_MB,
             timeout_seconds=MIGRATOR_TIMEOUT_SECONDS, reserved_concurrency=1,
             variables={"DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET), "DB_HOST": aurora.global_cluster.endpoint,
                        "DB_PORT": str(PORT), "DB_NAME": DATABASE_NAME, "DB_SSL_MODE": "require"},
-            subnet_ids=home.network.private_subnet_ids, security_group=group, log_group=log_group, role_policy=policy,
+            subnet_ids=list(home.private_subnet_ids), security_group=group, log_group=log_group, role_policy=policy,
         )
         migrations = ledger_db.load_migrations()
         writers = [*aurora.clusters.values(), *(i for instances in aurora.instances.values() for i in instances)]

@@ -15,58 +15,58 @@ import pulumi_aws as aws
 
 from core import naming
 from core.config import StackConfig
-from region_factory import RegionalStack
+from region_factory.outputs import RegionalOutputs
 
 
 class VpcPeering(pulumi.ComponentResource):
-    def __init__(self, cfg: StackConfig, requester: RegionalStack, accepter: RegionalStack, parent: pulumi.Resource):
+    def __init__(self, cfg: StackConfig, requester: RegionalOutputs, accepter: RegionalOutputs, parent: pulumi.Resource):
         pair = f"{requester.region}-{accepter.region}"
         super().__init__("payment-dr:global:VpcPeering", f"peering-{pair}", None, pulumi.ResourceOptions(parent=parent))
         name = cfg.namer.qualified(naming.VPC_PEERING, pair)
         self.connection = aws.ec2.VpcPeeringConnection(
             f"peering-{pair}",
-            vpc_id=requester.network.vpc.id,
-            peer_vpc_id=accepter.network.vpc.id,
+            vpc_id=requester.vpc_id,
+            peer_vpc_id=accepter.vpc_id,
             peer_region=accepter.region,
             tags={"Name": name},
-            opts=requester.ctx.opts(self),
+            opts=requester.context.opts(self),
         )
         self.accepter = aws.ec2.VpcPeeringConnectionAccepter(
             f"peering-{pair}-accept",
             vpc_peering_connection_id=self.connection.id,
             auto_accept=True,
             tags={"Name": name},
-            opts=accepter.ctx.opts(self),
+            opts=accepter.context.opts(self),
         )
         # DNS options can only be set once the connection is active, hence the accepter's id.
         aws.ec2.PeeringConnectionOptions(
             f"peering-{pair}-requester-dns",
             vpc_peering_connection_id=self.accepter.id,
             requester=aws.ec2.PeeringConnectionOptionsRequesterArgs(allow_remote_vpc_dns_resolution=True),
-            opts=requester.ctx.opts(self),
+            opts=requester.context.opts(self),
         )
         aws.ec2.PeeringConnectionOptions(
             f"peering-{pair}-accepter-dns",
             vpc_peering_connection_id=self.accepter.id,
             accepter=aws.ec2.PeeringConnectionOptionsAccepterArgs(allow_remote_vpc_dns_resolution=True),
-            opts=accepter.ctx.opts(self),
+            opts=accepter.context.opts(self),
         )
         self._routes(requester, accepter)
         self._routes(accepter, requester)
         self.register_outputs({"peeringConnectionId": self.connection.id})
 
-    def _routes(self, local: RegionalStack, remote: RegionalStack) -> None:
-        for index, table in enumerate(local.network.private_route_tables):
+    def _routes(self, local: RegionalOutputs, remote: RegionalOutputs) -> None:
+        for index, table_id in enumerate(local.private_route_table_ids):
             aws.ec2.Route(
                 f"peering-{local.region}-to-{remote.region}-{index}",
-                route_table_id=table.id,
-                destination_cidr_block=remote.ctx.spec.cidr,
+                route_table_id=table_id,
+                destination_cidr_block=remote.cidr,
                 vpc_peering_connection_id=self.accepter.id,
-                opts=local.ctx.opts(self),
+                opts=local.context.opts(self),
             )
 
 
-def peer_all(cfg: StackConfig, regions: list[RegionalStack], parent: pulumi.Resource) -> list[VpcPeering]:
+def peer_all(cfg: StackConfig, regions: list[RegionalOutputs], parent: pulumi.Resource) -> list[VpcPeering]:
     # Pairs are ordered by region name, not by DR role, so that swapping the primary in config
     # (a planned switchover) never replaces a peering connection.
     ordered = sorted(regions, key=lambda stack: stack.region)

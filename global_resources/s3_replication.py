@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from core import iam, naming
 from core.config import KNOWN_REGIONS, StackConfig
-from region_factory import RegionalStack
+from region_factory.outputs import RegionalOutputs
 from region_factory.storage import AUDIT, KINDS
 
 RTC_MINUTES = 15  # S3 Replication Time Control accepts only 15
@@ -32,7 +32,7 @@ def rule_id(destination: str) -> str:
     return f"to-{destination}"
 
 
-def replication_rule(destination: RegionalStack, kind: str) -> aws.s3.BucketReplicationConfigRuleArgs:
+def replication_rule(destination: RegionalOutputs, kind: str) -> aws.s3.BucketReplicationConfigRuleArgs:
     return aws.s3.BucketReplicationConfigRuleArgs(
         id=rule_id(destination.region),
         status="Enabled",
@@ -52,9 +52,9 @@ def replication_rule(destination: RegionalStack, kind: str) -> aws.s3.BucketRepl
             replica_modifications=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaReplicaModificationsArgs(status="Enabled"),
         ),
         destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-            bucket=destination.storage.buckets[kind].arn,
+            bucket=destination.bucket_arns[kind],
             encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
-                replica_kms_key_id=destination.keys.key.arn,
+                replica_kms_key_id=destination.kms_key_arn,
             ),
             replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
                 status="Enabled", time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=RTC_MINUTES),
@@ -70,27 +70,27 @@ def _objects(arn: pulumi.Output[str]) -> pulumi.Output[str]:
     return arn.apply(lambda value: f"{value}/*")
 
 
-def _bucket_context(stack: RegionalStack) -> list[Any]:
+def _bucket_context(stack: RegionalOutputs) -> list[Any]:
     """SSE-KMS encryption context of a region's buckets: the bucket ARN when S3 Bucket Keys are on
     (they are), the object ARN otherwise."""
-    arns = [stack.storage.buckets[kind].arn for kind in KINDS]
+    arns = [stack.bucket_arns[kind] for kind in KINDS]
     return [*arns, *(_objects(arn) for arn in arns)]
 
 
-def source_policy(source: RegionalStack) -> pulumi.Output[str]:
+def source_policy(source: RegionalOutputs) -> pulumi.Output[str]:
     """Reading what to replicate: exactly the source region's two buckets and its key."""
-    buckets = source.storage.buckets
+    buckets = source.bucket_arns
     return iam.document(
-        iam.statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], [buckets[kind].arn for kind in KINDS], sid="ReadSourceConfiguration"),
+        iam.statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], [buckets[kind] for kind in KINDS], sid="ReadSourceConfiguration"),
         iam.statement(
             ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
-            [_objects(buckets[kind].arn) for kind in KINDS],
+            [_objects(buckets[kind]) for kind in KINDS],
             sid="ReadSourceVersions",
         ),
         # Object Lock retention and legal holds travel with the audit objects.
-        iam.statement(["s3:GetObjectRetention", "s3:GetObjectLegalHold"], [_objects(buckets[AUDIT].arn)], sid="ReadSourceLocks"),
+        iam.statement(["s3:GetObjectRetention", "s3:GetObjectLegalHold"], [_objects(buckets[AUDIT])], sid="ReadSourceLocks"),
         iam.statement(
-            ["kms:Decrypt"], [source.keys.key.arn], sid="DecryptSource",
+            ["kms:Decrypt"], [source.kms_key_arn], sid="DecryptSource",
             conditions={
                 "StringEquals": {"kms:ViaService": f"s3.{source.region}.amazonaws.com"},
                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(source)},
@@ -99,18 +99,18 @@ def source_policy(source: RegionalStack) -> pulumi.Output[str]:
     )
 
 
-def destination_policy(destination: RegionalStack) -> pulumi.Output[str]:
+def destination_policy(destination: RegionalOutputs) -> pulumi.Output[str]:
     """Writing replicas: exactly one destination region's two buckets and its key. One policy per
     destination, so that a new region adds a policy instead of changing the existing ones."""
     return iam.document(
         # No s3:ReplicateDelete: delete markers are not replicated.
         iam.statement(
             ["s3:ReplicateObject", "s3:ReplicateTags"],
-            [_objects(destination.storage.buckets[kind].arn) for kind in KINDS],
+            [_objects(destination.bucket_arns[kind]) for kind in KINDS],
             sid="WriteReplicas",
         ),
         iam.statement(
-            ["kms:Encrypt", "kms:GenerateDataKey"], [destination.keys.key.arn], sid="EncryptReplicas",
+            ["kms:Encrypt", "kms:GenerateDataKey"], [destination.kms_key_arn], sid="EncryptReplicas",
             conditions={
                 "StringEquals": {"kms:ViaService": f"s3.{destination.region}.amazonaws.com"},
                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(destination)},
@@ -123,7 +123,7 @@ class BucketReplication(pulumi.ComponentResource):
     roles: dict[str, aws.iam.Role]
     configs: dict[tuple[str, str], aws.s3.BucketReplicationConfig]
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], parent: pulumi.Resource):
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
         super().__init__("payment-dr:global:BucketReplication", "s3-replication", None, pulumi.ResourceOptions(parent=parent))
         self.roles = {}
         self.configs = {}
@@ -132,8 +132,8 @@ class BucketReplication(pulumi.ComponentResource):
             self._replicate(regions[source], destinations)
         self.register_outputs({"roleArns": {region: role.arn for region, role in self.roles.items()}})
 
-    def _replicate(self, source: RegionalStack, destinations: list[RegionalStack]) -> None:
-        ctx = source.ctx
+    def _replicate(self, source: RegionalOutputs, destinations: list[RegionalOutputs]) -> None:
+        ctx = source.context
         role = aws.iam.Role(
             f"s3-replication-{source.region}",
             name=ctx.name(naming.S3_REPLICATION_ROLE),
@@ -152,10 +152,10 @@ class BucketReplication(pulumi.ComponentResource):
         self.roles[source.region] = role
         for index, kind in enumerate(KINDS):
             # S3 refuses a replication configuration until both sides are versioned.
-            versionings = [source.storage.versionings[index], *(stack.storage.versionings[index] for stack in destinations)]
+            versionings = [source.ready_bucket_versionings[index], *(stack.ready_bucket_versionings[index] for stack in destinations)]
             self.configs[(source.region, kind)] = aws.s3.BucketReplicationConfig(
                 f"s3-replication-{kind}-{source.region}",
-                bucket=source.storage.buckets[kind].bucket,
+                bucket=source.bucket_names[kind],
                 role=role.arn,
                 rules=[replication_rule(stack, kind) for stack in destinations],
                 opts=ctx.opts(self, depends_on=[*versionings, *policies]),

@@ -16,8 +16,8 @@ import pulumi_random as random
 
 from core import naming
 from core.config import StackConfig
-from region_factory import RegionalStack
 from region_factory.database import DATABASE_NAME, PORT
+from region_factory.outputs import RegionalOutputs
 
 MASTER_USERNAME = "payment_admin"
 __all__ = ["DATABASE_NAME", "MASTER_USERNAME", "ReplicatedSecrets"]
@@ -37,7 +37,7 @@ class ReplicatedSecrets(pulumi.ComponentResource):
     card_hash: aws.secretsmanager.Secret
     db_password: random.RandomPassword
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalStack], parent: pulumi.Resource):
+    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
         super().__init__("payment-dr:global:ReplicatedSecrets", "secrets", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
         self.regions = regions
@@ -66,16 +66,16 @@ class ReplicatedSecrets(pulumi.ComponentResource):
             f"secret-{name}",
             name=cfg.namer(spec),
             description=description,
-            kms_key_id=home.keys.key.arn,
+            kms_key_id=home.kms_key_arn,
             replicas=[
-                aws.secretsmanager.SecretReplicaArgs(region=region, kms_key_id=self.regions[region].keys.key.arn)
+                aws.secretsmanager.SecretReplicaArgs(region=region, kms_key_id=self.regions[region].kms_key_arn)
                 for region in replica_regions(cfg)
             ],
             # A deleted secret's name stays taken for the recovery window: short for test stacks.
             recovery_window_in_days=30 if cfg.deletion_protection else 7,
-            opts=home.ctx.opts(self, protect=cfg.deletion_protection),
+            opts=home.context.opts(self, protect=cfg.deletion_protection),
         )
         aws.secretsmanager.SecretVersion(
-            f"secret-{name}", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=home.ctx.opts(self)
+            f"secret-{name}", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=home.context.opts(self)
         )
         return secret

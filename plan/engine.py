@@ -47,6 +47,9 @@ class ResourceRecord:
     protect: bool
     delete_before_replace: bool
     region: str | None = None
+    # The URNs this resource was known by (its `aliases`, resolved as the engine resolves them): a
+    # moved resource keeps its state under the new URN instead of being replaced.
+    aliases: list[str] = field(default_factory=list)
 
 
 
@@ -137,6 +140,14 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 qualified = f"{parent_type}${type_}"
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
 
+    def _alias_urn(self, request, alias) -> str:
+        """An alias as the engine resolves it: a URN as given, or a spec's name/type/parent over the resource's own."""
+        if alias.urn:
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
@@ -157,6 +168,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             protect=request.protect,
             delete_before_replace=request.deleteBeforeReplace,
+            aliases=[self._alias_urn(request, alias) for alias in request.aliases],
         )
         if request.type.startswith("pulumi:providers:"):
             # Provider config arrives JSON-encoded, as the engine would pass it to the plugin.

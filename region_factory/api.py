@@ -236,7 +236,7 @@ class PaymentApi(pulumi.ComponentResource):
             triggers={"definition": definition_hash(title)},
             opts=ctx.opts(self),
         )
-        self.access_log_group = ctx.log_group("api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key, self)
+        self.access_log_group = ctx.log_group("api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key.arn, self)
         self.account = self._account() if cfg.manage_api_gateway_account else None
         self.stage = aws.apigateway.Stage(
             ctx.logical("api"),

@@ -94,13 +94,13 @@ class RegionCanary(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
     def __init__(
-        self, ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], key: aws.kms.Key, topic: aws.sns.Topic,
+        self, ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], key_arn: pulumi.Input[str], topic_arn: pulumi.Input[str],
         parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent))
         cfg = ctx.cfg
         name = ctx.name(naming.CANARY_FUNCTION)
-        self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key, self)
+        self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key_arn, self)
         self.role = aws.iam.Role(ctx.logical("canary"), name=ctx.name(naming.CANARY_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self))
         policy = aws.iam.RolePolicy(ctx.logical("canary"), role=self.role.id, policy=execution_policy(self.log_group.arn), opts=ctx.opts(self))
         self.function = aws.lambda_.Function(
@@ -160,8 +160,8 @@ class RegionCanary(pulumi.ComponentResource):
                 # Breaching: this alarm is what pages during another region's outage. A canary that stops
                 # reporting (not invoked, throttled, failing, unable to publish) must page too, not stay quiet.
                 treat_missing_data="breaching",
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
+                alarm_actions=[topic_arn],
+                ok_actions=[topic_arn],
                 opts=ctx.opts(self),
             )
             for target in [*sorted(urls)]

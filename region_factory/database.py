@@ -2,7 +2,7 @@
 private subnets, a security group, the cluster parameter group and the enhanced-monitoring role.
 
 The clusters themselves are linked into the global database in ``global_resources/aurora.py``, which
-also opens PostgreSQL to the peered regions' VPCs (``allow_postgres_from_peer``)."""
+also opens PostgreSQL to the peered regions' VPCs (``postgres_ingress`` on the published security group id)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from core import iam, naming
-from core.config import ConfigError, RegionSpec
+from core.config import ConfigError
 from region_factory.context import RegionContext
 from region_factory.network import Network
 
@@ -76,7 +76,7 @@ class DatabaseAccess(pulumi.ComponentResource):
             description="payment-dr Aurora: PostgreSQL from peered VPCs and allowed app security groups only",
             vpc_id=network.vpc.id,
             # No egress: Aurora answers connections (stateful) and replicates at the storage layer,
-            # outside this security group. Ingress rules are separate resources (allow_postgres_from*).
+            # outside this security group. Ingress rules are separate resources (postgres_ingress).
             egress=[],
             tags={"Name": ctx.name(naming.DB_SECURITY_GROUP)},
             opts=ctx.opts(self),
@@ -100,34 +100,26 @@ class DatabaseAccess(pulumi.ComponentResource):
         )
         self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
 
-    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup, parent: pulumi.Resource | None = None) -> None:
-        """Lets an app security group of this region (same VPC) reach PostgreSQL. `parent`: for a
-        resource that only one region has (the ledger migrator), so the regional stacks stay identical."""
-        self._ingress(
-            self.ctx.logical(f"db-from-{label}"), f"PostgreSQL from {label}", pulumi.ResourceOptions(parent=parent or self),
-            referenced_security_group_id=source.id,
-        )
+    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup) -> None:
+        """Lets an app security group of this region (same VPC) reach PostgreSQL."""
+        postgres_ingress(self.ctx, self.ctx.logical(f"db-from-{label}"), self.security_group.id, self,
+                         description=f"PostgreSQL from {label}", referenced_security_group_id=source.id)
 
-    def allow_postgres_from_peer(self, peer: RegionSpec, parent: pulumi.Resource) -> None:
-        """Lets a peered region's VPC reach PostgreSQL. Security groups cannot be referenced across
-        regions, hence the peer's CIDR. Declared by the global data tier (a cross-region link), so a
-        new region only adds rules."""
-        self._ingress(
-            f"db-{self.ctx.region}-from-{peer.name}", f"PostgreSQL from {peer.name} over VPC peering",
-            pulumi.ResourceOptions(parent=parent), cidr_ipv4=peer.cidr,
-        )
 
-    def _ingress(self, name: str, description: str, opts: pulumi.ResourceOptions, **source: pulumi.Input[str]) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            name,
-            security_group_id=self.security_group.id,
-            ip_protocol="tcp",
-            from_port=PORT,
-            to_port=PORT,
-            description=description,
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(provider=self.ctx.provider)),
-            **source,
-        )
+def postgres_ingress(ctx: RegionContext, logical: str, security_group_id: pulumi.Input[str], parent: pulumi.Resource, *,
+                     description: str, **source: pulumi.Input[str]) -> aws.vpc.SecurityGroupIngressRule:
+    """PostgreSQL into a region's database security group, built from its id: the global layer uses it for its
+    links (a peered VPC's CIDR, the migrator's group) under its own components, so a new region only adds rules."""
+    return aws.vpc.SecurityGroupIngressRule(
+        logical,
+        security_group_id=security_group_id,
+        ip_protocol="tcp",
+        from_port=PORT,
+        to_port=PORT,
+        description=description,
+        opts=ctx.opts(parent),
+        **source,
+    )
 
 
 def cluster_parameters(ctx: RegionContext) -> list[aws.rds.ClusterParameterGroupParameterArgs]:

@@ -78,11 +78,11 @@ def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str], key_
     )
 
 
-def egress(ctx: RegionContext, logical: str, security_group: aws.ec2.SecurityGroup, parent: pulumi.Resource, *,
+def egress(ctx: RegionContext, logical: str, security_group_id: pulumi.Input[str], parent: pulumi.Resource, *,
            port: int, cidr: str, description: str) -> aws.vpc.SecurityGroupEgressRule:
     """Egress as separate rules (the group declares none inline), so other regions' rules can be added later."""
     return aws.vpc.SecurityGroupEgressRule(
-        logical, security_group_id=security_group.id, ip_protocol="tcp", from_port=port, to_port=port, cidr_ipv4=cidr,
+        logical, security_group_id=security_group_id, ip_protocol="tcp", from_port=port, to_port=port, cidr_ipv4=cidr,
         description=description, opts=ctx.opts(parent),
     )
 
@@ -106,9 +106,9 @@ class LedgerPoster(pulumi.ComponentResource):
             tags={"Name": ctx.name(naming.LEDGER_POSTER_SG)},
             opts=ctx.opts(self),
         )
-        egress(ctx, ctx.logical("ledger-poster-https"), self.security_group, self, port=HTTPS, cidr="0.0.0.0/0",
+        egress(ctx, ctx.logical("ledger-poster-https"), self.security_group.id, self, port=HTTPS, cidr="0.0.0.0/0",
                description="AWS APIs over HTTPS (RDS, CloudWatch, SQS)")
-        egress(ctx, ctx.logical("ledger-poster-db"), self.security_group, self, port=PORT, cidr=ctx.spec.cidr,
+        egress(ctx, ctx.logical("ledger-poster-db"), self.security_group.id, self, port=PORT, cidr=ctx.spec.cidr,
                description="PostgreSQL in this VPC (the writer when it is this region's cluster)")
         database.allow_postgres_from("ledger-poster", self.security_group)
         self.failure_queue = aws.sqs.Queue(
@@ -120,7 +120,7 @@ class LedgerPoster(pulumi.ComponentResource):
             message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
             opts=ctx.opts(self),
         )
-        log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{name}", key, self)
+        log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{name}", key.arn, self)
         self.role = aws.iam.Role(
             ctx.logical("ledger-poster"), name=ctx.name(naming.LEDGER_POSTER_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
         )

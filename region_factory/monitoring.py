@@ -254,10 +254,10 @@ def declare_alarm(logical: str, name: str, spec: AlarmSpec, topic_arn: pulumi.In
     )
 
 
-def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic: aws.sns.Topic,
+def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic_arn: pulumi.Input[str],
                    parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
     return {
-        spec.key: declare_alarm(ctx.logical(f"alarm-{spec.key}"), alarm_name(ctx.cfg, spec.key), spec, topic.arn, ctx.opts(parent))
+        spec.key: declare_alarm(ctx.logical(f"alarm-{spec.key}"), alarm_name(ctx.cfg, spec.key), spec, topic_arn, ctx.opts(parent))
         for spec in specs
     }
 
@@ -295,9 +295,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
 
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, ctx: RegionContext, topic: aws.sns.Topic, parent: pulumi.Resource):
+    def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
         super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent))
-        self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic, self)
+        self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic_arn, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
 
 
@@ -312,9 +312,9 @@ class LinkMonitoring(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     dashboard: aws.cloudwatch.Dashboard
 
-    def __init__(self, ctx: RegionContext, topic: aws.sns.Topic, parent: pulumi.Resource):
+    def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
         super().__init__("payment-dr:global:LinkMonitoring", ctx.logical("link-monitoring"), None, pulumi.ResourceOptions(parent=parent))
-        self.alarms = declare_alarms(ctx, link_alarms(ctx), topic, self)
+        self.alarms = declare_alarms(ctx, link_alarms(ctx), topic_arn, self)
         # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
         self.dashboard = aws.cloudwatch.Dashboard(
             ctx.logical("dashboard"),

@@ -161,7 +161,7 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, key: aws.kms.Key) -> None:
         ctx = self.ctx
-        log_group = ctx.log_group("flow-logs", f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}", key, self)
+        log_group = ctx.log_group("flow-logs", f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}", key.arn, self)
         role = aws.iam.Role(
             ctx.logical("flow-logs"),
             name=ctx.name(naming.FLOW_LOGS_ROLE),

@@ -166,7 +166,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         database.allow_postgres_from("db-probe", self.security_group)
-        self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key, self)
+        self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key.arn, self)
         self.role = aws.iam.Role(
             ctx.logical("db-probe"), name=ctx.name(naming.DB_PROBE_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
         )
@@ -273,11 +273,12 @@ class DatabaseProbe(pulumi.ComponentResource):
         )
         self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name, "writableAlarmName": self.writable_alarm.name})
 
-    def allow_connect(self, cluster: aws.rds.Cluster, parent: pulumi.Resource) -> aws.iam.RolePolicy:
-        """Lets the probe log in to this region's cluster as DB_USER. Declared by the global data tier,
-        which creates the cluster; the cluster's resource id is known only then."""
-        ctx = self.ctx
-        return aws.iam.RolePolicy(
-            ctx.logical("db-probe-connect"), role=self.role.id, policy=connect_policy(ctx, cluster.cluster_resource_id),
-            opts=ctx.opts(parent),
-        )
+
+def allow_connect(ctx: RegionContext, probe_role_id: pulumi.Input[str], cluster: aws.rds.Cluster,
+                  parent: pulumi.Resource) -> aws.iam.RolePolicy:
+    """Lets the region's probe (its role, RegionalOutputs.probe_role_id) log in to the region's cluster as DB_USER.
+    Declared by the global data tier, which creates the cluster; the cluster's resource id is known only then."""
+    return aws.iam.RolePolicy(
+        ctx.logical("db-probe-connect"), role=probe_role_id, policy=connect_policy(ctx, cluster.cluster_resource_id),
+        opts=ctx.opts(parent),
+    )

@@ -183,7 +183,7 @@ class PaymentService(pulumi.ComponentResource):
         super().__init__("payment-dr:region:PaymentService", ctx.logical("payment-service"), None, pulumi.ResourceOptions(parent=parent))
         check_function_settings(ctx.cfg)
         name = ctx.name(naming.VALIDATOR_FUNCTION)
-        self.log_group = ctx.log_group("validator", f"/aws/lambda/{name}", key, self)
+        self.log_group = ctx.log_group("validator", f"/aws/lambda/{name}", key.arn, self)
         self.failure_queue = aws.sqs.Queue(
             ctx.logical("validator-failures"),
             name=ctx.name(naming.VALIDATOR_DLQ),

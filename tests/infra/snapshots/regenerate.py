@@ -1,0 +1,74 @@
+"""Regenerates the refactor-invariance snapshots (tests/infra/test_refactor_invariance.py).
+
+Run ONLY for a deliberate change of the stack (a new resource, a changed input), never to make a
+refactor's test pass: the snapshot is the evidence that a refactor changed nothing.
+
+    python -m tests.infra.snapshots.regenerate   # from the checkout's root, with the project's venv
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from plan import engine
+from tests.conftest import example_config
+
+HERE = Path(__file__).resolve().parent
+ROOT = engine.ROOT
+
+# The stacks the guard compares: the example (two regions) and the example with a third region.
+STACKS: dict[str, dict[str, Any]] = {
+    "dev": {},
+    "three_regions": {"secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""},
+}
+
+
+def config_of(stack: str) -> dict[str, Any]:
+    return {**example_config(), **STACKS[stack]}
+
+
+def _stable(value: Any) -> Any:
+    """The checkout's absolute path (in code assets) is the only input that depends on where the code runs."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str).replace(str(ROOT), "<root>"))
+
+
+def snapshot(evaluation: engine.Evaluation) -> dict[str, dict[str, Any]]:
+    """Every registration (providers, components, resources) by URN with what decides a `pulumi up`."""
+    records: dict[str, dict[str, Any]] = {}
+    for r in evaluation.resources:
+        assert r.urn not in records, f"duplicate URN {r.urn}"
+        records[r.urn] = _stable({
+            "type": r.type,
+            "provider": r.provider_urn,
+            "parent": r.parent_urn,
+            "inputs": r.inputs,
+            "dependencies": sorted(r.dependencies),
+            "ignoreChanges": sorted(r.ignore_changes),
+            "protect": r.protect,
+            "deleteBeforeReplace": r.delete_before_replace,
+        })
+    return records
+
+
+def load(stack: str) -> dict[str, dict[str, Any]]:
+    return json.loads(path_of(stack).read_text())
+
+
+def path_of(stack: str) -> Path:
+    return HERE / f"{stack}.json"
+
+
+def main() -> None:
+    for stack in STACKS:
+        records = snapshot(engine.evaluate(config_of(stack)))
+        # One registration a line: a deliberate change shows as a readable diff.
+        lines = [f"{json.dumps(urn)}:{json.dumps(record, sort_keys=True, separators=(',', ':'))}" for urn, record in sorted(records.items())]
+        path_of(stack).write_text("{\n" + ",\n".join(lines) + "\n}\n")
+        print(f"{path_of(stack).relative_to(ROOT)}: {len(records)} registrations", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
