@@ -78,8 +78,7 @@ HOLD_STATISTIC = "Maximum"
 HOLD_THRESHOLD = HELD
 
 # Database probe: the writability metric beside DatabaseReachable (region_factory/probe.py).
-WRITABLE_METRIC = "DatabaseWritable"
-WRITABLE_ALARM = "db-writable"  # payment-db-writable-<suffix>, in each region: the `writer` check watches it
+WRITABLE_METRIC = "DatabaseWritable"  # its alarm: core/alarms.py, DB_WRITABLE (the `writer` check watches it)
 
 # Optional Route 53 ARC routing controls (config routingControl="arc"): one more child of each `region` check.
 ROUTING_CONTROL_CLOUDWATCH, ROUTING_CONTROL_ARC = "cloudwatch", "arc"

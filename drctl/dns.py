@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core import routing
 from drctl.aws import ROUTE53_REGION, Unreachable
 from drctl.context import Context
 from drctl.metrics import WINDOW, Measurement, MetricQuery, latest
-from drctl.stack import HEALTH_CHECK_KINDS, ROUTING_CHECK
+from drctl.stack import ROUTING_CHECK
 
 # Route 53 calls an endpoint healthy when more than 18 % of its checkers see it healthy
 # (Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html).
@@ -63,7 +64,7 @@ class Route:
 
 def find_checks(ctx: Context) -> dict[tuple[str, str], HealthCheck]:
     """The stack's checks by (kind, region), found by their Name tag."""
-    wanted = {ctx.stack.health_check(kind, region): (kind, region) for region in ctx.stack.regions for kind in HEALTH_CHECK_KINDS}
+    wanted = {ctx.stack.health_check(kind, region): (kind, region) for region in ctx.stack.regions for kind in routing.REGION_CHECK_KINDS}
     configs = {check["Id"]: check for check in _all_health_checks(ctx)}
     ids = list(configs)
     found: dict[tuple[str, str], HealthCheck] = {}

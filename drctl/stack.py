@@ -13,12 +13,11 @@ from typing import Any
 
 import yaml
 
-from core import naming, routing
+from core import alarms, naming, routing
 from core.config import NAMESPACE, ConfigError, StackConfig, parse
 from drctl.errors import UsageError
 
 PROJECT_DIR_ENV = "DRCTL_PROJECT_DIR"
-HEALTH_CHECK_KINDS = routing.REGION_CHECK_KINDS
 # The check the failover records use (CALCULATED over the api check and the holds: core/routing.py).
 ROUTING_CHECK = routing.ROUTING_CHECK
 
@@ -67,8 +66,8 @@ class Stack:
 
     @staticmethod
     def replication_rule(destination: str) -> str:
-        """The S3 replication rule id toward `destination` (global_resources/s3_replication.py, rule_id)."""
-        return f"to-{destination}"
+        """The S3 replication rule id toward `destination`: the program's (core/alarms.py)."""
+        return alarms.replication_rule_id(destination)
 
     def reads_from(self, first: str | None = None) -> tuple[str, ...]:
         """Regions to ask for global state: the preferred one, then the data home, then the rest."""

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from core import routing
 from drctl import aurora, dns, holds
 from drctl.aurora import Topology
 from drctl.aws import Unreachable
 from drctl.context import Context
 from drctl.metrics import UNKNOWN, MetricQuery, latest
-from drctl.stack import HEALTH_CHECK_KINDS, ROUTING_CHECK
+from drctl.stack import ROUTING_CHECK
 
 T = TypeVar("T")
 HEALTHY, DEGRADED, FAILED_OVER, OVERRIDDEN = "healthy", "degraded", "failed over", "overridden"
@@ -235,7 +236,7 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route, list[HoldView]
     measured, unreadable = dns.read_health(ctx, list(checks.values())) if checks else ({}, {})
     views, effective = [], {}
     for region in ctx.stack.regions:
-        for kind in HEALTH_CHECK_KINDS:
+        for kind in routing.REGION_CHECK_KINDS:
             check = checks.get((kind, region))
             name = ctx.stack.health_check(kind, region)
             if check is None:

@@ -55,6 +55,7 @@ from core.providers import Providers
 from global_resources.arc import RoutingControls
 from global_resources.aurora import AuroraGlobalDatabase
 from region_factory import SharedInputs
+from region_factory.alarms import AlarmSpec, declare_alarm
 from region_factory.outputs import RegionalOutputs
 
 API, DB, WRITER, REGION, HOLD = routing.API, routing.DB, routing.WRITER, routing.REGION, routing.HOLD
@@ -206,26 +207,22 @@ class Failover(pulumi.ComponentResource):
         """The alarm in ``holder`` that holds ``held`` out of rotation, and the check Route 53 reads it with."""
         cfg = self.cfg
         topic_arn = self.regions[holder].failover_topic_arn
-        alarm = aws.cloudwatch.MetricAlarm(
-            f"hold-{held}-in-{holder}",
-            name=hold_alarm_name(cfg, held),
-            alarm_description=(
-                f"Region {held} held out of rotation (set from {holder}): traffic that left {held} stays away until "
-                f"`drctl failback` or `drctl dns --release` publishes {routing.HELD_OUT_METRIC}=0. docs/failover.md"
+        alarm = declare_alarm(
+            AlarmSpec(
+                key=routing.hold_qualifier(held),
+                description=(
+                    f"Region {held} held out of rotation (set from {holder}): traffic that left {held} stays away until "
+                    f"`drctl failback` or `drctl dns --release` publishes {routing.HELD_OUT_METRIC}=0. docs/failover.md"
+                ),
+                namespace=routing.ROUTING_NAMESPACE, metric=routing.HELD_OUT_METRIC,
+                dimensions={routing.HELD_OUT_DIMENSION: held},
+                statistic=routing.HOLD_STATISTIC, period=routing.HOLD_PERIOD_SECONDS,
+                comparison="GreaterThanOrEqualToThreshold", threshold=routing.HOLD_THRESHOLD,
+                missing_data=HOLD_MISSING_DATA,
             ),
-            namespace=routing.ROUTING_NAMESPACE,
-            metric_name=routing.HELD_OUT_METRIC,
-            dimensions={routing.HELD_OUT_DIMENSION: held},
-            statistic=routing.HOLD_STATISTIC,
-            period=routing.HOLD_PERIOD_SECONDS,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            threshold=routing.HOLD_THRESHOLD,
-            treat_missing_data=HOLD_MISSING_DATA,
+            logical=f"hold-{held}-in-{holder}", name=hold_alarm_name(cfg, held),
             # Pages "region held out" (and released) in the holder region, which is up when it holds.
-            alarm_actions=[topic_arn],
-            ok_actions=[topic_arn],
+            topic_arn=topic_arn,
             opts=pulumi.ResourceOptions(parent=self, provider=self.providers.for_region(holder)),
         )
         check = self._check(

@@ -20,10 +20,11 @@ from core import naming, routing
 from core.config import DrRole, RegionSpec, StackConfig
 from core.providers import ROUTE53_METRICS_REGION, Providers
 from region_factory import SharedInputs
+from region_factory.alarms import declare_alarm
 from region_factory.alerting import Alerts
 from region_factory.context import RegionContext
 from region_factory.keys import RegionalKey
-from region_factory.monitoring import declare_alarm, health_alarm_name, health_check_alarm
+from region_factory.monitoring import health_alarm_name, health_check_alarm
 from region_factory.outputs import RegionalOutputs
 
 
@@ -50,8 +51,8 @@ class HealthAlarms(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {
             (region, kind): declare_alarm(
-                f"alarm-health-{kind}-{region}", health_alarm_name(cfg, region, kind),
-                health_check_alarm(cfg, region, kind, check.id), self.topic.arn, opts,
+                health_check_alarm(cfg, region, kind, check.id), logical=f"alarm-health-{kind}-{region}",
+                name=health_alarm_name(cfg, region, kind), topic_arn=self.topic.arn, opts=opts,
             )
             for (region, kind), check in sorted(health_checks.items())
             # Not the `writer` checks (core/routing.py, ALARMED_CHECK_KINDS): the writer's loss pages through the

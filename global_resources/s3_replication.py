@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from core import iam, naming
+from core import alarms, iam, naming
 from core.config import KNOWN_REGIONS, StackConfig
 from region_factory.outputs import RegionalOutputs
 from region_factory.storage import AUDIT, KINDS
@@ -27,14 +27,9 @@ RTC_MINUTES = 15  # S3 Replication Time Control accepts only 15
 REGION_ORDER = sorted(KNOWN_REGIONS)
 
 
-def rule_id(destination: str) -> str:
-    """The S3 `RuleId` metric dimension the dashboards and alarms use."""
-    return f"to-{destination}"
-
-
 def replication_rule(destination: RegionalOutputs, kind: str) -> aws.s3.BucketReplicationConfigRuleArgs:
     return aws.s3.BucketReplicationConfigRuleArgs(
-        id=rule_id(destination.region),
+        id=alarms.replication_rule_id(destination.region),
         status="Enabled",
         priority=REGION_ORDER.index(destination.region) + 1,
         # Every object. A filter makes this a V2 rule (needed for RTC and delete-marker settings); an empty one can be

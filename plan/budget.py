@@ -33,7 +33,6 @@ REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 DOMAINS = ("aws:apigateway/domainName:DomainName", "aws:apigatewayv2/domainName:DomainName")
 DYNAMODB_LAG_METRIC = ("AWS/DynamoDB", "ReplicationLatency")
 S3_REPLICATION_METRICS = ("ReplicationLatency", "OperationsFailedReplication", "OperationsPendingReplication")
-HEALTH_CHECK_KINDS = ("api", "db", "region")
 NOT_FOUND = "not found in the stack"
 
 
@@ -229,7 +228,7 @@ def _check_identity(record: ResourceRecord) -> tuple[str, str | None, str | None
         rest = name[len(prefix):]
         for region in sorted(KNOWN_REGIONS, key=len, reverse=True):
             kind, sep, _ = rest.partition(f"-{region}-")
-            if sep and kind in HEALTH_CHECK_KINDS:
+            if sep and kind in routing.ALARMED_CHECK_KINDS:
                 return name, kind, region
     return str(name), None, None
 

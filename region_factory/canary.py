@@ -25,6 +25,7 @@ import pulumi_aws as aws
 
 from core import iam, naming, routing
 from region_factory import lambda_runtime, probe
+from region_factory.alarms import AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
 from region_factory.service import lambda_trust
 
@@ -139,29 +140,25 @@ class RegionCanary(pulumi.ComponentResource):
         )
         failures = probe.failures_to_alarm(cfg.health_check_failure_threshold)
         self.alarms = {
-            target: aws.cloudwatch.MetricAlarm(
-                ctx.logical(f"canary-{target}"),
-                name=alarm_name(ctx, target),
-                alarm_description=(
-                    f"The {ctx.region} canary could not reach the payment API's /health "
-                    f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) in at least "
-                    f"{failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary published nothing. docs/failover.md"
+            target: declare_alarm(
+                AlarmSpec(
+                    key=f"canary-{target}",
+                    description=(
+                        f"The {ctx.region} canary could not reach the payment API's /health "
+                        f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) "
+                        f"in at least {failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary published "
+                        "nothing. docs/failover.md"
+                    ),
+                    namespace=routing.CANARY_NAMESPACE, metric=routing.CANARY_METRIC,
+                    dimensions={routing.CANARY_DIMENSION: target},
+                    # An average of the minute's rounds, as the probe's alarm (same 10-second grid, same threshold rule).
+                    statistic="Average", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold",
+                    threshold=probe.alarm_threshold(cfg.health_check_failure_threshold),
+                    # Breaching: this alarm is what pages during another region's outage. A canary that stops
+                    # reporting (not invoked, throttled, failing, unable to publish) must page too, not stay quiet.
+                    missing_data="breaching",
                 ),
-                namespace=routing.CANARY_NAMESPACE,
-                metric_name=routing.CANARY_METRIC,
-                dimensions={routing.CANARY_DIMENSION: target},
-                # An average of the minute's rounds, as the probe's alarm (same 10-second grid, same threshold rule).
-                statistic="Average",
-                period=ALARM_PERIOD_SECONDS,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                comparison_operator="LessThanThreshold",
-                threshold=probe.alarm_threshold(cfg.health_check_failure_threshold),
-                # Breaching: this alarm is what pages during another region's outage. A canary that stops
-                # reporting (not invoked, throttled, failing, unable to publish) must page too, not stay quiet.
-                treat_missing_data="breaching",
-                alarm_actions=[topic_arn],
-                ok_actions=[topic_arn],
+                logical=ctx.logical(f"canary-{target}"), name=alarm_name(ctx, target), topic_arn=topic_arn,
                 opts=ctx.opts(self),
             )
             for target in [*sorted(urls)]

@@ -1,6 +1,6 @@
 """Alarms and the dashboard of one region, built from the data below (docs/observability.md).
 
-Two components, each built by one function from a list of ``AlarmSpec``:
+Two components, each built by one function from a list of ``AlarmSpec`` (region_factory/alarms.py):
 
 - ``RegionalMonitoring`` (RegionalStack, "dashboards and alarms"): alarms on this region's own resources:
   Aurora replication lag of this region's cluster, API 5xx, payment-function errors. Their inputs name
@@ -19,26 +19,21 @@ find them without Pulumi state.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from core import alarms as names
 from core import naming, routing
 from core.config import StackConfig
 from core.providers import ROUTE53_METRICS_REGION
 from region_factory import dashboard, ledger, probe
+from region_factory.alarms import AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
 from region_factory.storage import KINDS as BUCKET_KINDS
 from region_factory.storage import NAMES as BUCKET_NAMES
 
 TABLES = {"transactions": naming.TRANSACTIONS_TABLE, "idempotency": naming.IDEMPOTENCY_TABLE}
-# The per-region health checks with an alarm (core/routing.py; the dashboards are built before the checks).
-HEALTH_CHECK_KINDS = routing.ALARMED_CHECK_KINDS
-# region_factory/probe.py names its alarms so (a test keeps them equal).
-PROBE_ALARM = "db-reachable"
-PROBE_ALARMS = (PROBE_ALARM, routing.WRITABLE_ALARM)
 
 MINUTE = 60
 # AWS/RDS metrics are standard resolution: "Amazon Aurora automatically sends metric data to CloudWatch in
@@ -64,37 +59,10 @@ API_5XX_RATE_THRESHOLD = 0.05
 # below 1 means the check was unhealthy at some point of it (global_resources/health_alarms.py).
 HEALTH_PERIOD, HEALTH_DATAPOINTS = MINUTE, 1
 
-AURORA_LAG = "aurora-replication-lag"
-LEDGER_LAG = "ledger-lag"
-LEDGER_FAILURES = "ledger-failures"
 # A payment waiting this long for its posting means the poster is stuck (writer unreachable, retries
 # exhausting): 5 minutes, well within the stream's 24-hour retention (region_factory/ledger.py).
 LEDGER_LAG_THRESHOLD_SECONDS = 300
 LEDGER_LAG_DATAPOINTS = 3
-API_5XX = "api-5xx"
-FUNCTION_ERRORS = "function-errors"
-
-
-@dataclass(frozen=True)
-class AlarmSpec:
-    """One alarm as data: what it watches, when it fires, and how missing data counts."""
-
-    key: str  # the "<what>" of its name, and of its logical name
-    description: str
-    namespace: str
-    metric: str
-    dimensions: Mapping[str, pulumi.Input[str]]
-    statistic: str
-    period: int
-    comparison: str
-    threshold: float
-    missing_data: str
-    datapoints: int = 1
-    evaluation_periods: int = 0  # 0: as many as datapoints (N of N)
-
-    @property
-    def evaluations(self) -> int:
-        return self.evaluation_periods or self.datapoints
 
 
 def alarm_name(cfg: StackConfig, what: str) -> str:
@@ -110,11 +78,6 @@ def alarm_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{name}"
 
 
-def replication_rule_id(destination: str) -> str:
-    """global_resources/s3_replication.rule_id, the S3 `RuleId` dimension (a test keeps them equal)."""
-    return f"to-{destination}"
-
-
 def other_regions(ctx: RegionContext) -> list[str]:
     """Every deployed region but this one, in config order: computed the same way in every region."""
     return [name for name in ctx.cfg.region_names if name != ctx.region]
@@ -125,52 +88,66 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
     cluster = cfg.namer(naming.DB_CLUSTER, ctx.region)
     return [
         AlarmSpec(
-            AURORA_LAG,
-            f"Aurora global database replication lag of {cluster} above {cfg.replication_lag_threshold_ms} ms "
-            f"(replicationLagThresholdMs) in a {AURORA_PERIOD}-second period. Published by secondary clusters only: "
-            "while this region holds the primary there is no data and the alarm stays OK; after a switchover or "
-            "failover the same alarm watches this cluster as a secondary. docs/observability.md",
-            "AWS/RDS", "AuroraGlobalDBReplicationLag", {"DBClusterIdentifier": cluster}, "Maximum",
-            AURORA_PERIOD, "GreaterThanThreshold", cfg.replication_lag_threshold_ms,
+            key=names.AURORA_LAG,
+            description=(
+                f"Aurora global database replication lag of {cluster} above {cfg.replication_lag_threshold_ms} ms "
+                f"(replicationLagThresholdMs) in a {AURORA_PERIOD}-second period. Published by secondary clusters only: "
+                "while this region holds the primary there is no data and the alarm stays OK; after a switchover or "
+                "failover the same alarm watches this cluster as a secondary. docs/observability.md"
+            ),
+            namespace="AWS/RDS", metric="AuroraGlobalDBReplicationLag", dimensions={"DBClusterIdentifier": cluster},
+            statistic="Maximum", period=AURORA_PERIOD, comparison="GreaterThanThreshold",
+            threshold=cfg.replication_lag_threshold_ms,
             # No data is the normal state of the primary's cluster: not a breach. A secondary that stops
             # reporting altogether is caught by the db health check (the probe), not by this alarm.
-            "notBreaching", datapoints=AURORA_DATAPOINTS,
+            missing_data="notBreaching", datapoints=AURORA_DATAPOINTS,
         ),
         AlarmSpec(
-            API_5XX,
-            f"More than {API_5XX_RATE_THRESHOLD:.0%} of payment API answers were 5xx in {SERVICE_DATAPOINTS} of "
-            f"{SERVICE_EVALUATIONS} minutes. docs/observability.md",
-            "AWS/ApiGateway", "5XXError", {"ApiName": ctx.name(naming.API), "Stage": ctx.name(naming.API_STAGE)}, "Average",
-            SERVICE_PERIOD, "GreaterThanThreshold", API_5XX_RATE_THRESHOLD,
+            key=names.API_5XX,
+            description=(
+                f"More than {API_5XX_RATE_THRESHOLD:.0%} of payment API answers were 5xx in {SERVICE_DATAPOINTS} of "
+                f"{SERVICE_EVALUATIONS} minutes. docs/observability.md"
+            ),
+            namespace="AWS/ApiGateway", metric="5XXError",
+            dimensions={"ApiName": ctx.name(naming.API), "Stage": ctx.name(naming.API_STAGE)},
+            statistic="Average", period=SERVICE_PERIOD, comparison="GreaterThanThreshold", threshold=API_5XX_RATE_THRESHOLD,
             # No requests, no datapoint: the normal state of a standby region. A region that stops answering
             # altogether is the canaries' to page (region_factory/canary.py: their silence is breaching).
-            "notBreaching",
+            missing_data="notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
         ),
         AlarmSpec(
-            FUNCTION_ERRORS,
-            f"The payment function failed invocations in {SERVICE_DATAPOINTS} of {SERVICE_EVALUATIONS} minutes "
-            "(unhandled errors, timeouts). docs/observability.md",
-            "AWS/Lambda", "Errors", {"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)}, "Sum",
-            SERVICE_PERIOD, "GreaterThanThreshold", 0,
+            key=names.FUNCTION_ERRORS,
+            description=(
+                f"The payment function failed invocations in {SERVICE_DATAPOINTS} of {SERVICE_EVALUATIONS} minutes "
+                "(unhandled errors, timeouts). docs/observability.md"
+            ),
+            namespace="AWS/Lambda", metric="Errors", dimensions={"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)},
+            statistic="Sum", period=SERVICE_PERIOD, comparison="GreaterThanThreshold", threshold=0,
             # Lambda publishes Errors only for invocations: an idle function is not failing (see the 5xx alarm).
-            "notBreaching",
+            missing_data="notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
         ),
         AlarmSpec(
-            LEDGER_LAG,
-            f"Accepted payments waited more than {LEDGER_LAG_THRESHOLD_SECONDS} s for their ledger posting in "
-            f"{LEDGER_LAG_DATAPOINTS} consecutive minutes (PaymentDR/Ledger OldestUnpostedSeconds, published per batch "
-            "by this region's poster). No data: no payments to post. docs/data-tier.md, \"The ledger\"",
-            ledger.METRIC_NAMESPACE, ledger.METRIC_NAME, {}, "Maximum", MINUTE, "GreaterThanThreshold",
-            LEDGER_LAG_THRESHOLD_SECONDS, "notBreaching", datapoints=LEDGER_LAG_DATAPOINTS,
+            key=names.LEDGER_LAG,
+            description=(
+                f"Accepted payments waited more than {LEDGER_LAG_THRESHOLD_SECONDS} s for their ledger posting in "
+                f"{LEDGER_LAG_DATAPOINTS} consecutive minutes (PaymentDR/Ledger OldestUnpostedSeconds, published per batch "
+                "by this region's poster). No data: no payments to post. docs/data-tier.md, \"The ledger\""
+            ),
+            namespace=ledger.METRIC_NAMESPACE, metric=ledger.METRIC_NAME, dimensions={},
+            statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=LEDGER_LAG_THRESHOLD_SECONDS,
+            missing_data="notBreaching", datapoints=LEDGER_LAG_DATAPOINTS,
         ),
         AlarmSpec(
-            LEDGER_FAILURES,
-            "A stream batch could not be posted to the ledger after every retry: its coordinates are in the on-failure "
-            "queue. Post them with `drctl reconcile` once the cause is fixed. docs/runbook.md",
-            "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": ctx.name(naming.LEDGER_FAILURES_QUEUE)}, "Maximum",
-            MINUTE, "GreaterThanThreshold", 0, "notBreaching",
+            key=names.LEDGER_FAILURES,
+            description=(
+                "A stream batch could not be posted to the ledger after every retry: its coordinates are in the "
+                "on-failure queue. Post them with `drctl reconcile` once the cause is fixed. docs/runbook.md"
+            ),
+            namespace="AWS/SQS", metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": ctx.name(naming.LEDGER_FAILURES_QUEUE)},
+            statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=0, missing_data="notBreaching",
         ),
     ]
 
@@ -184,87 +161,75 @@ def link_alarms(ctx: RegionContext) -> list[AlarmSpec]:
             name = cfg.namer(table)
             # Published in the sending region, one series per receiving region.
             specs.append(AlarmSpec(
-                f"ddb-replication-{kind}-to-{other}",
-                f"DynamoDB {name}: items written in {here} reach {other} more than {DYNAMODB_LATENCY_THRESHOLD_MS} ms "
-                f"later on average over {DYNAMODB_PERIOD // MINUTE} minutes. docs/observability.md",
-                "AWS/DynamoDB", "ReplicationLatency", {"TableName": name, "ReceivingRegion": other}, "Average",
-                DYNAMODB_PERIOD, "GreaterThanThreshold", DYNAMODB_LATENCY_THRESHOLD_MS,
+                key=f"ddb-replication-{kind}-to-{other}",
+                description=(
+                    f"DynamoDB {name}: items written in {here} reach {other} more than {DYNAMODB_LATENCY_THRESHOLD_MS} ms "
+                    f"later on average over {DYNAMODB_PERIOD // MINUTE} minutes. docs/observability.md"
+                ),
+                namespace="AWS/DynamoDB", metric="ReplicationLatency", dimensions={"TableName": name, "ReceivingRegion": other},
+                statistic="Average", period=DYNAMODB_PERIOD, comparison="GreaterThanThreshold",
+                threshold=DYNAMODB_LATENCY_THRESHOLD_MS,
                 # No writes, no replication, no datapoint: an idle table is not lagging.
-                "notBreaching", datapoints=DYNAMODB_DATAPOINTS,
+                missing_data="notBreaching", datapoints=DYNAMODB_DATAPOINTS,
             ))
         for kind in BUCKET_KINDS:
             local, remote = cfg.namer(BUCKET_NAMES[kind], here), cfg.namer(BUCKET_NAMES[kind], other)
             # Latency is published in the destination's region, failures in the source's (S3 User Guide,
             # "Using S3 Replication metrics"): this region watches the rule into it and its rule out.
             specs.append(AlarmSpec(
-                f"s3-replication-latency-{kind}-from-{other}",
-                f"S3 replication {remote} -> {local} more than {S3_RTC_THRESHOLD_SECONDS} s behind: objects are missing "
-                "the Replication Time Control threshold. docs/observability.md",
-                "AWS/S3", "ReplicationLatency",
-                {"SourceBucket": remote, "DestinationBucket": local, "RuleId": replication_rule_id(here)}, "Maximum",
-                MINUTE, "GreaterThanThreshold", S3_RTC_THRESHOLD_SECONDS,
+                key=f"s3-replication-latency-{kind}-from-{other}",
+                description=(
+                    f"S3 replication {remote} -> {local} more than {S3_RTC_THRESHOLD_SECONDS} s behind: objects are "
+                    "missing the Replication Time Control threshold. docs/observability.md"
+                ),
+                namespace="AWS/S3", metric="ReplicationLatency",
+                dimensions={"SourceBucket": remote, "DestinationBucket": local, "RuleId": names.replication_rule_id(here)},
+                statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=S3_RTC_THRESHOLD_SECONDS,
                 # AWS's advice for replication-metric alarms: missing data keeps the alarm's state
                 # (S3 User Guide, metrics-dimensions.html, "S3 Replication metrics in CloudWatch").
-                "ignore",
+                missing_data="ignore",
             ))
             specs.append(AlarmSpec(
-                f"s3-replication-failed-{kind}-to-{other}",
-                f"S3 replication {local} -> {remote}: operations failed to replicate. docs/observability.md",
-                "AWS/S3", "OperationsFailedReplication",
-                {"SourceBucket": local, "DestinationBucket": remote, "RuleId": replication_rule_id(other)}, "Sum",
-                MINUTE, "GreaterThanThreshold", 0,
+                key=f"s3-replication-failed-{kind}-to-{other}",
+                description=f"S3 replication {local} -> {remote}: operations failed to replicate. docs/observability.md",
+                namespace="AWS/S3", metric="OperationsFailedReplication",
+                dimensions={"SourceBucket": local, "DestinationBucket": remote, "RuleId": names.replication_rule_id(other)},
+                statistic="Sum", period=MINUTE, comparison="GreaterThanThreshold", threshold=0,
                 # Published only when operations fail.
-                "notBreaching",
+                missing_data="notBreaching",
             ))
     return specs
 
 
 def health_check_alarm(cfg: StackConfig, region: str, kind: str, health_check_id: pulumi.Input[str]) -> AlarmSpec:
     return AlarmSpec(
-        f"health-{kind}-{region}",
-        f"Route 53 health check {cfg.namer.qualified(naming.HEALTH_CHECK, kind, region)} unhealthy: DNS sends traffic "
-        f"away from {region} (the `{kind}` check, docs/failover.md). docs/observability.md",
-        "AWS/Route53", "HealthCheckStatus", {"HealthCheckId": health_check_id}, "Minimum",
-        HEALTH_PERIOD, "LessThanThreshold", 1,
+        key=f"health-{kind}-{region}",
+        description=(
+            f"Route 53 health check {cfg.namer.qualified(naming.HEALTH_CHECK, kind, region)} unhealthy: DNS sends "
+            f"traffic away from {region} (the `{kind}` check, docs/failover.md). docs/observability.md"
+        ),
+        namespace="AWS/Route53", metric="HealthCheckStatus", dimensions={"HealthCheckId": health_check_id},
+        statistic="Minimum", period=HEALTH_PERIOD, comparison="LessThanThreshold", threshold=1,
         # A check that publishes nothing is not known to be healthy (as the db check treats its alarm).
-        "breaching", datapoints=HEALTH_DATAPOINTS,
-    )
-
-
-def declare_alarm(logical: str, name: str, spec: AlarmSpec, topic_arn: pulumi.Input[str],
-                  opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
-    """The one place an AlarmSpec becomes an alarm: actions both ways to exactly one topic."""
-    return aws.cloudwatch.MetricAlarm(
-        logical,
-        name=name,
-        alarm_description=spec.description,
-        namespace=spec.namespace,
-        metric_name=spec.metric,
-        dimensions=dict(spec.dimensions),
-        statistic=spec.statistic,
-        period=spec.period,
-        evaluation_periods=spec.evaluations,
-        datapoints_to_alarm=spec.datapoints,
-        comparison_operator=spec.comparison,
-        threshold=spec.threshold,
-        treat_missing_data=spec.missing_data,
-        alarm_actions=[topic_arn],
-        ok_actions=[topic_arn],
-        opts=opts,
+        missing_data="breaching", datapoints=HEALTH_DATAPOINTS,
     )
 
 
 def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic_arn: pulumi.Input[str],
                    parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """A region's alarms named by their keys: logical ``<region>-alarm-<key>``, physical ``payment-<key>-<suffix>``."""
     return {
-        spec.key: declare_alarm(ctx.logical(f"alarm-{spec.key}"), alarm_name(ctx.cfg, spec.key), spec, topic_arn, ctx.opts(parent))
+        spec.key: declare_alarm(
+            spec, logical=ctx.logical(f"alarm-{spec.key}"), name=alarm_name(ctx.cfg, spec.key), topic_arn=topic_arn,
+            opts=ctx.opts(parent),
+        )
         for spec in specs
     }
 
 
 def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
     cfg = ctx.cfg
-    own_alarms = [spec.key for spec in regional_alarms(ctx)] + list(PROBE_ALARMS)
+    own_alarms = [spec.key for spec in regional_alarms(ctx)] + list(names.PROBE_ALARMS)
     return dashboard.DashboardData(
         region=ctx.region,
         cluster=cfg.namer(naming.DB_CLUSTER, ctx.region),
@@ -277,7 +242,7 @@ def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
         probe_dimension=probe.DIMENSION,
         region_alarm_arns=[alarm_arn(ctx.region, ctx.account_id, alarm_name(cfg, what)) for what in own_alarms],
         health_alarm_arns=[
-            alarm_arn(ROUTE53_METRICS_REGION, ctx.account_id, health_alarm_name(cfg, ctx.region, kind)) for kind in HEALTH_CHECK_KINDS
+            alarm_arn(ROUTE53_METRICS_REGION, ctx.account_id, health_alarm_name(cfg, ctx.region, kind)) for kind in routing.ALARMED_CHECK_KINDS
         ],
         lag_threshold_ms=cfg.replication_lag_threshold_ms,
         dynamodb_threshold_ms=DYNAMODB_LATENCY_THRESHOLD_MS,

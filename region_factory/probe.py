@@ -24,8 +24,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from core import iam, naming, routing
+from core import alarms, iam, naming, routing
 from region_factory import lambda_runtime, packaging
+from region_factory.alarms import Actions, AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
 from region_factory.database import DATABASE_NAME, PORT, DatabaseAccess
 from region_factory.network import Network
@@ -222,54 +223,45 @@ class DatabaseProbe(pulumi.ComponentResource):
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS),
             opts=ctx.opts(self),
         )
-        self.alarm = aws.cloudwatch.MetricAlarm(
-            ctx.logical("db-reachable"),
-            name=ctx.name(naming.ALARM, "db-reachable"),
-            alarm_description=(
-                f"Aurora cluster {cluster_identifier} unreachable from its VPC: at least "
-                f"{failures_to_alarm(cfg.health_check_failure_threshold)} of the minute's {PROBES_PER_ALARM_PERIOD} probes "
-                "failed, or the probe published nothing. Backs this region's `db` Route 53 health check (docs/failover.md)."
+        self.alarm = declare_alarm(
+            AlarmSpec(
+                key=alarms.DB_REACHABLE,
+                description=(
+                    f"Aurora cluster {cluster_identifier} unreachable from its VPC: at least "
+                    f"{failures_to_alarm(cfg.health_check_failure_threshold)} of the minute's {PROBES_PER_ALARM_PERIOD} "
+                    "probes failed, or the probe published nothing. Backs this region's `db` Route 53 health check "
+                    "(docs/failover.md)."
+                ),
+                namespace=METRIC_NAMESPACE, metric=METRIC_NAME, dimensions={DIMENSION: cluster_identifier},
+                statistic="Average", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold",
+                threshold=alarm_threshold(cfg.health_check_failure_threshold),
+                # A silent probe (not running, not allowed to publish, timing out) is a failure.
+                missing_data="breaching",
             ),
-            namespace=METRIC_NAMESPACE,
-            metric_name=METRIC_NAME,
-            dimensions={DIMENSION: cluster_identifier},
-            statistic="Average",
-            period=ALARM_PERIOD_SECONDS,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator="LessThanThreshold",
-            threshold=alarm_threshold(cfg.health_check_failure_threshold),
-            # A silent probe (not running, not allowed to publish, timing out) is a failure.
-            treat_missing_data="breaching",
-            alarm_actions=[topic.arn],
-            ok_actions=[topic.arn],
-            opts=ctx.opts(self),
+            logical=ctx.logical(alarms.DB_REACHABLE), name=ctx.name(naming.ALARM, alarms.DB_REACHABLE),
+            topic_arn=topic.arn, opts=ctx.opts(self),
         )
-        self.writable_alarm = aws.cloudwatch.MetricAlarm(
-            ctx.logical(routing.WRITABLE_ALARM),
-            name=ctx.name(naming.ALARM, routing.WRITABLE_ALARM),
-            alarm_description=(
-                f"Aurora cluster {cluster_identifier} not known to accept writes: a probe of the minute found it a "
-                "reader (pg_is_in_recovery, or not the global database's writer), or no probe reached it. Normal in a "
-                "secondary region; backs this region's `writer` Route 53 health check, which guards the private writer "
-                "name (docs/failover.md)."
+        self.writable_alarm = declare_alarm(
+            AlarmSpec(
+                key=alarms.DB_WRITABLE,
+                description=(
+                    f"Aurora cluster {cluster_identifier} not known to accept writes: a probe of the minute found it a "
+                    "reader (pg_is_in_recovery, or not the global database's writer), or no probe reached it. Normal in a "
+                    "secondary region; backs this region's `writer` Route 53 health check, which guards the private "
+                    "writer name (docs/failover.md)."
+                ),
+                namespace=METRIC_NAMESPACE, metric=WRITABLE_METRIC, dimensions={DIMENSION: cluster_identifier},
+                # Minimum: one read-only answer in the minute is enough to move the writer name away.
+                statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold", threshold=1,
+                # An unreachable cluster publishes no datapoint: not known to be writable.
+                missing_data="breaching",
+                # No actions: in a secondary region this alarm is in ALARM by design (a reader), so it would page at
+                # every deploy. It only backs the `writer` check; losing the writer pages through DatabaseReachable's
+                # alarm above and the canaries, and drctl announces every role change on the failover topics.
+                actions=Actions.NONE,
             ),
-            namespace=METRIC_NAMESPACE,
-            metric_name=WRITABLE_METRIC,
-            dimensions={DIMENSION: cluster_identifier},
-            # Minimum: one read-only answer in the minute is enough to move the writer name away.
-            statistic="Minimum",
-            period=ALARM_PERIOD_SECONDS,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            comparison_operator="LessThanThreshold",
-            threshold=1,
-            # An unreachable cluster publishes no datapoint: not known to be writable.
-            treat_missing_data="breaching",
-            # No actions: in a secondary region this alarm is in ALARM by design (a reader), so it would page at
-            # every deploy. It only backs the `writer` check; losing the writer pages through DatabaseReachable's
-            # alarm above and the canaries, and drctl announces every role change on the failover topics.
-            opts=ctx.opts(self),
+            logical=ctx.logical(alarms.DB_WRITABLE), name=ctx.name(naming.ALARM, alarms.DB_WRITABLE),
+            topic_arn=None, opts=ctx.opts(self),
         )
         self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name, "writableAlarmName": self.writable_alarm.name})
 

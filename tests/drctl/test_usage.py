@@ -13,7 +13,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from drctl.cli import Runtime, app
-from drctl.stack import Stack, load
+from drctl.stack import load
 from tests.drctl.conftest import FakeClock, RecordingClients, World, create_aurora, stack_config, write_config
 
 ACTIONS = [
@@ -137,12 +137,6 @@ def test_names_come_from_the_naming_catalog(tmp_path: Path) -> None:
     assert stack.hold_alarm("us-east-1") == "payment-routing-hold-us-east-1-qa"
     assert stack.holders("us-east-2") == ("us-east-1", "us-west-2")
     assert stack.routing_control("us-west-2") == "payment-serve-us-west-2-qa"
-
-
-def test_s3_rule_ids_are_the_programs() -> None:
-    from global_resources.s3_replication import rule_id
-
-    assert Stack.replication_rule("us-west-2") == rule_id("us-west-2")
 
 
 def test_rejected_credentials_are_a_usage_error(bare: World) -> None:

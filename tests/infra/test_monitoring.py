@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from core import alarms as alarm_names
+from core import routing
 from core.providers import ROUTE53_METRICS_REGION
-from global_resources import failover, s3_replication
+from global_resources import failover
 from plan import engine
 from plan.engine import Evaluation, ResourceRecord
-from region_factory import monitoring
 from tests.conftest import deployed_in, example_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -166,7 +167,7 @@ def test_link_alarms_watch_the_rules_and_buckets_the_data_tier_built(three_regio
         for rule in config.inputs["rules"]:
             destination = rule["destination"]["bucket"].removeprefix("arn:aws:s3:::")
             rules.add((config.inputs["bucket"], destination, rule["id"]))
-            assert rule["id"] == s3_replication.rule_id(buckets[destination]) == monitoring.replication_rule_id(buckets[destination])
+            assert rule["id"] == alarm_names.replication_rule_id(buckets[destination])
     assert len(rules) == 3 * 2 * 2
     for metric in ("ReplicationLatency", "OperationsFailedReplication"):
         watched = {(dims(a)["SourceBucket"], dims(a)["DestinationBucket"], dims(a)["RuleId"]) for a in alarms(three_regions, namespace="AWS/S3", metricName=metric)}
@@ -220,7 +221,6 @@ def test_every_health_check_has_one_alarm_in_us_east_1(stack, request):
         assert (alarm.inputs["metricName"], alarm.inputs["statistic"], alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == (
             "HealthCheckStatus", "Minimum", "LessThanThreshold", 1)
         assert alarm.inputs["treatMissingData"] == "breaching"
-    assert set(monitoring.HEALTH_CHECK_KINDS) == set(failover.KINDS) - {"writer"}
 
 
 def test_health_alarms_keep_their_own_topic_when_us_east_1_is_deployed(dev, three_regions):
@@ -246,7 +246,7 @@ def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_dep
     assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(example_config()["alertEmails"])
     assert all(s.inputs["topic"] == topic.outputs["arn"] for s in subscriptions)
     health = alarms(west, namespace="AWS/Route53")
-    assert len(health) == 2 * len(monitoring.HEALTH_CHECK_KINDS) and {a.region for a in health} == {ROUTE53_METRICS_REGION}
+    assert len(health) == 2 * len(routing.ALARMED_CHECK_KINDS) and {a.region for a in health} == {ROUTE53_METRICS_REGION}
     assert {tuple(a.inputs["alarmActions"]) for a in health} == {(topic.outputs["arn"],)}
     # The health-alarm topic is global: its provider tags say so, not a DR role.
     provider = west.by_urn(topic.provider_urn)
