@@ -8,7 +8,7 @@ and publishes ``TargetHealthy{Target=<region>|public}`` (1/0) in this region. Al
 this region's failover topic, so an outage of another region pages the team from a region that is up.
 
 Each round also asks CloudWatch in every OTHER region one cheap read-only question (DescribeAlarms on that
-region's probe alarm, CLOUDWATCH_ALARMS) and publishes ``TargetHealthy{Target=cloudwatch-<region>}``: an
+region's probe alarm, CLOUDWATCH_ALARMS names every region's; its own is skipped) and publishes ``TargetHealthy{Target=cloudwatch-<region>}``: an
 outage of CloudWatch there silences that region's own alarms, so it must page from here. Any answer counts
 (even no alarm); an error or a timeout is a failure. These results never count toward a hold: CloudWatch
 is not on the payment path.
@@ -142,7 +142,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 def _cloudwatch_alarms(environ: Mapping[str, str], chain: tuple[str, ...], own_region: str, problems: list[str]) -> dict[str, str]:
-    """CLOUDWATCH_ALARMS: a JSON object, other region of the chain -> the alarm name to describe there."""
+    """CLOUDWATCH_ALARMS: a JSON object, region of the chain -> the alarm name to describe there (the same text in
+    every region); this canary asks the other regions only (its own CloudWatch is the one it publishes to)."""
     raw = environ.get(ENV_CLOUDWATCH_ALARMS) or "{}"
     try:
         alarms = json.loads(raw)
@@ -151,10 +152,10 @@ def _cloudwatch_alarms(environ: Mapping[str, str], chain: tuple[str, ...], own_r
     if not isinstance(alarms, dict) or not all(isinstance(v, str) and v for v in alarms.values()):
         problems.append(f"{ENV_CLOUDWATCH_ALARMS} must be a JSON object of region -> alarm name, got {raw!r}")
         return {}
-    strangers = sorted(region for region in alarms if region not in chain or region == own_region)
+    strangers = sorted(region for region in alarms if region not in chain)
     if strangers:
-        problems.append(f"{ENV_CLOUDWATCH_ALARMS} names {', '.join(strangers)}: only the other regions of {ENV_CHAIN}")
-    return alarms
+        problems.append(f"{ENV_CLOUDWATCH_ALARMS} names {', '.join(strangers)}: not regions of {ENV_CHAIN}")
+    return {region: name for region, name in alarms.items() if region != own_region}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

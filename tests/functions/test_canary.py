@@ -97,7 +97,7 @@ def canary_env(region: str, chain: Sequence[str], base: str, **overrides: str) -
         routing.CANARY_ENV_HTTP_TIMEOUT: str(HTTP_TIMEOUT),
         routing.CANARY_ENV_NAMESPACE: routing.CANARY_NAMESPACE,
         routing.CANARY_ENV_ROUTING_NAMESPACE: routing.ROUTING_NAMESPACE,
-        routing.CANARY_ENV_CLOUDWATCH_ALARMS: json.dumps({r: probe_alarm(r) for r in chain if r != region}),
+        routing.CANARY_ENV_CLOUDWATCH_ALARMS: json.dumps({r: probe_alarm(r) for r in chain}),
     } | overrides
 
 
@@ -337,7 +337,7 @@ def test_environment_names_are_the_routing_contracts():
     ({"HTTP_TIMEOUT_SECONDS": "30"}, "HTTP_TIMEOUT_SECONDS must be a number from 0.1 to 10"),
     ({"CLOUDWATCH_ALARMS": ""}, "CLOUDWATCH_ALARMS is not set"),
     ({"CLOUDWATCH_ALARMS": "[1]"}, "CLOUDWATCH_ALARMS must be a JSON object of region -> alarm name"),
-    ({"CLOUDWATCH_ALARMS": json.dumps({E2: "a", W2: "b"})}, "CLOUDWATCH_ALARMS names us-east-2, us-west-2: only the other regions"),
+    ({"CLOUDWATCH_ALARMS": json.dumps({E2: "a", W2: "b", "eu-west-1": "c"})}, "CLOUDWATCH_ALARMS names eu-west-1, us-west-2: not regions of CHAIN"),
 ])
 def test_invalid_configuration_is_named(overrides, message):
     with pytest.raises(Exception) as raised:
