@@ -71,6 +71,12 @@ CANARY_ENV_ROUNDS = "ROUNDS"
 CANARY_ENV_HTTP_TIMEOUT = "HTTP_TIMEOUT_SECONDS"
 CANARY_ENV_NAMESPACE = "CANARY_NAMESPACE"
 CANARY_ENV_ROUTING_NAMESPACE = "ROUTING_NAMESPACE"
+# JSON object: every OTHER region -> the alarm the canary describes there each round (that region's database
+# probe alarm), one read-only call that tells whether CloudWatch in that region answers. Its result is published
+# as TargetHealthy{Target=cloudwatch-<region>} and pages like the other targets; it never counts toward a hold
+# (CloudWatch is not on the payment path).
+CANARY_ENV_CLOUDWATCH_ALARMS = "CLOUDWATCH_ALARMS"
+CLOUDWATCH_TARGET_PREFIX = "cloudwatch-"
 
 # Hold alarm: RegionHeldOut{Region=<held>} Maximum over one minute >= 1, missing data ignored.
 HOLD_PERIOD_SECONDS = 60
@@ -88,6 +94,11 @@ ARC = "arc"  # the kind of the RECOVERY_CONTROL health check (payment-health-arc
 def canary_failure_threshold(failure_threshold: int) -> int:
     """healthCheckFailureThreshold as consecutive canary rounds: at most one invocation's rounds."""
     return max(1, min(failure_threshold, CANARY_ROUNDS))
+
+
+def cloudwatch_target(region: str) -> str:
+    """The Target value of the canary's check of CloudWatch in `region` (alarm payment-canary-cloudwatch-<region>-<suffix>)."""
+    return f"{CLOUDWATCH_TARGET_PREFIX}{region}"
 
 
 def hold_qualifier(held: str) -> str:

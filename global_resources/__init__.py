@@ -45,8 +45,11 @@ class GlobalResources(pulumi.ComponentResource):
         self.monitoring = {region: LinkMonitoring(stack.context, stack.failover_topic_arn, self) for region, stack in by_region.items()}
         # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
         urls = canary_targets(cfg, by_region)
+        # ... and on every other region's CloudWatch: one DescribeAlarms on its probe alarm a round.
+        probe_alarms = {region: stack.probe_alarm_name for region, stack in by_region.items()}
         self.canaries = {
-            region: RegionCanary(stack.context, urls, stack.kms_key_arn, stack.failover_topic_arn, self) for region, stack in by_region.items()
+            region: RegionCanary(stack.context, urls, stack.kms_key_arn, stack.failover_topic_arn, self, probe_alarms)
+            for region, stack in by_region.items()
         }
         self.register_outputs({})
 

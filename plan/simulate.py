@@ -167,7 +167,9 @@ class Probe:
 class Canary:
     """The region canary (core/routing.py, functions/canary): one invocation a minute runs `rounds` rounds
     `interval` s apart; each probes every target and publishes TargetHealthy per target; consecutive
-    failures count within one invocation; holds are published once per invocation."""
+    failures count within one invocation; holds are published once per invocation. Each round it also asks
+    CloudWatch in every region of `cloudwatch` (the others) and publishes TargetHealthy{Target=cloudwatch-<r>};
+    that answer never counts toward a hold."""
 
     function: str
     region: str
@@ -178,6 +180,7 @@ class Canary:
     chain: tuple[str, ...]
     targets: tuple[str, ...]  # region names and/or routing.PUBLIC_TARGET
     hold_namespace: str
+    cloudwatch: tuple[str, ...] = ()  # the other regions whose CloudWatch it asks each round
 
 
 @dataclass
@@ -360,6 +363,11 @@ def _canary(function: ResourceRecord, variables: dict[str, str], chain: tuple[st
             gaps.append(f"canary {function.name} ({region}): no {CANARY_ENV[key]} in its environment; the simulation "
                         "takes core/routing.py's value")
     what = f"canary {function.name} ({region})"
+    asked = variables.get(routing.CANARY_ENV_CLOUDWATCH_ALARMS)
+    if not _known(asked):
+        asked = "{}"
+        gaps.append(f"canary {function.name} ({region}): no {routing.CANARY_ENV_CLOUDWATCH_ALARMS} in its environment; "
+                    "nothing outside a region watches its CloudWatch")
     own_chain = tuple(r.strip() for r in read["chain"].split(",") if r.strip()) if read["chain"] else chain
     return Canary(
         function=str(function.inputs.get("name") or function.name), region=region,
@@ -370,6 +378,7 @@ def _canary(function: ResourceRecord, variables: dict[str, str], chain: tuple[st
         chain=own_chain,
         targets=_targets(read["targets"], chain, region),
         hold_namespace=read["hold_namespace"] or routing.ROUTING_NAMESPACE,
+        cloudwatch=tuple(r for r in _targets(asked, (), region) if r != region),
     )
 
 
@@ -702,6 +711,11 @@ class Simulation:
                 if publish:
                     self.metrics.put((canary.region, canary.namespace, routing.CANARY_METRIC,
                                       ((routing.CANARY_DIMENSION, target),)), clock, float(ok))
+            for asked in canary.cloudwatch:  # DescribeAlarms there: answered while its CloudWatch is up; no hold
+                if publish:
+                    self.metrics.put((canary.region, canary.namespace, routing.CANARY_METRIC,
+                                      ((routing.CANARY_DIMENSION, routing.cloudwatch_target(asked)),)), clock,
+                                     float(self.world.cloudwatch(asked, t)))
             if not any(answers.values()):
                 continue  # a blind canary holds nothing (its own path is the likelier failure)
             failing = [self.canary_failures.get((canary.region, r), 0) >= canary.threshold for r in canary.chain]
@@ -869,7 +883,7 @@ class Simulation:
                 produced |= {(probe.region, probe.namespace, m, dims) for m in ("DatabaseReachable", routing.WRITABLE_METRIC)}
             for canary in self.model.canaries:
                 produced |= {(canary.region, canary.namespace, routing.CANARY_METRIC, ((routing.CANARY_DIMENSION, x),))
-                             for x in canary.targets}
+                             for x in (*canary.targets, *map(routing.cloudwatch_target, canary.cloudwatch))}
                 produced |= {(canary.region, canary.hold_namespace, routing.HELD_OUT_METRIC, ((routing.HELD_OUT_DIMENSION, r),))
                              for r in self.model.chain}
             produced |= {(ROUTE53_METRICS_REGION, "AWS/Route53", "HealthCheckStatus", (("HealthCheckId", c),)) for c in self.model.checks}

@@ -3,7 +3,9 @@
 Once a minute an EventBridge schedule starts one invocation that probes every region's /health and the
 public name every ``CANARY_INTERVAL_SECONDS`` and publishes ``TargetHealthy{Target=...}`` in this region;
 it also engages routing holds as core/routing.py says. One alarm per target, in this region, pages this
-region's failover topic: a us-east-1 outage pages the team from us-east-2.
+region's failover topic: a us-east-1 outage pages the team from us-east-2. Each round it also asks CloudWatch
+in every other region one DescribeAlarms (on that region's probe alarm): an outage of CloudWatch there silences
+that region's own alarms, so one more alarm per other region (Target ``cloudwatch-<region>``) pages from here.
 
 Outside any VPC, on purpose: the canary must keep seeing when this region's NAT gateways or VPC fail (and
 it probes public endpoints, as clients reach them). It needs nothing private.
@@ -52,7 +54,8 @@ def targets(urls: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
     )
 
 
-def environment(ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+def environment(ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]],
+                cloudwatch_alarms: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
     """Exactly what functions/canary/app.py reads; the names are core/routing.py's (the simulation reads them)."""
     cfg = ctx.cfg
     return {
@@ -64,11 +67,21 @@ def environment(ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]]) -> di
         routing.CANARY_ENV_HTTP_TIMEOUT: str(routing.CANARY_HTTP_TIMEOUT_SECONDS),
         routing.CANARY_ENV_NAMESPACE: routing.CANARY_NAMESPACE,
         routing.CANARY_ENV_ROUTING_NAMESPACE: routing.ROUTING_NAMESPACE,
+        routing.CANARY_ENV_CLOUDWATCH_ALARMS: targets(cloudwatch_alarms),  # every region's: the same text everywhere
     }
 
 
-def execution_policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-    """Logs to its own group, and metrics in its two namespaces: nothing else."""
+def alarm_arns(ctx: RegionContext, cloudwatch_alarms: Mapping[str, pulumi.Input[str]]) -> list[pulumi.Output[str]]:
+    """The alarms this canary describes: every other region's (its own region's CloudWatch is not asked)."""
+    return [
+        pulumi.Output.concat(f"arn:aws:cloudwatch:{region}:{ctx.account_id}:alarm:", name)
+        for region, name in sorted(cloudwatch_alarms.items()) if region != ctx.region
+    ]
+
+
+def execution_policy(log_group_arn: pulumi.Output[str], described: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+    """Logs to its own group, metrics in its two namespaces, and DescribeAlarms on the other regions' probe
+    alarms: nothing else."""
     return iam.document(
         iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
         # PutMetricData has no resource-level permissions: "*", held to the canary's and the holds' namespaces.
@@ -76,6 +89,9 @@ def execution_policy(log_group_arn: pulumi.Output[str]) -> pulumi.Output[str]:
             ["cloudwatch:PutMetricData"], ["*"], sid="PutCanaryMetricsAndHolds",
             conditions={"StringEquals": {"cloudwatch:namespace": [routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE]}},
         ),
+        # DescribeAlarms takes alarm ARNs as resources (Service Authorization Reference, Amazon CloudWatch:
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+        *([iam.statement(["cloudwatch:DescribeAlarms"], described, sid="AskOtherRegionsCloudWatch")] if described else []),
     )
 
 
@@ -96,14 +112,14 @@ class RegionCanary(pulumi.ComponentResource):
 
     def __init__(
         self, ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], key_arn: pulumi.Input[str], topic_arn: pulumi.Input[str],
-        parent: pulumi.Resource,
+        parent: pulumi.Resource, cloudwatch_alarms: Mapping[str, pulumi.Input[str]],
     ):
         super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent))
         cfg = ctx.cfg
         name = ctx.name(naming.CANARY_FUNCTION)
         self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key_arn, self)
         self.role = aws.iam.Role(ctx.logical("canary"), name=ctx.name(naming.CANARY_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self))
-        policy = aws.iam.RolePolicy(ctx.logical("canary"), role=self.role.id, policy=execution_policy(self.log_group.arn), opts=ctx.opts(self))
+        policy = aws.iam.RolePolicy(ctx.logical("canary"), role=self.role.id, policy=execution_policy(self.log_group.arn, alarm_arns(ctx, cloudwatch_alarms)), opts=ctx.opts(self))
         self.function = aws.lambda_.Function(
             ctx.logical("canary"),
             name=name,
@@ -116,7 +132,7 @@ class RegionCanary(pulumi.ComponentResource):
             memory_size=MEMORY_MB,
             timeout=TIMEOUT_SECONDS,
             reserved_concurrent_executions=RESERVED_CONCURRENCY,
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx, urls)),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx, urls, cloudwatch_alarms)),
             # No vpc_config (module docstring). The log group first, or Lambda would create an unencrypted one.
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             opts=ctx.opts(self, depends_on=[policy, self.log_group]),
@@ -139,15 +155,18 @@ class RegionCanary(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         failures = probe.failures_to_alarm(cfg.health_check_failure_threshold)
+        watched = {routing.cloudwatch_target(region): region for region in sorted(cloudwatch_alarms) if region != ctx.region}
         self.alarms = {
             target: declare_alarm(
                 AlarmSpec(
                     key=f"canary-{target}",
                     description=(
-                        f"The {ctx.region} canary could not reach the payment API's /health "
-                        f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) "
-                        f"in at least {failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary published "
-                        "nothing. docs/failover.md"
+                        (f"The {ctx.region} canary got no answer from CloudWatch in {watched[target]} (its alarms cannot "
+                         "page) " if target in watched else
+                         f"The {ctx.region} canary could not reach the payment API's /health "
+                         f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) ")
+                        + f"in at least {failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary "
+                        "published nothing. docs/failover.md"
                     ),
                     namespace=routing.CANARY_NAMESPACE, metric=routing.CANARY_METRIC,
                     dimensions={routing.CANARY_DIMENSION: target},
@@ -161,6 +180,6 @@ class RegionCanary(pulumi.ComponentResource):
                 logical=ctx.logical(f"canary-{target}"), name=alarm_name(ctx, target), topic_arn=topic_arn,
                 opts=ctx.opts(self),
             )
-            for target in [*sorted(urls)]
+            for target in [*sorted(urls), *watched]
         }
         self.register_outputs({"functionName": self.function.name, "alarmNames": {t: a.name for t, a in self.alarms.items()}})

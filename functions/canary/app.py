@@ -7,6 +7,12 @@ region's execute-api host and stage path, as its Route 53 `api` check does, and 
 and publishes ``TargetHealthy{Target=<region>|public}`` (1/0) in this region. Alarms on those metrics page
 this region's failover topic, so an outage of another region pages the team from a region that is up.
 
+Each round also asks CloudWatch in every OTHER region one cheap read-only question (DescribeAlarms on that
+region's probe alarm, CLOUDWATCH_ALARMS names every region's; its own is skipped) and publishes ``TargetHealthy{Target=cloudwatch-<region>}``: an
+outage of CloudWatch there silences that region's own alarms, so it must page from here. Any answer counts
+(even no alarm); an error or a timeout is a failure. These results never count toward a hold: CloudWatch
+is not on the payment path.
+
 Holds: when a region has failed FAILURE_THRESHOLD consecutive rounds while every region ahead of it in
 CHAIN has too (it was serving, or would have been), the canary publishes ``RegionHeldOut{Region=<it>}=1``
 in this region once per invocation; the hold alarm here keeps that region out of DNS until an operator
@@ -55,6 +61,8 @@ ENV_ROUNDS = "ROUNDS"
 ENV_HTTP_TIMEOUT = "HTTP_TIMEOUT_SECONDS"
 ENV_CANARY_NAMESPACE = "CANARY_NAMESPACE"
 ENV_ROUTING_NAMESPACE = "ROUTING_NAMESPACE"
+ENV_CLOUDWATCH_ALARMS = "CLOUDWATCH_ALARMS"
+CLOUDWATCH_TARGET_PREFIX = "cloudwatch-"
 TARGET_METRIC, TARGET_DIMENSION = "TargetHealthy", "Target"
 HELD_OUT_METRIC, HELD_OUT_DIMENSION, HELD = "RegionHeldOut", "Region", 1.0
 PUBLIC_TARGET = "public"
@@ -79,6 +87,7 @@ class Settings:
     http_timeout_seconds: float
     canary_namespace: str
     routing_namespace: str
+    cloudwatch_alarms: Mapping[str, str] = field(default_factory=dict)  # other region -> alarm to describe there
 
 
 def _number(environ: Mapping[str, str], name: str, low: float, high: float, problems: list[str], whole: bool = False) -> float:
@@ -96,7 +105,7 @@ def _number(environ: Mapping[str, str], name: str, low: float, high: float, prob
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Validated settings, or ConfigurationError naming every missing or invalid variable."""
     problems: list[str] = []
-    for name in ("AWS_REGION", ENV_CHAIN, ENV_TARGETS, ENV_CANARY_NAMESPACE, ENV_ROUTING_NAMESPACE):
+    for name in ("AWS_REGION", ENV_CHAIN, ENV_TARGETS, ENV_CANARY_NAMESPACE, ENV_ROUTING_NAMESPACE, ENV_CLOUDWATCH_ALARMS):
         if not environ.get(name, "").strip():
             problems.append(f"{name} is not set")
     chain = tuple(region.strip() for region in environ.get(ENV_CHAIN, "").split(",") if region.strip())
@@ -110,6 +119,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     missing = [region for region in chain if region not in targets]
     if missing:
         problems.append(f"{ENV_TARGETS} lacks the /health URL of {', '.join(missing)} (every region of {ENV_CHAIN} is probed)")
+    alarms = _cloudwatch_alarms(environ, chain, environ.get("AWS_REGION", "").strip(), problems)
     interval = _number(environ, ENV_INTERVAL, 1, SCHEDULE_SECONDS, problems)
     rounds = int(_number(environ, ENV_ROUNDS, 1, SCHEDULE_SECONDS, problems, whole=True))
     if (rounds - 1) * interval >= SCHEDULE_SECONDS:
@@ -124,10 +134,28 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         http_timeout_seconds=_number(environ, ENV_HTTP_TIMEOUT, 0.1, interval, problems),
         canary_namespace=environ.get(ENV_CANARY_NAMESPACE, "").strip(),
         routing_namespace=environ.get(ENV_ROUTING_NAMESPACE, "").strip(),
+        cloudwatch_alarms=alarms,
     )
     if problems:
         raise ConfigurationError("Invalid configuration: " + "; ".join(problems))
     return settings
+
+
+def _cloudwatch_alarms(environ: Mapping[str, str], chain: tuple[str, ...], own_region: str, problems: list[str]) -> dict[str, str]:
+    """CLOUDWATCH_ALARMS: a JSON object, region of the chain -> the alarm name to describe there (the same text in
+    every region); this canary asks the other regions only (its own CloudWatch is the one it publishes to)."""
+    raw = environ.get(ENV_CLOUDWATCH_ALARMS) or "{}"
+    try:
+        alarms = json.loads(raw)
+    except json.JSONDecodeError:
+        alarms = None
+    if not isinstance(alarms, dict) or not all(isinstance(v, str) and v for v in alarms.values()):
+        problems.append(f"{ENV_CLOUDWATCH_ALARMS} must be a JSON object of region -> alarm name, got {raw!r}")
+        return {}
+    strangers = sorted(region for region in alarms if region not in chain)
+    if strangers:
+        problems.append(f"{ENV_CLOUDWATCH_ALARMS} names {', '.join(strangers)}: not regions of {ENV_CHAIN}")
+    return {region: name for region, name in alarms.items() if region != own_region}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -153,6 +181,18 @@ def healthy(url: str, timeout: float) -> bool:
         return False  # includes socket timeouts (TimeoutError is an OSError)
 
 
+def cloudwatch_answers(client: Any, alarm_name: str) -> bool:
+    """One read-only call to CloudWatch in another region: any answer is healthy (the alarm need not
+    exist); an error, a throttle or a timeout (the client's short timeouts, one attempt) is a failure."""
+    try:
+        client.describe_alarms(AlarmNames=[alarm_name], MaxRecords=1)
+    except (BotoCoreError, ClientError) as error:
+        print(json.dumps({"event": "cloudwatch check failed", "region": client.meta.region_name,
+                          "error": type(error).__name__, "detail": str(error)}))
+        return False
+    return True
+
+
 def holds_to_engage(chain: Iterable[str], streaks: Mapping[str, int], threshold: int, own_region: str,
                     round_results: Mapping[str, bool]) -> list[str]:
     """The regions to hold out now (module docstring): failed `threshold` consecutive rounds, and so has
@@ -171,7 +211,9 @@ def holds_to_engage(chain: Iterable[str], streaks: Mapping[str, int], threshold:
 class Canary:
     settings: Settings
     cloudwatch: Any
+    regional: Mapping[str, Any] = field(default_factory=dict)  # other region -> its CloudWatch client
     probe: Callable[[str, float], bool] = healthy
+    check_cloudwatch: Callable[[Any, str], bool] = cloudwatch_answers
     streaks: dict[str, int] = field(default_factory=dict)
     engaged: list[str] = field(default_factory=list)
 
@@ -179,12 +221,18 @@ class Canary:
         settings = self.settings
         at = datetime.now(UTC)
         targets = dict(settings.targets)
-        with ThreadPoolExecutor(max_workers=len(targets) or 1) as pool:
-            answers = dict(zip(targets, pool.map(lambda url: self.probe(url, settings.http_timeout_seconds), targets.values()), strict=True))
+        alarms = dict(settings.cloudwatch_alarms)
+        with ThreadPoolExecutor(max_workers=(len(targets) + len(alarms)) or 1) as pool:
+            http = {target: pool.submit(self.probe, url, settings.http_timeout_seconds) for target, url in targets.items()}
+            calls = {CLOUDWATCH_TARGET_PREFIX + region: pool.submit(self.check_cloudwatch, self.regional[region], name)
+                     for region, name in alarms.items()}
+            answers = {target: future.result() for target, future in http.items()}
+            # Kept apart from `answers`: a CloudWatch failure never feeds a streak, a hold or the blind guard.
+            watched = {target: future.result() for target, future in calls.items()}
         for target, ok in answers.items():
             self.streaks[target] = 0 if ok else self.streaks.get(target, 0) + 1
         published = self._put(settings.canary_namespace, [
-            _datum(TARGET_METRIC, TARGET_DIMENSION, target, float(ok), at) for target, ok in answers.items()
+            _datum(TARGET_METRIC, TARGET_DIMENSION, target, float(ok), at) for target, ok in (answers | watched).items()
         ])
         holds = [
             region for region in holds_to_engage(settings.chain, self.streaks, settings.failure_threshold, settings.region, answers)
@@ -196,7 +244,7 @@ class Canary:
         if held:
             self.engaged.extend(holds)  # once per invocation; a failed publish is tried again next round
             print(json.dumps({"event": "hold engaged", "regions": holds, "streaks": self.streaks}))
-        return {"at": at.isoformat(), "healthy": answers, "published": published, "held": holds if held else []}
+        return {"at": at.isoformat(), "healthy": answers, "cloudwatch": watched, "published": published, "held": holds if held else []}
 
     def _put(self, namespace: str, data: list[dict[str, Any]]) -> bool:
         try:
@@ -235,12 +283,16 @@ settings = load_settings(os.environ)
 # Short timeouts and one retry: a publish must fit between two rounds.
 _SDK_CONFIG = Config(region_name=settings.region, connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
 cloudwatch = boto3.client("cloudwatch", config=_SDK_CONFIG)
+# One attempt of 1 s connect + 2 s read: within the HTTP timeout (5 s), so the round's length and the
+# function's timeout (region_factory/canary.py) stay what the HTTP probes make them.
+_DESCRIBE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1})
+regional = {region: boto3.client("cloudwatch", region_name=region, config=_DESCRIBE_CONFIG) for region in settings.cloudwatch_alarms}
 # Module attributes so tests can run a minute of rounds without waiting for it.
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    canary = Canary(settings, cloudwatch)
+    canary = Canary(settings, cloudwatch, regional)
     rounds = run_rounds(canary, sleep, monotonic)
     return {"region": settings.region, "rounds": rounds, "held": canary.engaged}

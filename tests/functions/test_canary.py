@@ -1,5 +1,8 @@
 """The region canary (functions/canary) against moto's CloudWatch and a real HTTP server on 127.0.0.1.
 
+CloudWatch in the other regions (DescribeAlarms each round) is moto's; a region whose CloudWatch is down is
+a client pointed at a closed port on 127.0.0.1 (connection refused: botocore's EndpointConnectionError).
+
 The server answers /<target>/health per round as a test scripts it: 200, 503, or a reply slower than the
 canary's HTTP timeout. The canary's clock is faked (a minute of rounds without the minute) and each sleep
 moves the script to the next round; the HTTP calls, the thread pool and PutMetricData are real (moto).
@@ -11,6 +14,7 @@ import importlib.util
 import itertools
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -93,7 +97,19 @@ def canary_env(region: str, chain: Sequence[str], base: str, **overrides: str) -
         routing.CANARY_ENV_HTTP_TIMEOUT: str(HTTP_TIMEOUT),
         routing.CANARY_ENV_NAMESPACE: routing.CANARY_NAMESPACE,
         routing.CANARY_ENV_ROUTING_NAMESPACE: routing.ROUTING_NAMESPACE,
+        routing.CANARY_ENV_CLOUDWATCH_ALARMS: json.dumps({r: probe_alarm(r) for r in chain}),
     } | overrides
+
+
+def probe_alarm(region: str) -> str:
+    return f"payment-db-reachable-{region}-test"
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def load_app(env: Mapping[str, str]) -> ModuleType:
@@ -129,6 +145,9 @@ class Invocation:
     def health(self, target: str) -> list[float]:
         return [float(r["healthy"][target]) for r in self.result["rounds"]]
 
+    def cloudwatch(self, region: str) -> list[float]:
+        return [float(r["cloudwatch"][routing.cloudwatch_target(region)]) for r in self.result["rounds"]]
+
     def holds(self) -> list[tuple[str, int, float | None]]:
         """(held region, datapoints, their minimum) for every RegionHeldOut series in the canary's region."""
         metrics = boto3.client("cloudwatch", region_name=self.region).list_metrics(Namespace=routing.ROUTING_NAMESPACE)["Metrics"]
@@ -142,10 +161,14 @@ def invoke(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(name, "testing")
     with mock_aws():
 
-        def run(region: str, chain: Sequence[str], answers: dict[str, Sequence[int | str]], **env: str) -> Invocation:
+        def run(region: str, chain: Sequence[str], answers: dict[str, Sequence[int | str]], *,
+                cloudwatch_down: Sequence[str] = (), **env: str) -> Invocation:
             script = Script(dict(answers))
             with health_server(script) as base:
                 module = load_app(canary_env(region, chain, base, **env))
+                for down in cloudwatch_down:  # that region's CloudWatch endpoint refuses connections
+                    module.regional[down] = boto3.client("cloudwatch", region_name=down, config=module._DESCRIBE_CONFIG,
+                                                         endpoint_url=f"http://127.0.0.1:{closed_port()}")
                 clock = [1000.0]
 
                 def sleep(seconds: float) -> None:
@@ -178,6 +201,40 @@ def test_an_error_status_and_a_slow_answer_are_failures(invoke):
 
     assert run.health(E1) == run.health(routing.PUBLIC_TARGET) == [0.0] * 6 and run.health(E2) == [1.0] * 6
     assert run.target(E1) == run.target(routing.PUBLIC_TARGET) == (6, 0.0, 0.0)
+
+
+# --- CloudWatch in the other regions: pages from here, never holds ---------------------------------------
+
+
+def test_every_round_asks_cloudwatch_in_every_other_region(invoke):
+    boto3.client("cloudwatch", region_name=E1).put_metric_alarm(
+        AlarmName=probe_alarm(E1), Namespace="PaymentDR/DatabaseProbe", MetricName="DatabaseReachable", Statistic="Average",
+        Period=60, EvaluationPeriods=1, Threshold=0.5, ComparisonOperator="LessThanThreshold")
+    run = invoke(W2, [E1, E2, W2], {})
+
+    assert run.cloudwatch(E1) == run.cloudwatch(E2) == [1.0] * 6  # E2's alarm does not exist: an answer all the same
+    for region in (E1, E2):
+        assert run.target(routing.cloudwatch_target(region)) == (6, 6.0, 1.0)
+    assert run.target(routing.cloudwatch_target(W2)) == (0, 0, None)  # never its own region
+    assert run.holds() == []
+
+
+def test_a_region_whose_cloudwatch_fails_is_published_unhealthy_and_never_held(invoke):
+    run = invoke(E2, [E1, E2], {}, cloudwatch_down=[E1], FAILURE_THRESHOLD="1")
+
+    assert run.cloudwatch(E1) == [0.0] * 6 and run.health(E1) == [1.0] * 6
+    assert run.target(routing.cloudwatch_target(E1)) == (6, 0.0, 0.0)
+    assert run.holds() == [] and run.result["held"] == []
+
+
+def test_a_cloudwatch_failure_changes_no_hold_decision(invoke):
+    """us-east-1 down (API and CloudWatch): held exactly as without the CloudWatch check; and answers from
+    CloudWatch do not make a canary whose HTTP probes all fail any less blind."""
+    down = invoke(E2, [E1, E2], {E1: [200, 503]}, cloudwatch_down=[E1])
+    assert [r["held"] for r in down.result["rounds"]] == [[], [], [], [E1], [], []]
+    blind = invoke(W2, [E1, E2, W2], {E1: [503], E2: [503], W2: [503], routing.PUBLIC_TARGET: [503]})
+    assert blind.cloudwatch(E1) == blind.cloudwatch(E2) == [1.0] * 6
+    assert blind.holds() == []
 
 
 # --- holds: only under the contract's rule ------------------------------------------------------------------
@@ -263,6 +320,8 @@ def test_environment_names_are_the_routing_contracts():
     assert (module.ENV_INTERVAL, module.ENV_ROUNDS, module.ENV_HTTP_TIMEOUT, module.ENV_CANARY_NAMESPACE, module.ENV_ROUTING_NAMESPACE) == (
         routing.CANARY_ENV_INTERVAL, routing.CANARY_ENV_ROUNDS, routing.CANARY_ENV_HTTP_TIMEOUT,
         routing.CANARY_ENV_NAMESPACE, routing.CANARY_ENV_ROUTING_NAMESPACE)
+    assert module.ENV_CLOUDWATCH_ALARMS == routing.CANARY_ENV_CLOUDWATCH_ALARMS
+    assert module.CLOUDWATCH_TARGET_PREFIX == routing.CLOUDWATCH_TARGET_PREFIX
     assert (module.TARGET_METRIC, module.TARGET_DIMENSION, module.PUBLIC_TARGET) == (
         routing.CANARY_METRIC, routing.CANARY_DIMENSION, routing.PUBLIC_TARGET)
     assert (module.HELD_OUT_METRIC, module.HELD_OUT_DIMENSION, module.HELD) == (
@@ -276,6 +335,9 @@ def test_environment_names_are_the_routing_contracts():
     ({"FAILURE_THRESHOLD": "7"}, "FAILURE_THRESHOLD must be a whole number from 1 to 6"),
     ({"ROUNDS": "7", "INTERVAL_SECONDS": "10"}, "must fit in the 60-second schedule"),
     ({"HTTP_TIMEOUT_SECONDS": "30"}, "HTTP_TIMEOUT_SECONDS must be a number from 0.1 to 10"),
+    ({"CLOUDWATCH_ALARMS": ""}, "CLOUDWATCH_ALARMS is not set"),
+    ({"CLOUDWATCH_ALARMS": "[1]"}, "CLOUDWATCH_ALARMS must be a JSON object of region -> alarm name"),
+    ({"CLOUDWATCH_ALARMS": json.dumps({E2: "a", W2: "b", "eu-west-1": "c"})}, "CLOUDWATCH_ALARMS names eu-west-1, us-west-2: not regions of CHAIN"),
 ])
 def test_invalid_configuration_is_named(overrides, message):
     with pytest.raises(Exception) as raised:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from core import routing
-from plan.engine import Evaluation, ResourceRecord
+from plan.engine import MOCK_ACCOUNT_ID, Evaluation, ResourceRecord
 from region_factory import canary, probe
 from tests.infra.helpers import policy_statements
 
@@ -51,6 +51,13 @@ def test_the_canary_environment_names_the_chain_targets_and_threshold(three_regi
         api = three_regions.one("aws:route53/healthCheck:HealthCheck", lambda c: c.inputs["tags"]["Name"] == f"payment-health-api-{region}-dev")
         assert url == f"https://{api.inputs['fqdn']}{api.inputs['resourcePath']}"
     assert sorted(targets) == sorted(THREE)
+    # Every region's probe alarm, by name: the one each other region's canary describes there.
+    alarms = json.loads(env[routing.CANARY_ENV_CLOUDWATCH_ALARMS])
+    assert alarms == {region: probe_alarm(three_regions, region).inputs["name"] for region in THREE}
+
+
+def probe_alarm(evaluation: Evaluation, region: str) -> ResourceRecord:
+    return evaluation.one(ALARM, lambda a: a.region == region and a.inputs["name"] == "payment-db-reachable-dev")
 
 
 def test_the_threshold_is_capped_at_one_invocations_rounds(config):
@@ -61,20 +68,28 @@ def test_the_threshold_is_capped_at_one_invocations_rounds(config):
     assert env[routing.CANARY_ENV_FAILURE_THRESHOLD] == "6"
 
 
-def test_the_canary_may_log_and_publish_its_two_namespaces_only(dev):
-    for region in ("us-east-1", "us-east-2"):
+@pytest.mark.parametrize("stack", ["dev", "three_regions"])
+def test_the_canary_may_log_publish_its_two_namespaces_and_describe_other_regions_probe_alarms_only(stack, request):
+    dev = request.getfixturevalue(stack)
+    regions = sorted({v.region for v in dev.of_type("aws:ec2/vpc:Vpc")})
+    for region in regions:
         function = canary_function(dev, region)
         role = dev.by_output("arn", function.inputs["role"])
         assert role.inputs["name"] == f"payment-canary-{region}-dev"
         policy = dev.one("aws:iam/rolePolicy:RolePolicy", lambda p: p.inputs["role"] == role.outputs["id"])
         statements = {s["Sid"]: s for s in policy_statements(policy.inputs["policy"])}
-        assert set(statements) == {"OwnLogGroup", "PutCanaryMetricsAndHolds"}
+        assert set(statements) == {"OwnLogGroup", "PutCanaryMetricsAndHolds", "AskOtherRegionsCloudWatch"}
         log_group = dev.one("aws:cloudwatch/logGroup:LogGroup", lambda g: g.region == region and g.inputs["name"] == "/aws/lambda/payment-canary-dev")
         assert statements["OwnLogGroup"]["Resource"] == [log_group.outputs["arn"], log_group.outputs["arn"] + ":*"]
         metrics = statements["PutCanaryMetricsAndHolds"]
         assert metrics["Action"] == ["cloudwatch:PutMetricData"] or metrics["Action"] == "cloudwatch:PutMetricData"
         assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": ["PaymentDR/Canary", "PaymentDR/Routing"]}}
         assert function.inputs["loggingConfig"]["logGroup"] == log_group.inputs["name"]
+        # Read-only, on exactly the other regions' probe alarms (never its own region's, never a wildcard).
+        describe = statements["AskOtherRegionsCloudWatch"]
+        assert describe["Action"] in (["cloudwatch:DescribeAlarms"], "cloudwatch:DescribeAlarms") and "Condition" not in describe
+        assert sorted(describe["Resource"]) == sorted(
+            f"arn:aws:cloudwatch:{other}:{MOCK_ACCOUNT_ID}:alarm:{probe_alarm(dev, other).inputs['name']}" for other in regions if other != region)
 
 
 @pytest.mark.parametrize("stack", ["dev", "three_regions"])
@@ -83,7 +98,8 @@ def test_one_alarm_per_target_in_each_region_pages_that_regions_topic_and_silenc
     regions = sorted({v.region for v in evaluation.of_type("aws:ec2/vpc:Vpc")})
     for region in regions:
         alarms = [a for a in evaluation.of_type(ALARM) if a.region == region and a.inputs["namespace"] == routing.CANARY_NAMESPACE]
-        assert sorted(a.inputs["dimensions"]["Target"] for a in alarms) == sorted([*regions, "public"])
+        watched = [routing.cloudwatch_target(other) for other in regions if other != region]
+        assert sorted(a.inputs["dimensions"]["Target"] for a in alarms) == sorted([*regions, "public", *watched])
         for alarm in alarms:
             inputs = alarm.inputs
             assert inputs["name"] == f"payment-canary-{inputs['dimensions']['Target']}-dev"
@@ -93,6 +109,10 @@ def test_one_alarm_per_target_in_each_region_pages_that_regions_topic_and_silenc
             assert inputs["treatMissingData"] == "breaching"
             topic = evaluation.by_output("arn", inputs["alarmActions"][0])
             assert topic.region == region and topic.inputs["name"] == "payment-failover-events-dev"
+            assert inputs["okActions"] == inputs["alarmActions"]
+        for target in watched:
+            [alarm] = [a for a in alarms if a.inputs["dimensions"]["Target"] == target]
+            assert f"CloudWatch in {target.removeprefix('cloudwatch-')}" in alarm.inputs["alarmDescription"]
 
 
 def test_timeout_leaves_room_for_the_last_round():

@@ -50,16 +50,24 @@ def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceReco
     """Two link resources list every region in their inputs, and a new region may only ADD to them:
     a region's CALCULATED routing check has one hold child per other region (global_resources/failover.py;
     the threshold stays "every child"), and each region's canary lists the chain and every target in its
-    environment (region_factory/canary.py). Nothing else of either may change."""
+    environment (region_factory/canary.py), and its role may describe every other region's probe alarm.
+    Nothing else of either may change."""
     if json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True):
         return False  # unchanged (no region was added)
     if before.type == "aws:lambda/function:Function" and before.inputs["name"].startswith("payment-canary-"):
         old_env, new_env = before.inputs["environment"]["variables"], after.inputs["environment"]["variables"]
         assert new_env["CHAIN"].startswith(old_env["CHAIN"] + ","), "the chain may only grow at its end"
-        old_targets, new_targets = json.loads(old_env["TARGETS"]), json.loads(new_env["TARGETS"])
-        assert old_targets.items() < new_targets.items()
-        assert {k: v for k, v in old_env.items() if k not in ("CHAIN", "TARGETS")} == {k: v for k, v in new_env.items() if k not in ("CHAIN", "TARGETS")}
+        growing = ("CHAIN", "TARGETS", "CLOUDWATCH_ALARMS")
+        for name in growing[1:]:
+            assert json.loads(old_env[name]).items() < json.loads(new_env[name]).items(), name
+        assert {k: v for k, v in old_env.items() if k not in growing} == {k: v for k, v in new_env.items() if k not in growing}
         assert {k: v for k, v in before.inputs.items() if k != "environment"} == {k: v for k, v in after.inputs.items() if k != "environment"}
+        return True
+    if before.type == "aws:iam/rolePolicy:RolePolicy" and before.inputs["role"].endswith("-canary-role-id"):
+        old, new = (json.loads(r.inputs["policy"])["Statement"] for r in (before, after))
+        assert [s for s in old if s["Sid"] != "AskOtherRegionsCloudWatch"] == [s for s in new if s["Sid"] != "AskOtherRegionsCloudWatch"]
+        [old_describe], [new_describe] = ([s["Resource"] for s in x if s["Sid"] == "AskOtherRegionsCloudWatch"] for x in (old, new))
+        assert set(old_describe) < set(new_describe) and len(new_describe) == len(old_describe) + 1
         return True
     if before.type != HEALTH_CHECK or before.inputs.get("type") != "CALCULATED":
         return False

@@ -79,10 +79,12 @@ def stack(regions: list[str], *, contract: bool = True, interval: int = 10, thre
                 "CANARY_NAMESPACE": routing.CANARY_NAMESPACE, "INTERVAL_SECONDS": str(routing.CANARY_INTERVAL_SECONDS),
                 "ROUNDS": "6", "CHAIN": ",".join(regions), "FAILURE_THRESHOLD": str(threshold),
                 "TARGETS": json.dumps({t: f"https://{t}/health" for t in (*regions, routing.PUBLIC_TARGET)}),
-                "ROUTING_NAMESPACE": routing.ROUTING_NAMESPACE, **canary_env}}}, on=on),
+                "ROUTING_NAMESPACE": routing.ROUTING_NAMESPACE,
+                "CLOUDWATCH_ALARMS": json.dumps({r: f"payment-db-reachable-{SUFFIX}" for r in regions}), **canary_env}}}, on=on),
             *[_alarm(on, f"payment-canary-{target}-{SUFFIX}", routing.CANARY_NAMESPACE, routing.CANARY_METRIC,
                      {routing.CANARY_DIMENSION: target}, statistic="Minimum", comparison="LessThanThreshold", threshold=1,
-                     missing="breaching", topic=topic) for target in (*holds, routing.PUBLIC_TARGET)],
+                     missing="breaching", topic=topic)
+              for target in (*holds, routing.PUBLIC_TARGET, *map(routing.cloudwatch_target, holds))],
         ]
         for held in holds:  # the holds of the *other* regions live here, in `region`
             resources += [

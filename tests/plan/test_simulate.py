@@ -109,8 +109,21 @@ def test_every_scenario_on_the_contract_is_as_designed(regions):
         for run in result.plays.values():
             assert not scenarios.returns_to_down_region(run)
             if result.scenario.pages:
-                assert any(page.topic_region != PRIMARY for page in scenarios.pages_from_up_regions(run)) or \
+                assert any(page.topic_region != PRIMARY for page in scenarios.pages_during_incident(run)) or \
                     result.scenario.key in ("primary-api-lost", "primary-database-lost")
+
+
+def test_a_cloudwatch_outage_pages_from_the_survivor_only_through_the_canarys_cloudwatch_check():
+    outage = scenarios.scenario("primary-cloudwatch-outage")
+    watched = scenarios.run_scenario(simulate.build_model(sim_stack.stack([PRIMARY, DR])), outage)
+    assert watched.problems() == []
+    for run in watched.plays.values():
+        [first] = [p for p in scenarios.pages_from_up_regions(run) if p.t < 1800]
+        assert (first.alarm, first.alarm_region, first.topic_region) == ("payment-canary-cloudwatch-us-east-1-dev", DR, DR)
+        assert first.t <= 120
+        assert not [f for f in flips(run, "payment-health-hold-us-east-1-us-east-2-dev")]  # never a hold
+    blind = scenarios.run_scenario(simulate.build_model(sim_stack.stack([PRIMARY, DR], CLOUDWATCH_ALARMS="{}")), outage)
+    assert any("nobody is paged" in p for p in blind.problems())
 
 
 def test_the_canary_holds_only_after_its_failure_threshold_within_an_invocation():

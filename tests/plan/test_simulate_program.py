@@ -32,9 +32,20 @@ def test_every_scenario_keeps_traffic_off_dead_regions_moves_in_time_never_fails
             assert scenarios.returns_to_down_region(run) == []
             assert scenarios.fail_back(run, result.scenario.recovery) is None
             if result.scenario.pages:
-                assert scenarios.pages_from_up_regions(run)
+                assert scenarios.pages_during_incident(run)
         if result.scenario.api_moves:
             assert result.worst_api[1] is not None and result.worst_api[1] <= scenarios.GOAL_SECONDS
+
+
+def test_a_primary_cloudwatch_outage_pages_from_every_other_region_and_moves_nothing(played):
+    model, results = played
+    [result] = [r for r in results if r.scenario.key == "primary-cloudwatch-outage"]
+    primary = model.chain[0]
+    for run in result.plays.values():
+        early = {p.alarm_region for p in scenarios.pages_from_up_regions(run)
+                 if p.t <= 120 and p.alarm.startswith(f"payment-canary-cloudwatch-{primary}-")}
+        assert early == set(model.chain[1:])
+        assert {region for _, region in run.answers[model.public_name] if region} == {primary}
 
 
 def test_the_dr_probe_outage_never_sends_traffic_to_the_dead_primary(played):
