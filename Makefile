@@ -33,11 +33,10 @@ plan: $(VENV)/.installed
 drctl: $(VENV)/.installed
 	$(PY) -m drctl.install --bindir $(BINDIR)
 
-# Lint first (seconds; pyproject.toml's [tool.ruff] says what and why), then the suite.
-# `$(PY) -m ruff format --check .` joins them with the one mechanical `ruff format` commit
-# ([tool.ruff.format] is configured for it).
+# Lint and format check first (seconds; pyproject.toml's [tool.ruff] says what and why), then the suite.
 test: $(VENV)/.installed postgres
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 # Installs PostgreSQL's server binaries and openssl where they are missing (Debian, as root).

@@ -34,78 +34,129 @@ aurora = global_resources.aurora
 pulumi.export("dataHomeRegion", cfg.data_home_region)
 pulumi.export("auroraGlobalClusterId", aurora.global_cluster.global_cluster_identifier)
 pulumi.export("auroraGlobalWriterEndpoint", aurora.global_cluster.endpoint)
-pulumi.export("auroraClusters", {
-    region: {"identifier": cluster.cluster_identifier, "arn": cluster.arn, "endpoint": cluster.endpoint, "readerEndpoint": cluster.reader_endpoint}
-    for region, cluster in aurora.clusters.items()
-})
-pulumi.export("dynamodbTables", {
-    "transactions": {"name": global_resources.tables.transactions.name, "arn": global_resources.tables.transactions.arn},
-    "idempotency": {"name": global_resources.tables.idempotency.name, "arn": global_resources.tables.idempotency.arn},
-})
-pulumi.export("secrets", {
-    "dbMaster": {"name": global_resources.secrets.db_master.name, "arn": global_resources.secrets.db_master.arn},
-    "cardHash": {"name": global_resources.secrets.card_hash.name, "arn": global_resources.secrets.card_hash.arn},
-})
-pulumi.export("buckets", {stack.region: {kind: bucket.bucket for kind, bucket in stack.storage.buckets.items()} for stack in regions})
+pulumi.export(
+    "auroraClusters",
+    {
+        region: {
+            "identifier": cluster.cluster_identifier,
+            "arn": cluster.arn,
+            "endpoint": cluster.endpoint,
+            "readerEndpoint": cluster.reader_endpoint,
+        }
+        for region, cluster in aurora.clusters.items()
+    },
+)
+pulumi.export(
+    "dynamodbTables",
+    {
+        "transactions": {
+            "name": global_resources.tables.transactions.name,
+            "arn": global_resources.tables.transactions.arn,
+        },
+        "idempotency": {
+            "name": global_resources.tables.idempotency.name,
+            "arn": global_resources.tables.idempotency.arn,
+        },
+    },
+)
+pulumi.export(
+    "secrets",
+    {
+        "dbMaster": {"name": global_resources.secrets.db_master.name, "arn": global_resources.secrets.db_master.arn},
+        "cardHash": {"name": global_resources.secrets.card_hash.name, "arn": global_resources.secrets.card_hash.arn},
+    },
+)
+pulumi.export(
+    "buckets",
+    {stack.region: {kind: bucket.bucket for kind, bucket in stack.storage.buckets.items()} for stack in regions},
+)
 
 # --- failover (docs/failover.md) ---
 failover = global_resources.failover
-pulumi.export("failover", {
-    "domainName": cfg.domain_name,
-    # The public failover chain, level by level (level 0 is domainName).
-    "chain": [{"name": name, "primary": region} for name, region in failover.chain],
-    "healthChecks": {
-        region: {kind: check.id for (check_region, kind), check in failover.health_checks.items() if check_region == region}
-        for region in cfg.region_names
+pulumi.export(
+    "failover",
+    {
+        "domainName": cfg.domain_name,
+        # The public failover chain, level by level (level 0 is domainName).
+        "chain": [{"name": name, "primary": region} for name, region in failover.chain],
+        "healthChecks": {
+            region: {
+                kind: check.id
+                for (check_region, kind), check in failover.health_checks.items()
+                if check_region == region
+            }
+            for region in cfg.region_names
+        },
+        "dbProbeAlarms": {stack.region: stack.probe.alarm.name for stack in regions},
+        "dbWritableAlarms": {stack.region: stack.probe.writable_alarm.name for stack in regions},
+        # Routing holds (core/routing.py): held region -> holder region -> the hold check's id.
+        "holdChecks": {
+            held: {
+                holder: check.id for (check_held, holder), check in failover.hold_checks.items() if check_held == held
+            }
+            for held in cfg.region_names
+        },
+        # For clients that cannot use auroraGlobalWriterEndpoint (preferred: it follows the writer, TLS verify-full works).
+        "dbWriterName": failover.db_writer_name,
+        "dbPrivateZoneId": failover.db_zone.zone_id,
     },
-    "dbProbeAlarms": {stack.region: stack.probe.alarm.name for stack in regions},
-    "dbWritableAlarms": {stack.region: stack.probe.writable_alarm.name for stack in regions},
-    # Routing holds (core/routing.py): held region -> holder region -> the hold check's id.
-    "holdChecks": {
-        held: {holder: check.id for (check_held, holder), check in failover.hold_checks.items() if check_held == held}
-        for held in cfg.region_names
+)
+pulumi.export(
+    "drRoles",
+    {
+        "operator": global_resources.dr_iam.operator_role.arn,
+        "automation": global_resources.dr_iam.automation_role.arn,
     },
-    # For clients that cannot use auroraGlobalWriterEndpoint (preferred: it follows the writer, TLS verify-full works).
-    "dbWriterName": failover.db_writer_name,
-    "dbPrivateZoneId": failover.db_zone.zone_id,
-})
-pulumi.export("drRoles", {
-    "operator": global_resources.dr_iam.operator_role.arn,
-    "automation": global_resources.dr_iam.automation_role.arn,
-})
+)
 
 # --- payment service (docs/service.md) ---
 # Each region's API on its own execute-api host, next to the custom domain every region serves:
 # for smoke tests of one region, whatever the failover records point at.
-pulumi.export("paymentApi", {
-    "url": f"https://{cfg.domain_name}",
-    "regions": {
-        stack.region: {
-            "functionName": stack.service.function.name,
-            "restApiId": stack.service.rest_api.id,
-            "stage": stack.service.stage.stage_name,
-            "regionalUrl": pulumi.Output.concat("https://", stack.service.health_check_fqdn, "/", stack.service.stage.stage_name),
-            "healthCheckUrl": pulumi.Output.concat("https://", stack.service.health_check_fqdn, stack.service.health_check_path),
-            "regionalDomainName": stack.service.domain.regional_domain_name,
-        }
-        for stack in regions
+pulumi.export(
+    "paymentApi",
+    {
+        "url": f"https://{cfg.domain_name}",
+        "regions": {
+            stack.region: {
+                "functionName": stack.service.function.name,
+                "restApiId": stack.service.rest_api.id,
+                "stage": stack.service.stage.stage_name,
+                "regionalUrl": pulumi.Output.concat(
+                    "https://", stack.service.health_check_fqdn, "/", stack.service.stage.stage_name
+                ),
+                "healthCheckUrl": pulumi.Output.concat(
+                    "https://", stack.service.health_check_fqdn, stack.service.health_check_path
+                ),
+                "regionalDomainName": stack.service.domain.regional_domain_name,
+            }
+            for stack in regions
+        },
     },
-})
+)
 
 # --- operations (docs/observability.md): where to look, who gets paged, what encrypts it ---
-pulumi.export("dashboards", {
-    region: {"name": link.dashboard.dashboard_name, "url": link.dashboard.dashboard_name.apply(lambda name, r=region: dashboard_url(r, name))}
-    for region, link in global_resources.monitoring.items()
-})
+pulumi.export(
+    "dashboards",
+    {
+        region: {
+            "name": link.dashboard.dashboard_name,
+            "url": link.dashboard.dashboard_name.apply(lambda name, r=region: dashboard_url(r, name)),
+        }
+        for region, link in global_resources.monitoring.items()
+    },
+)
 # Each region's failover topic: its alarms, the probe's and drctl's notices (alertEmails subscribe to each).
 pulumi.export("failoverTopicArns", {stack.region: stack.alerts.topic.arn for stack in regions})
 # The Route 53 health-check alarms live in us-east-1 (health-check metrics exist only there) with their own topic.
 health_alarms = global_resources.health_alarms
-pulumi.export("healthCheckAlarms", {
-    "region": ROUTE53_METRICS_REGION,
-    "topicArn": health_alarms.topic.arn,
-    "kmsKeyArn": health_alarms.key.key.arn,
-    "alarmNames": [alarm.name for _, alarm in sorted(health_alarms.alarms.items())],
-})
+pulumi.export(
+    "healthCheckAlarms",
+    {
+        "region": ROUTE53_METRICS_REGION,
+        "topicArn": health_alarms.topic.arn,
+        "kmsKeyArn": health_alarms.key.key.arn,
+        "alarmNames": [alarm.name for _, alarm in sorted(health_alarms.alarms.items())],
+    },
+)
 # Each region's customer managed key: storage, logs, topics, secrets' replicas and Aurora in that region.
 pulumi.export("kmsKeyArns", {stack.region: stack.keys.key.arn for stack in regions})

@@ -24,7 +24,41 @@ NAMESPACE = "payment-dr"
 # AWS commercial regions (opt-in ones included). Unknown names fail early instead of
 # surfacing as a provider error halfway through `pulumi up`.
 KNOWN_REGIONS = frozenset(
-    ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3"]
+    [
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "mx-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-north-1",
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+    ]
 )
 # DynamoDB multi-Region strong consistency (MRSC) exists only inside one of these region sets, with
 # exactly three regions: three replicas, or two replicas and a witness (docs/data-tier.md;
@@ -35,8 +69,33 @@ MRSC_REGION_SETS = {
     "AP": frozenset({"ap-northeast-1", "ap-northeast-2", "ap-northeast-3"}),
 }
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 ENGINE_VERSION_PATTERN = re.compile(r"^\d{2}\.\d{1,2}$")
 INSTANCE_CLASS_PATTERN = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
@@ -86,9 +145,7 @@ class ConfigError(ValueError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__(
-            f"invalid stack configuration ({NAMESPACE}):\n" + "\n".join(f"  - {p}" for p in problems)
-        )
+        super().__init__(f"invalid stack configuration ({NAMESPACE}):\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 @dataclass(frozen=True)
@@ -202,7 +259,12 @@ class Setting:
 
 def _is_domain(name: str) -> bool:
     labels = name.rstrip(".").split(".")
-    return len(name) <= 253 and len(labels) >= 2 and all(DOMAIN_LABEL.match(label) for label in labels) and not labels[-1].isdigit()
+    return (
+        len(name) <= 253
+        and len(labels) >= 2
+        and all(DOMAIN_LABEL.match(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[Any], bool]:
@@ -237,10 +299,16 @@ OBJECT_LOCK_MODES = {
     ObjectLockMode.GOVERNANCE.value: "privileged users can still delete",
     ObjectLockMode.COMPLIANCE.value: "nobody can, until retention ends",
 }
-ROUTING_CONTROL_MODES = dict(zip(ROUTING_CONTROLS, (
-    "holds on CloudWatch alarms, the default",
-    "also Route 53 ARC routing controls on the cluster named by arcClusterArn",
-), strict=True))
+ROUTING_CONTROL_MODES = dict(
+    zip(
+        ROUTING_CONTROLS,
+        (
+            "holds on CloudWatch alarms, the default",
+            "also Route 53 ARC routing controls on the cluster named by arcClusterArn",
+        ),
+        strict=True,
+    )
+)
 CONSISTENCY_MODES = {
     Consistency.STRONG.value: "multi-Region strong consistency: a payment is accepted once across regions, RPO 0",
     Consistency.EVENTUAL.value: "once per region: see docs/data-tier.md for the gap",
@@ -254,133 +322,355 @@ SPEC_ENGINE_VERSION = "13.7"
 _MRSC_SETS_TEXT = "; ".join(f"{name}: {', '.join(sorted(members))}" for name, members in MRSC_REGION_SETS.items())
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting(key="environmentSuffix", kind="text", required=True, field="environment_suffix",
-            allowed="lower-case letters, digits and single hyphens, starting with a letter; at most as long as the "
-                    "longest name built from it allows in the deployed regions; no S3-reserved ending",
-            doc="ends every physical name (`resource-name-{suffix}`)"),
+    Setting(
+        key="environmentSuffix",
+        kind="text",
+        required=True,
+        field="environment_suffix",
+        allowed="lower-case letters, digits and single hyphens, starting with a letter; at most as long as the "
+        "longest name built from it allows in the deployed regions; no S3-reserved ending",
+        doc="ends every physical name (`resource-name-{suffix}`)",
+    ),
     Setting(key="environment", kind="text", default_doc="the suffix", doc="value of the `Environment` tag"),
-    Setting(key="primaryRegion", kind="text", default="us-east-1", check=lambda v: v in KNOWN_REGIONS,
-            allowed="must be an AWS region such as us-east-1",
-            doc="the region that takes writes; first in the failover chain"),
-    Setting(key="secondaryRegions", kind="list", default=["us-east-2"], check=lambda v: v in KNOWN_REGIONS,
-            allowed="each entry must be an AWS region such as us-east-2; at least one, none twice, not primaryRegion",
-            doc="DR regions; a third region is one more entry"),
-    Setting(key="vpcCidrs", kind="map", default={}, default_doc="a /16 per region from 10.0.0.0/8, fixed by region name",
-            allowed=f"region → IPv4 block: private (RFC 1918), /16 to /{MAX_VPC_PREFIX}, disjoint, deployed regions only",
-            doc="each region's VPC block"),
-    Setting(key="natGateways", kind="text", default=NatMode.PER_AZ.value, check=lambda v: v in NAT_MODES,
-            allowed=_choice(NAT_MODES), field="nat_mode", convert=NatMode,
-            doc="NAT gateways of each region's VPC"),
-    Setting(key="domainName", kind="text", required=True, check=_is_domain, field="domain_name",
-            allowed="must be a lower-case DNS name with at least two labels, e.g. api.payments.example.com",
-            doc="the API's custom domain, served by every region"),
-    Setting(key="hostedZoneName", kind="text", check=_is_domain, field="hosted_zone_name",
-            allowed="must be a DNS name like example.com: domainName or one of its parents",
-            doc="public zone serving `domainName` (looked up by name); this or `hostedZoneId` is required"),
-    Setting(key="hostedZoneId", kind="text", check=_matches(HOSTED_ZONE_ID_PATTERN), field="hosted_zone_id",
-            allowed="must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ",
-            doc="the same zone by id (skips the lookup)"),
-    Setting(key="createHostedZone", kind="true/false", default=False, field="create_hosted_zone",
-            allowed="must be true or false; not with hostedZoneId",
-            doc="create the zone `hostedZoneName` (protected) instead of looking it up; the first `pulumi up` then "
-                "waits on ACM validation until the parent zone delegates to the new zone's name servers, so create "
-                "and delegate it first where you can"),
-    Setting(key="alertEmails", kind="list", required=True, default=[], check=_matches(EMAIL_PATTERN), field="alert_emails",
-            convert=tuple, allowed="each entry must be an e-mail address like ops@example.com; at least one",
-            doc="operations e-mail addresses subscribed to every region's failover topic"),
-    Setting(key="auroraEngineVersion", kind="text", default=DEFAULT_ENGINE_VERSION, field="aurora_engine_version",
-            check=lambda v: bool(ENGINE_VERSION_PATTERN.match(v)) and v.startswith(("1", "2")),
-            allowed=f"must be an Aurora PostgreSQL version like {DEFAULT_ENGINE_VERSION}, 15.10 or 13.9 that AWS "
-                    "still creates in every region (asked at `pulumi up`)",
-            doc=f"Aurora PostgreSQL version; the spec's {SPEC_ENGINE_VERSION} can no longer be created — see below"),
-    Setting(key="auroraInstanceClass", kind="text", default="db.r6g.large", check=_matches(INSTANCE_CLASS_PATTERN),
-            field="aurora_instance_class", allowed="must be an RDS instance class like db.r6g.large",
-            doc="instance class of every Aurora instance"),
-    Setting(key="auroraSecondaryInstances", kind="whole number", default=1, check=_between(1, 15),
-            field="aurora_secondary_instances", allowed="allowed: 1 to 15 instances per secondary cluster",
-            doc="instances per secondary cluster; every region runs `max(2, n)` so that any region can become "
-                "primary with a writer and a reader"),
-    Setting(key="backupRetentionDays", kind="whole number", default=7, check=_between(7, 35), field="backup_retention_days",
-            allowed="allowed: 7 to 35 days (the DR policy needs at least 7)", doc="automated backups of every cluster"),
-    Setting(key="preferredBackupWindow", kind="text", default="03:00-04:00", check=_is_window, field="preferred_backup_window",
-            allowed="must be a UTC window hh24:mi-hh24:mi like 03:00-04:00, at least 30 minutes long (RDS rule)",
-            doc="UTC backup window"),
-    Setting(key="deletionProtection", kind="true/false", default=True, field="deletion_protection",
-            allowed="must be true or false", doc="on clusters, tables; turn off only for throw-away stacks"),
-    Setting(key="skipFinalSnapshot", kind="true/false", default=False, field="skip_final_snapshot",
-            allowed="must be true or false", doc="final snapshot (named with the suffix) on cluster deletion"),
-    Setting(key="dataHomeRegion", kind="text", default_doc="`primaryRegion`",
-            allowed="must be one of the deployed regions: the region that was primary when the data tier was first deployed",
-            doc="the fixed region that holds the DynamoDB table resources, the secrets' primary copies and the global "
-                "cluster's API region; pin it before swapping `primaryRegion`"),
-    Setting(key="auroraGlobalDbRpoSeconds", kind="whole number", default=0, default_doc="`0` (off)",
-            check=lambda n: n == 0 or 20 <= n <= 86400, field="aurora_global_db_rpo_seconds", convert=lambda n: n or None,
-            allowed="allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset",
-            doc="Aurora managed RPO (`rds.global_db_rpo`): the primary blocks commits when every secondary lags more"),
-    Setting(key="auditRetentionDays", kind="whole number", default=365, check=_between(1, 3650), field="audit_retention_days",
-            allowed="allowed: 1 to 3650 days (PCI DSS asks for at least 365)", doc="Object Lock retention of audit logs"),
-    Setting(key="auditObjectLockMode", kind="text", default=ObjectLockMode.GOVERNANCE.value, check=lambda v: v in OBJECT_LOCK_MODES,
-            field="audit_object_lock_mode", convert=ObjectLockMode, allowed=_choice(OBJECT_LOCK_MODES),
-            doc="Object Lock mode of audit logs (COMPLIANCE cannot be shortened by anyone)"),
-    Setting(key="dynamodbConsistency", kind="text", check=lambda v: v in CONSISTENCY_MODES,
-            default_doc="unset: `strong` where MRSC fits the regions, else `eventual` (with a warning)",
-            allowed=_choice(CONSISTENCY_MODES) + f"; strong needs three regions of one MRSC region set ({_MRSC_SETS_TEXT}), "
-                    "or two and a witness",
-            doc="acceptance table's multi-Region consistency (docs/data-tier.md, \"Exactly-once\")"),
-    Setting(key="dynamodbWitnessRegion", kind="text", check=lambda v: v in KNOWN_REGIONS,
-            default_doc="unset (example stack: `us-west-2`)",
-            allowed="must be an AWS region such as us-west-2: a third region of the replicas' MRSC region set; "
-                    "refused with three regions or eventual",
-            doc="MRSC witness for a two-region stack"),
-    Setting(key="replicationLagThresholdMs", kind="whole number", default=1000, check=_between(1, 1000),
-            field="replication_lag_threshold_ms", allowed="allowed: 1 to 1000 ms (the spec's alarm is at 1 second)",
-            doc="Aurora replication-lag alarm threshold"),
-    Setting(key="healthCheckIntervalSeconds", kind="whole number", default=10, check=lambda n: n in (10, 30),
-            field="health_check_interval_seconds", allowed="allowed: 10 or 30 (Route 53's only intervals)",
-            doc="Route 53 health-check interval"),
-    Setting(key="healthCheckFailureThreshold", kind="whole number", default=3, check=_between(1, 10),
-            field="health_check_failure_threshold", allowed="allowed: 1 to 10", doc="failures before a check turns unhealthy"),
-    Setting(key="dnsTtlSeconds", kind="whole number", default=60, check=_between(5, 300), field="dns_ttl_seconds",
-            allowed="allowed: 5 to 300 seconds (a failover record with a long TTL defeats failover)",
-            doc="TTL of the private database failover records"),
-    Setting(key="logRetentionDays", kind="whole number", default=90, check=lambda n: n in LOG_RETENTION_DAYS,
-            field="log_retention_days", allowed=f"allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
-            doc="CloudWatch Logs retention (the values CloudWatch accepts)"),
-    Setting(key="lambdaReservedConcurrency", kind="whole number", default=50, check=_between(1, MAX_RESERVED_CONCURRENCY),
-            field="lambda_reserved_concurrency",
-            allowed=f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
-                    "executions per region unreserved, and the DB probe and the canary reserve 1 each)",
-            doc="reserved concurrency of the payment function per region (an account with a lower quota needs a lower value)"),
-    Setting(key="maxTransactionAmount", kind="text", default="10000.00", check=_is_amount, field="max_transaction_amount",
-            allowed="must be a positive decimal amount like 10000.00", doc="per-transaction limit (major units)"),
-    Setting(key="allowedCurrencies", kind="list", default=["USD", "EUR", "GBP", "JPY"], check=_matches(CURRENCY_PATTERN),
-            field="allowed_currencies", convert=tuple,
-            allowed="each entry must be an ISO 4217 code like USD that the payment function can format",
-            doc="ISO 4217 codes the API accepts"),
-    Setting(key="apiThrottleRateLimit", kind="whole number", default=200, check=_between(1, 10000), field="api_throttle_rate_limit",
-            allowed="allowed: 1 to 10000 requests per second", doc="API Gateway steady-state requests per second"),
-    Setting(key="apiThrottleBurstLimit", kind="whole number", default=400, check=_between(1, 5000), field="api_throttle_burst_limit",
-            allowed="allowed: 1 to 5000 requests", doc="API Gateway burst"),
-    Setting(key="manageApiGatewayAccount", kind="true/false", default=True, field="manage_api_gateway_account",
-            allowed="must be true or false",
-            doc="set the account-level API Gateway CloudWatch role in each region (one per account and region: "
-                "turn off if another stack owns it)"),
-    Setting(key="opsPrincipalArns", kind="list", default=[], default_doc="the account root", check=_matches(PRINCIPAL_ARN_PATTERN),
-            field="ops_principal_arns", convert=tuple,
-            allowed="each entry must be an IAM ARN like arn:aws:iam::123456789012:role/ops",
-            doc="who may assume the DR operator role (with MFA)"),
-    Setting(key="routingControl", kind="text", default="cloudwatch", check=lambda v: v in ROUTING_CONTROL_MODES,
-            field="routing_control", allowed=_choice(ROUTING_CONTROL_MODES),
-            doc="how regions are held out of rotation (docs/failover.md)"),
-    Setting(key="arcClusterArn", kind="text", check=_matches(ARC_CLUSTER_ARN_PATTERN),
-            allowed="must be an ARC cluster ARN like arn:aws:route53-recovery-control::123456789012:cluster/abcd1234; "
-                    "required with routingControl=arc, refused otherwise",
-            doc="the Route 53 ARC cluster for the routing controls"),
-    Setting(key="tags", kind="map", default={}, field="extra_tags",
-            allowed=f"at most {tags.MAX_EXTRA_TAGS} entries (Route 53 health checks and zones take {tags.ROUTE53_TAG_LIMIT} "
-                    f"tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself); not "
-                    f"{', '.join([*tags.STACK_TAG_KEYS, 'Name'])}",
-            doc="extra tags on everything"),
+    Setting(
+        key="primaryRegion",
+        kind="text",
+        default="us-east-1",
+        check=lambda v: v in KNOWN_REGIONS,
+        allowed="must be an AWS region such as us-east-1",
+        doc="the region that takes writes; first in the failover chain",
+    ),
+    Setting(
+        key="secondaryRegions",
+        kind="list",
+        default=["us-east-2"],
+        check=lambda v: v in KNOWN_REGIONS,
+        allowed="each entry must be an AWS region such as us-east-2; at least one, none twice, not primaryRegion",
+        doc="DR regions; a third region is one more entry",
+    ),
+    Setting(
+        key="vpcCidrs",
+        kind="map",
+        default={},
+        default_doc="a /16 per region from 10.0.0.0/8, fixed by region name",
+        allowed=f"region → IPv4 block: private (RFC 1918), /16 to /{MAX_VPC_PREFIX}, disjoint, deployed regions only",
+        doc="each region's VPC block",
+    ),
+    Setting(
+        key="natGateways",
+        kind="text",
+        default=NatMode.PER_AZ.value,
+        check=lambda v: v in NAT_MODES,
+        allowed=_choice(NAT_MODES),
+        field="nat_mode",
+        convert=NatMode,
+        doc="NAT gateways of each region's VPC",
+    ),
+    Setting(
+        key="domainName",
+        kind="text",
+        required=True,
+        check=_is_domain,
+        field="domain_name",
+        allowed="must be a lower-case DNS name with at least two labels, e.g. api.payments.example.com",
+        doc="the API's custom domain, served by every region",
+    ),
+    Setting(
+        key="hostedZoneName",
+        kind="text",
+        check=_is_domain,
+        field="hosted_zone_name",
+        allowed="must be a DNS name like example.com: domainName or one of its parents",
+        doc="public zone serving `domainName` (looked up by name); this or `hostedZoneId` is required",
+    ),
+    Setting(
+        key="hostedZoneId",
+        kind="text",
+        check=_matches(HOSTED_ZONE_ID_PATTERN),
+        field="hosted_zone_id",
+        allowed="must be a Route 53 hosted zone id like Z0123456789ABCDEFGHIJ",
+        doc="the same zone by id (skips the lookup)",
+    ),
+    Setting(
+        key="createHostedZone",
+        kind="true/false",
+        default=False,
+        field="create_hosted_zone",
+        allowed="must be true or false; not with hostedZoneId",
+        doc="create the zone `hostedZoneName` (protected) instead of looking it up; the first `pulumi up` then "
+        "waits on ACM validation until the parent zone delegates to the new zone's name servers, so create "
+        "and delegate it first where you can",
+    ),
+    Setting(
+        key="alertEmails",
+        kind="list",
+        required=True,
+        default=[],
+        check=_matches(EMAIL_PATTERN),
+        field="alert_emails",
+        convert=tuple,
+        allowed="each entry must be an e-mail address like ops@example.com; at least one",
+        doc="operations e-mail addresses subscribed to every region's failover topic",
+    ),
+    Setting(
+        key="auroraEngineVersion",
+        kind="text",
+        default=DEFAULT_ENGINE_VERSION,
+        field="aurora_engine_version",
+        check=lambda v: bool(ENGINE_VERSION_PATTERN.match(v)) and v.startswith(("1", "2")),
+        allowed=f"must be an Aurora PostgreSQL version like {DEFAULT_ENGINE_VERSION}, 15.10 or 13.9 that AWS "
+        "still creates in every region (asked at `pulumi up`)",
+        doc=f"Aurora PostgreSQL version; the spec's {SPEC_ENGINE_VERSION} can no longer be created — see below",
+    ),
+    Setting(
+        key="auroraInstanceClass",
+        kind="text",
+        default="db.r6g.large",
+        check=_matches(INSTANCE_CLASS_PATTERN),
+        field="aurora_instance_class",
+        allowed="must be an RDS instance class like db.r6g.large",
+        doc="instance class of every Aurora instance",
+    ),
+    Setting(
+        key="auroraSecondaryInstances",
+        kind="whole number",
+        default=1,
+        check=_between(1, 15),
+        field="aurora_secondary_instances",
+        allowed="allowed: 1 to 15 instances per secondary cluster",
+        doc="instances per secondary cluster; every region runs `max(2, n)` so that any region can become "
+        "primary with a writer and a reader",
+    ),
+    Setting(
+        key="backupRetentionDays",
+        kind="whole number",
+        default=7,
+        check=_between(7, 35),
+        field="backup_retention_days",
+        allowed="allowed: 7 to 35 days (the DR policy needs at least 7)",
+        doc="automated backups of every cluster",
+    ),
+    Setting(
+        key="preferredBackupWindow",
+        kind="text",
+        default="03:00-04:00",
+        check=_is_window,
+        field="preferred_backup_window",
+        allowed="must be a UTC window hh24:mi-hh24:mi like 03:00-04:00, at least 30 minutes long (RDS rule)",
+        doc="UTC backup window",
+    ),
+    Setting(
+        key="deletionProtection",
+        kind="true/false",
+        default=True,
+        field="deletion_protection",
+        allowed="must be true or false",
+        doc="on clusters, tables; turn off only for throw-away stacks",
+    ),
+    Setting(
+        key="skipFinalSnapshot",
+        kind="true/false",
+        default=False,
+        field="skip_final_snapshot",
+        allowed="must be true or false",
+        doc="final snapshot (named with the suffix) on cluster deletion",
+    ),
+    Setting(
+        key="dataHomeRegion",
+        kind="text",
+        default_doc="`primaryRegion`",
+        allowed="must be one of the deployed regions: the region that was primary when the data tier was first deployed",
+        doc="the fixed region that holds the DynamoDB table resources, the secrets' primary copies and the global "
+        "cluster's API region; pin it before swapping `primaryRegion`",
+    ),
+    Setting(
+        key="auroraGlobalDbRpoSeconds",
+        kind="whole number",
+        default=0,
+        default_doc="`0` (off)",
+        check=lambda n: n == 0 or 20 <= n <= 86400,
+        field="aurora_global_db_rpo_seconds",
+        convert=lambda n: n or None,
+        allowed="allowed: 20 to 86400 seconds (Aurora's minimum is 20), or 0 to leave rds.global_db_rpo unset",
+        doc="Aurora managed RPO (`rds.global_db_rpo`): the primary blocks commits when every secondary lags more",
+    ),
+    Setting(
+        key="auditRetentionDays",
+        kind="whole number",
+        default=365,
+        check=_between(1, 3650),
+        field="audit_retention_days",
+        allowed="allowed: 1 to 3650 days (PCI DSS asks for at least 365)",
+        doc="Object Lock retention of audit logs",
+    ),
+    Setting(
+        key="auditObjectLockMode",
+        kind="text",
+        default=ObjectLockMode.GOVERNANCE.value,
+        check=lambda v: v in OBJECT_LOCK_MODES,
+        field="audit_object_lock_mode",
+        convert=ObjectLockMode,
+        allowed=_choice(OBJECT_LOCK_MODES),
+        doc="Object Lock mode of audit logs (COMPLIANCE cannot be shortened by anyone)",
+    ),
+    Setting(
+        key="dynamodbConsistency",
+        kind="text",
+        check=lambda v: v in CONSISTENCY_MODES,
+        default_doc="unset: `strong` where MRSC fits the regions, else `eventual` (with a warning)",
+        allowed=_choice(CONSISTENCY_MODES)
+        + f"; strong needs three regions of one MRSC region set ({_MRSC_SETS_TEXT}), "
+        "or two and a witness",
+        doc='acceptance table\'s multi-Region consistency (docs/data-tier.md, "Exactly-once")',
+    ),
+    Setting(
+        key="dynamodbWitnessRegion",
+        kind="text",
+        check=lambda v: v in KNOWN_REGIONS,
+        default_doc="unset (example stack: `us-west-2`)",
+        allowed="must be an AWS region such as us-west-2: a third region of the replicas' MRSC region set; "
+        "refused with three regions or eventual",
+        doc="MRSC witness for a two-region stack",
+    ),
+    Setting(
+        key="replicationLagThresholdMs",
+        kind="whole number",
+        default=1000,
+        check=_between(1, 1000),
+        field="replication_lag_threshold_ms",
+        allowed="allowed: 1 to 1000 ms (the spec's alarm is at 1 second)",
+        doc="Aurora replication-lag alarm threshold",
+    ),
+    Setting(
+        key="healthCheckIntervalSeconds",
+        kind="whole number",
+        default=10,
+        check=lambda n: n in (10, 30),
+        field="health_check_interval_seconds",
+        allowed="allowed: 10 or 30 (Route 53's only intervals)",
+        doc="Route 53 health-check interval",
+    ),
+    Setting(
+        key="healthCheckFailureThreshold",
+        kind="whole number",
+        default=3,
+        check=_between(1, 10),
+        field="health_check_failure_threshold",
+        allowed="allowed: 1 to 10",
+        doc="failures before a check turns unhealthy",
+    ),
+    Setting(
+        key="dnsTtlSeconds",
+        kind="whole number",
+        default=60,
+        check=_between(5, 300),
+        field="dns_ttl_seconds",
+        allowed="allowed: 5 to 300 seconds (a failover record with a long TTL defeats failover)",
+        doc="TTL of the private database failover records",
+    ),
+    Setting(
+        key="logRetentionDays",
+        kind="whole number",
+        default=90,
+        check=lambda n: n in LOG_RETENTION_DAYS,
+        field="log_retention_days",
+        allowed=f"allowed: one of {', '.join(map(str, LOG_RETENTION_DAYS))}",
+        doc="CloudWatch Logs retention (the values CloudWatch accepts)",
+    ),
+    Setting(
+        key="lambdaReservedConcurrency",
+        kind="whole number",
+        default=50,
+        check=_between(1, MAX_RESERVED_CONCURRENCY),
+        field="lambda_reserved_concurrency",
+        allowed=f"allowed: 1 to {MAX_RESERVED_CONCURRENCY} (Lambda keeps 100 of an account's default 1000 concurrent "
+        "executions per region unreserved, and the DB probe and the canary reserve 1 each)",
+        doc="reserved concurrency of the payment function per region (an account with a lower quota needs a lower value)",
+    ),
+    Setting(
+        key="maxTransactionAmount",
+        kind="text",
+        default="10000.00",
+        check=_is_amount,
+        field="max_transaction_amount",
+        allowed="must be a positive decimal amount like 10000.00",
+        doc="per-transaction limit (major units)",
+    ),
+    Setting(
+        key="allowedCurrencies",
+        kind="list",
+        default=["USD", "EUR", "GBP", "JPY"],
+        check=_matches(CURRENCY_PATTERN),
+        field="allowed_currencies",
+        convert=tuple,
+        allowed="each entry must be an ISO 4217 code like USD that the payment function can format",
+        doc="ISO 4217 codes the API accepts",
+    ),
+    Setting(
+        key="apiThrottleRateLimit",
+        kind="whole number",
+        default=200,
+        check=_between(1, 10000),
+        field="api_throttle_rate_limit",
+        allowed="allowed: 1 to 10000 requests per second",
+        doc="API Gateway steady-state requests per second",
+    ),
+    Setting(
+        key="apiThrottleBurstLimit",
+        kind="whole number",
+        default=400,
+        check=_between(1, 5000),
+        field="api_throttle_burst_limit",
+        allowed="allowed: 1 to 5000 requests",
+        doc="API Gateway burst",
+    ),
+    Setting(
+        key="manageApiGatewayAccount",
+        kind="true/false",
+        default=True,
+        field="manage_api_gateway_account",
+        allowed="must be true or false",
+        doc="set the account-level API Gateway CloudWatch role in each region (one per account and region: "
+        "turn off if another stack owns it)",
+    ),
+    Setting(
+        key="opsPrincipalArns",
+        kind="list",
+        default=[],
+        default_doc="the account root",
+        check=_matches(PRINCIPAL_ARN_PATTERN),
+        field="ops_principal_arns",
+        convert=tuple,
+        allowed="each entry must be an IAM ARN like arn:aws:iam::123456789012:role/ops",
+        doc="who may assume the DR operator role (with MFA)",
+    ),
+    Setting(
+        key="routingControl",
+        kind="text",
+        default="cloudwatch",
+        check=lambda v: v in ROUTING_CONTROL_MODES,
+        field="routing_control",
+        allowed=_choice(ROUTING_CONTROL_MODES),
+        doc="how regions are held out of rotation (docs/failover.md)",
+    ),
+    Setting(
+        key="arcClusterArn",
+        kind="text",
+        check=_matches(ARC_CLUSTER_ARN_PATTERN),
+        allowed="must be an ARC cluster ARN like arn:aws:route53-recovery-control::123456789012:cluster/abcd1234; "
+        "required with routingControl=arc, refused otherwise",
+        doc="the Route 53 ARC cluster for the routing controls",
+    ),
+    Setting(
+        key="tags",
+        kind="map",
+        default={},
+        field="extra_tags",
+        allowed=f"at most {tags.MAX_EXTRA_TAGS} entries (Route 53 health checks and zones take {tags.ROUTE53_TAG_LIMIT} "
+        f"tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself); not "
+        f"{', '.join([*tags.STACK_TAG_KEYS, 'Name'])}",
+        doc="extra tags on everything",
+    ),
 )
 SETTING = {s.key: s for s in SETTINGS}
 KNOWN_KEYS = tuple(SETTING)
@@ -424,7 +714,9 @@ class _Reader:
             return s.default
         if value is None or (s.kind == "list" and value == []):
             if s.required:
-                self.missing(s.key, f"{s.key} is required: {s.doc} (set it with `pulumi config set {NAMESPACE}:{s.key} ...`)")
+                self.missing(
+                    s.key, f"{s.key} is required: {s.doc} (set it with `pulumi config set {NAMESPACE}:{s.key} ...`)"
+                )
                 return s.default
             if value is None:
                 return s.default
@@ -486,14 +778,19 @@ def parse(raw: Mapping[str, Any]) -> StackConfig:
     fields["environment"] = _check_suffix(r, values, region_names)
     cidrs = _check_cidrs(r, region_names, values["vpcCidrs"])
     fields["regions"] = tuple(
-        RegionSpec(name, DrRole.PRIMARY if i == 0 else DrRole.SECONDARY, cidrs[name]) for i, name in enumerate(region_names)
+        RegionSpec(name, DrRole.PRIMARY if i == 0 else DrRole.SECONDARY, cidrs[name])
+        for i, name in enumerate(region_names)
     )
     fields["data_home_region"] = _check_data_home(r, values, region_names)
     _check_zone(r, values)
     fields["arc_cluster_arn"] = _check_arc(r, values)
     _check_tags(r, values)
     consistency = _check_consistency(r, values, region_names)
-    fields.update(dynamodb_consistency=consistency[0], dynamodb_witness_region=consistency[1], dynamodb_consistency_note=consistency[2])
+    fields.update(
+        dynamodb_consistency=consistency[0],
+        dynamodb_witness_region=consistency[1],
+        dynamodb_consistency_note=consistency[2],
+    )
     if r.found:
         raise ConfigError(r.problems)
     return StackConfig(**fields)
@@ -509,7 +806,11 @@ def _check_regions(r: _Reader, values: Mapping[str, Any]) -> list[str]:
         if region not in KNOWN_REGIONS:
             continue  # reported by its declaration
         if region == primary:
-            r.problem("secondaryRegions", region, f"must differ from primaryRegion ({primary}): a region cannot back itself up")
+            r.problem(
+                "secondaryRegions",
+                region,
+                f"must differ from primaryRegion ({primary}): a region cannot back itself up",
+            )
         elif region in names:
             r.problem("secondaryRegions", region, "lists this region twice")
         else:
@@ -531,8 +832,12 @@ def _check_suffix(r: _Reader, values: Mapping[str, Any], region_names: list[str]
 def _check_data_home(r: _Reader, values: Mapping[str, Any], region_names: list[str]) -> str:
     data_home = values["dataHomeRegion"] or values["primaryRegion"]
     if region_names and data_home not in region_names:
-        r.problem("dataHomeRegion", data_home, f"must be one of the deployed regions ({', '.join(region_names)}): "
-                  "the region that was primary when the data tier was first deployed")
+        r.problem(
+            "dataHomeRegion",
+            data_home,
+            f"must be one of the deployed regions ({', '.join(region_names)}): "
+            "the region that was primary when the data tier was first deployed",
+        )
     return data_home
 
 
@@ -542,10 +847,15 @@ def _check_arc(r: _Reader, values: Mapping[str, Any]) -> str | None:
     if "arcClusterArn" in r.invalid:
         return None
     if arc and not arn:
-        r.missing("arcClusterArn", "arcClusterArn is required with routingControl=arc: the ARN of the Route 53 ARC cluster "
-                  "to put the routing controls on")
+        r.missing(
+            "arcClusterArn",
+            "arcClusterArn is required with routingControl=arc: the ARN of the Route 53 ARC cluster "
+            "to put the routing controls on",
+        )
     elif arn and not arc:
-        r.problem("arcClusterArn", arn, "is only used with routingControl=arc (set routingControl or remove arcClusterArn)")
+        r.problem(
+            "arcClusterArn", arn, "is only used with routingControl=arc (set routingControl or remove arcClusterArn)"
+        )
     return arn if arc else None
 
 
@@ -555,8 +865,12 @@ def _check_tags(r: _Reader, values: Mapping[str, Any]) -> None:
     if reserved:
         r.problem("tags", extra_tags, f"must not set {', '.join(sorted(reserved))}: the stack sets those itself")
     elif len(extra_tags) > tags.MAX_EXTRA_TAGS:
-        r.problem("tags", extra_tags, f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
-                  f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself")
+        r.problem(
+            "tags",
+            extra_tags,
+            f"allows at most {tags.MAX_EXTRA_TAGS} entries: Route 53 health checks and zones take "
+            f"{tags.ROUTE53_TAG_LIMIT} tags and the stack sets {tags.ROUTE53_TAG_LIMIT - tags.MAX_EXTRA_TAGS} itself",
+        )
 
 
 def mrsc_region_set(regions: list[str] | tuple[str, ...]) -> str | None:
@@ -572,9 +886,11 @@ def _mrsc_problem(regions: list[str], witness: str | None) -> str | None:
         return f"the regions {', '.join(regions)} are not all in one MRSC region set ({sets})"
     if len(regions) == 3:
         if witness:
-            return ("three regions make three replicas, which leaves no place for a witness: remove dynamodbWitnessRegion "
-                    "(an MRSC table's regions are fixed at creation: adding a third region to a deployed two-region "
-                    "strong stack means a new acceptance table, docs/data-tier.md)")
+            return (
+                "three regions make three replicas, which leaves no place for a witness: remove dynamodbWitnessRegion "
+                "(an MRSC table's regions are fixed at creation: adding a third region to a deployed two-region "
+                "strong stack means a new acceptance table, docs/data-tier.md)"
+            )
         return None
     if len(regions) != 2:
         return f"MRSC needs exactly three regions (replicas plus a witness), the stack has {len(regions)}"
@@ -588,7 +904,9 @@ def _mrsc_problem(regions: list[str], witness: str | None) -> str | None:
     return None
 
 
-def _check_consistency(r: _Reader, values: Mapping[str, Any], regions: list[str]) -> tuple[Consistency, str | None, str | None]:
+def _check_consistency(
+    r: _Reader, values: Mapping[str, Any], regions: list[str]
+) -> tuple[Consistency, str | None, str | None]:
     """dynamodbConsistency and dynamodbWitnessRegion: strong by default wherever MRSC can apply."""
     raw_mode, witness = values["dynamodbConsistency"], values["dynamodbWitnessRegion"]
     if {"dynamodbConsistency", "dynamodbWitnessRegion"} & r.invalid:
@@ -597,14 +915,22 @@ def _check_consistency(r: _Reader, values: Mapping[str, Any], regions: list[str]
         return Consistency.EVENTUAL, None, None  # the regions' own errors are reported already
     if raw_mode == Consistency.EVENTUAL.value:
         if witness:
-            r.problem("dynamodbWitnessRegion", witness, "applies only with dynamodbConsistency 'strong': remove it, or use strong")
+            r.problem(
+                "dynamodbWitnessRegion",
+                witness,
+                "applies only with dynamodbConsistency 'strong': remove it, or use strong",
+            )
         return Consistency.EVENTUAL, None, None
     if raw_mode == Consistency.STRONG.value:
         problem = _mrsc_problem(regions, witness)
         if problem:
             key, value = ("dynamodbWitnessRegion", witness) if witness else ("dynamodbConsistency", raw_mode)
-            r.problem(key, value, f"multi-Region strong consistency cannot apply: {problem}; "
-                      "or set dynamodbConsistency to 'eventual' and accept its gap (docs/data-tier.md)")
+            r.problem(
+                key,
+                value,
+                f"multi-Region strong consistency cannot apply: {problem}; "
+                "or set dynamodbConsistency to 'eventual' and accept its gap (docs/data-tier.md)",
+            )
             return Consistency.EVENTUAL, None, None
         return Consistency.STRONG, witness, None
     # Unset: strong wherever MRSC fits the regions (a witness counts only for two), else eventual, and
@@ -623,7 +949,11 @@ def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> di
     chosen: dict[str, ipaddress.IPv4Network] = {}
     for region, cidr in explicit.items():
         if region not in regions:
-            r.problem("vpcCidrs", {region: cidr}, f"names a region that is not deployed (deployed: {', '.join(regions) or 'none valid'})")
+            r.problem(
+                "vpcCidrs",
+                {region: cidr},
+                f"names a region that is not deployed (deployed: {', '.join(regions) or 'none valid'})",
+            )
             continue
         try:
             network = ipaddress.IPv4Network(str(cidr), strict=True)
@@ -631,12 +961,17 @@ def _check_cidrs(r: _Reader, regions: list[str], explicit: dict[str, Any]) -> di
             r.problem("vpcCidrs", {region: cidr}, "must be an IPv4 network like 10.20.0.0/16")
             continue
         # ipaddress calls loopback and link-local "private" too; a VPC takes only RFC 1918 blocks.
-        if not any(network.subnet_of(block) for block in RFC1918_BLOCKS) or not 16 <= network.prefixlen <= MAX_VPC_PREFIX:
+        if (
+            not any(network.subnet_of(block) for block in RFC1918_BLOCKS)
+            or not 16 <= network.prefixlen <= MAX_VPC_PREFIX
+        ):
             r.problem("vpcCidrs", {region: cidr}, f"must be a private (RFC 1918) block from /16 to /{MAX_VPC_PREFIX}")
             continue
         clash = next((other for other, net in chosen.items() if net.overlaps(network)), None)
         if clash:
-            r.problem("vpcCidrs", {region: cidr}, f"overlaps {clash}'s {chosen[clash]}: peered VPCs need disjoint blocks")
+            r.problem(
+                "vpcCidrs", {region: cidr}, f"overlaps {clash}'s {chosen[clash]}: peered VPCs need disjoint blocks"
+            )
             continue
         chosen[region] = network
     # Defaults depend on the region's name, never on its position or role: swapping the primary
@@ -678,6 +1013,6 @@ def load() -> StackConfig:
 
     prefix = f"{NAMESPACE}:"
     present = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
-    keys = {key[len(prefix):] for key in present if key.startswith(prefix)} | set(KNOWN_KEYS)
+    keys = {key[len(prefix) :] for key in present if key.startswith(prefix)} | set(KNOWN_KEYS)
     config = pulumi.Config(NAMESPACE)
     return parse({key: config.get(key) for key in keys if config.get(key) is not None})

@@ -53,8 +53,11 @@ def build(cfg: StackConfig) -> Providers:
         regional=regional,
         global_=_provider("aws-global", cfg.primary.name, tags.for_region(cfg, None, DrRole.GLOBAL)),
         route53_metrics=_provider(
-            f"aws-global-{ROUTE53_METRICS_REGION}", ROUTE53_METRICS_REGION,
+            f"aws-global-{ROUTE53_METRICS_REGION}",
+            ROUTE53_METRICS_REGION,
             tags.for_region(cfg, ROUTE53_METRICS_REGION, DrRole.GLOBAL),
         ),
-        arc=_provider("aws-arc", ARC_CONFIG_REGION, tags.for_region(cfg, None, DrRole.GLOBAL)) if cfg.routing_control == "arc" else None,
+        arc=_provider("aws-arc", ARC_CONFIG_REGION, tags.for_region(cfg, None, DrRole.GLOBAL))
+        if cfg.routing_control == "arc"
+        else None,
     )

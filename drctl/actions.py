@@ -65,8 +65,10 @@ class Outcome:
 def require_checks(plan: Plan) -> None:
     refused = [check for check in plan.checks if not check.ok]
     if refused and not plan.forced:
-        raise Refused("pre-checks failed, nothing was changed: " + "; ".join(f"{c.name}: {c.detail}" for c in refused),
-                      next_steps=(plan.refusal_hint,) if plan.refusal_hint else ())
+        raise Refused(
+            "pre-checks failed, nothing was changed: " + "; ".join(f"{c.name}: {c.detail}" for c in refused),
+            next_steps=(plan.refusal_hint,) if plan.refusal_hint else (),
+        )
 
 
 def execute(ctx: Context, plan: Plan) -> Outcome:
@@ -111,9 +113,14 @@ def switchover_plan(ctx: Context, region: str, timeout: float) -> Plan:
 
 def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
     topology, target, source = _promotion_target(ctx, region)
-    metric, lag = _read(lambda: aurora.data_loss_lag(ctx, target), (f"{aurora.RPO_LAG_METRIC} or {aurora.LAG_METRIC}", UNKNOWN))
-    rpo = (f"last measured {metric} {lag.show()} (at {lag.at})" if lag.value is not None else
-           f"unknown: no {metric} datapoint for {target.identifier} in the last minutes")
+    metric, lag = _read(
+        lambda: aurora.data_loss_lag(ctx, target), (f"{aurora.RPO_LAG_METRIC} or {aurora.LAG_METRIC}", UNKNOWN)
+    )
+    rpo = (
+        f"last measured {metric} {lag.show()} (at {lag.at})"
+        if lag.value is not None
+        else f"unknown: no {metric} datapoint for {target.identifier} in the last minutes"
+    )
     # The writes given up survive only in the snapshot Aurora takes of the old primary's volume when its
     # region is back, and only for its backup retention: preserving it comes first (drctl/failback.py).
     keep = keep_lost_writes(ctx.stack, topology, region)
@@ -122,15 +129,30 @@ def failover_plan(ctx: Context, region: str, timeout: float) -> Plan:
     return Plan(
         summary=f"FAILOVER of {topology.identifier} from {source} to {region}: unplanned, writes not yet replicated are lost",
         checks=[_cluster_available(ctx, target)],
-        steps=[*_promotion(ctx, target, source, allow_data_loss=True, timeout=timeout),
-               Step("next: what to run when the old primary's region is back", partial(announce, ctx.say, keep), changes=False),
-               Step("next: reconcile the ledger", partial(announce, ctx.say, ledger), changes=False)],
+        steps=[
+            *_promotion(ctx, target, source, allow_data_loss=True, timeout=timeout),
+            Step(
+                "next: what to run when the old primary's region is back",
+                partial(announce, ctx.say, keep),
+                changes=False,
+            ),
+            Step("next: reconcile the ledger", partial(announce, ctx.say, ledger), changes=False),
+        ],
         state=partial(_topology_now, ctx, region),
-        next_steps=(*_recovery(ctx, region, back_to=None),
-                    f"retry if {region} is still not the writer: {ctx.stack.command(f'failover --to {region} --allow-data-loss')}",
-                    *keep, *ledger),
+        next_steps=(
+            *_recovery(ctx, region, back_to=None),
+            f"retry if {region} is still not the writer: {ctx.stack.command(f'failover --to {region} --allow-data-loss')}",
+            *keep,
+            *ledger,
+        ),
         notes=[f"RPO accepted: {rpo}"],
-        details={"from": source, "to": region, "rpo_accepted_ms": lag.value, "lag_metric": metric, "lag_measured_at": lag.at},
+        details={
+            "from": source,
+            "to": region,
+            "rpo_accepted_ms": lag.value,
+            "lag_metric": metric,
+            "lag_measured_at": lag.at,
+        },
     )
 
 
@@ -145,12 +167,19 @@ def drill_plan(ctx: Context, region: str | None, timeout: float) -> Plan:
         raise Refused(f"no secondary to drill with in {topology.identifier}")
     target = aurora.promotable(topology, region)
     out, back = f"{home.region} → {region}", f"{region} → {home.region}"
-    ready_again = Step(f"wait until {home.region} is ready to take the writer role back", partial(_wait_ready, ctx, home, timeout), changes=False)
+    ready_again = Step(
+        f"wait until {home.region} is ready to take the writer role back",
+        partial(_wait_ready, ctx, home, timeout),
+        changes=False,
+    )
     return Plan(
         summary=f"drill: switchover {out}, then {back}; RTO measured in each direction",
         checks=readiness(ctx, topology, target),
-        steps=[*_promotion(ctx, target, home.region, allow_data_loss=False, timeout=timeout), ready_again,
-               *_promotion(ctx, home, region, allow_data_loss=False, timeout=timeout)],
+        steps=[
+            *_promotion(ctx, target, home.region, allow_data_loss=False, timeout=timeout),
+            ready_again,
+            *_promotion(ctx, home, region, allow_data_loss=False, timeout=timeout),
+        ],
         state=partial(_topology_now, ctx, region),
         next_steps=_recovery(ctx, region, back_to=home),
         details={"home": home.region, "to": region},
@@ -163,18 +192,33 @@ def dns_plan(ctx: Context, region: str | None) -> Plan:
     wanted = {r: _override(region, r) for r in checks}
     # The target first: it is always healthy before the others turn unhealthy, never all at once.
     order = sorted(checks, key=lambda r: r != region)
-    steps = [Step(f"set {checks[r].name}: {dns.describe_flags(wanted[r])}", partial(dns.set_flags, ctx, checks[r], wanted[r]), changes=True)
-             for r in order if checks[r].flags != wanted[r]]
-    verify = Step("read back the flags and the route of " + ctx.stack.cfg.domain_name, partial(_verify_dns, ctx, wanted), changes=False)
-    already = [f"{checks[r].name} is already {dns.describe_flags(wanted[r])}" for r in order if checks[r].flags == wanted[r]]
+    steps = [
+        Step(
+            f"set {checks[r].name}: {dns.describe_flags(wanted[r])}",
+            partial(dns.set_flags, ctx, checks[r], wanted[r]),
+            changes=True,
+        )
+        for r in order
+        if checks[r].flags != wanted[r]
+    ]
+    verify = Step(
+        "read back the flags and the route of " + ctx.stack.cfg.domain_name,
+        partial(_verify_dns, ctx, wanted),
+        changes=False,
+    )
+    already = [
+        f"{checks[r].name} is already {dns.describe_flags(wanted[r])}" for r in order if checks[r].flags == wanted[r]
+    ]
     summary = f"force traffic for {ctx.stack.cfg.domain_name} to {region}" if region else "release every DNS override"
     return Plan(
         summary=f"{summary} (no data moves; clients follow within the record TTL, {ctx.stack.cfg.dns_ttl_seconds} s, plus resolver caching)",
         checks=[],
         steps=[*steps, verify],
         state=partial(_flags_now, ctx),
-        next_steps=(f"re-run: {ctx.stack.command(f'dns --to {region}' if region else 'dns --release')}",
-                    f"undo: {ctx.stack.command('dns --release')}"),
+        next_steps=(
+            f"re-run: {ctx.stack.command(f'dns --to {region}' if region else 'dns --release')}",
+            f"undo: {ctx.stack.command('dns --release')}",
+        ),
         notes=already,
         details={"to": region, "changed": [checks[r].name for r in order if checks[r].flags != wanted[r]]},
     )
@@ -194,10 +238,18 @@ def readiness(ctx: Context, topology: Topology, target: Member) -> list[Check]:
 def _promotion(ctx: Context, target: Member, source: str, *, allow_data_loss: bool, timeout: float) -> list[Step]:
     label = f"{source} → {target.region}"
     return [
-        Step(aurora.promote_command(ctx, target, allow_data_loss=allow_data_loss),
-             partial(aurora.promote, ctx, target, allow_data_loss=allow_data_loss), changes=True, timed=label),
-        Step(f"wait until {target.region} is the writer{'' if allow_data_loss else ' and the global cluster available'} (timeout {timeout:.0f} s)",
-             partial(aurora.wait_for_writer, ctx, target.region, timeout, whole=not allow_data_loss), changes=False, timed=label),
+        Step(
+            aurora.promote_command(ctx, target, allow_data_loss=allow_data_loss),
+            partial(aurora.promote, ctx, target, allow_data_loss=allow_data_loss),
+            changes=True,
+            timed=label,
+        ),
+        Step(
+            f"wait until {target.region} is the writer{'' if allow_data_loss else ' and the global cluster available'} (timeout {timeout:.0f} s)",
+            partial(aurora.wait_for_writer, ctx, target.region, timeout, whole=not allow_data_loss),
+            changes=False,
+            timed=label,
+        ),
     ]
 
 
@@ -206,19 +258,34 @@ def _wait_ready(ctx: Context, member: Member, timeout: float) -> None:
         topology = aurora.read_topology(ctx, prefer=member.region)
         return readiness(ctx, topology, aurora.promotable(topology, member.region))
 
-    wait_for(f"{member.region} to be ready", read, lambda checks: all(c.ok for c in checks),
-             lambda checks: "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok) or "ready",
-             timeout=timeout, clock=ctx.clock, say=ctx.say)
+    wait_for(
+        f"{member.region} to be ready",
+        read,
+        lambda checks: all(c.ok for c in checks),
+        lambda checks: "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.ok) or "ready",
+        timeout=timeout,
+        clock=ctx.clock,
+        say=ctx.say,
+    )
 
 
 def _verify_dns(ctx: Context, wanted: dict[str, dns.Flags]) -> None:
-    checks = wait_for("the health-check flags", lambda: dns.routing_checks(ctx),
-                      lambda found: all(found[r].flags == wanted[r] for r in wanted),
-                      lambda found: ", ".join(f"{r} {dns.describe_flags(c.flags)}" for r, c in found.items()),
-                      timeout=DNS_VERIFY_TIMEOUT, clock=ctx.clock, say=ctx.say)
+    checks = wait_for(
+        "the health-check flags",
+        lambda: dns.routing_checks(ctx),
+        lambda found: all(found[r].flags == wanted[r] for r in wanted),
+        lambda found: ", ".join(f"{r} {dns.describe_flags(c.flags)}" for r, c in found.items()),
+        timeout=DNS_VERIFY_TIMEOUT,
+        clock=ctx.clock,
+        say=ctx.say,
+    )
     measured, unreadable = dns.read_health(ctx, [c for c in checks.values() if not c.overridden])
-    route = dns.resolve(dns.failover_records(ctx), {c.id: c.effective(measured.get(c.id)) for c in checks.values()},
-                        ctx.stack.cfg.domain_name, unreadable)
+    route = dns.resolve(
+        dns.failover_records(ctx),
+        {c.id: c.effective(measured.get(c.id)) for c in checks.values()},
+        ctx.stack.cfg.domain_name,
+        unreadable,
+    )
     for hop in route.path:
         ctx.say(f"  {hop}")
     ctx.say(f"  traffic goes to: {route.region or route.unknown or 'unresolved'}")
@@ -232,7 +299,10 @@ def _override(target: str | None, region: str) -> dns.Flags:
 
 def _lag_check(ctx: Context, target: Member, threshold: int) -> tuple[bool, str]:
     metric, lag = aurora.data_loss_lag(ctx, target)
-    return lag.value is not None and lag.value < threshold, f"{target.identifier}: {metric} {lag.show()} (threshold {threshold} ms)"
+    return (
+        lag.value is not None and lag.value < threshold,
+        f"{target.identifier}: {metric} {lag.show()} (threshold {threshold} ms)",
+    )
 
 
 def _region_health(ctx: Context, region: str) -> tuple[bool, str]:
@@ -242,15 +312,21 @@ def _region_health(ctx: Context, region: str) -> tuple[bool, str]:
     try:
         check = dns.routing_checks(ctx)[region]
     except Unreachable as error:
-        detail, healthy, why = f"{ctx.stack.health_check(ROUTING_CHECK, region)}: unknown", None, f"the check could not be read ({error})"
+        detail, healthy, why = (
+            f"{ctx.stack.health_check(ROUTING_CHECK, region)}: unknown",
+            None,
+            f"the check could not be read ({error})",
+        )
     else:
         measured, unreadable = dns.read_health(ctx, [check])
         healthy = check.effective(measured.get(check.id))
         flags = "" if not check.overridden else f", {dns.describe_flags(check.flags)}"
         detail, why = f"{check.name}: {dns.health_word(healthy)}{flags}", unreadable.get(check.id, "no verdict")
     if healthy is None:
-        return True, (f"{detail}; WARNING: health not verified: {why}. Passed because it is not known to be unhealthy; "
-                      f"if {region} is in fact failing, the new writer will be there: check {region}'s API and database before confirming")
+        return True, (
+            f"{detail}; WARNING: health not verified: {why}. Passed because it is not known to be unhealthy; "
+            f"if {region} is in fact failing, the new writer will be there: check {region}'s API and database before confirming"
+        )
     return healthy is True, detail
 
 
@@ -310,8 +386,12 @@ def _state_now(plan: Plan, error: Exception) -> str:
 
 def _recovery(ctx: Context, region: str, back_to: Member | None) -> tuple[str, ...]:
     """What to run after a failure: watch, read with the AWS CLI, and switch back to `back_to` if given."""
-    steps = [f"watch (AWS carries on with a started operation): {ctx.stack.command('status')}",
-             f"AWS CLI: aws rds describe-global-clusters --region {region} --global-cluster-identifier {ctx.stack.global_cluster}"]
+    steps = [
+        f"watch (AWS carries on with a started operation): {ctx.stack.command('status')}",
+        f"AWS CLI: aws rds describe-global-clusters --region {region} --global-cluster-identifier {ctx.stack.global_cluster}",
+    ]
     if back_to:
-        steps.append(f"roll back once the global cluster is available: {ctx.stack.command(f'switchover --to {back_to.region}')}")
+        steps.append(
+            f"roll back once the global cluster is available: {ctx.stack.command(f'switchover --to {back_to.region}')}"
+        )
     return tuple(steps)

@@ -45,7 +45,9 @@ def endpoints(ctx: Context) -> list[Endpoint]:
     arn = ctx.stack.cfg.arc_cluster_arn
     if not arn:
         raise UsageError("routingControl is 'arc' but arcClusterArn is not set")
-    answer = ctx.clients.call("route53-recovery-control-config", CONTROL_CONFIG_REGION, "describe_cluster", ClusterArn=arn)
+    answer = ctx.clients.call(
+        "route53-recovery-control-config", CONTROL_CONFIG_REGION, "describe_cluster", ClusterArn=arn
+    )
     found = [Endpoint(e["Region"], e["Endpoint"]) for e in answer["Cluster"].get("ClusterEndpoints", [])]
     if not found:
         raise Unreachable(f"ARC cluster {arn} lists no endpoints (status {answer['Cluster'].get('Status')})")
@@ -57,7 +59,9 @@ def on_cluster(ctx: Context, cluster: list[Endpoint], operation: str, **params: 
     reasons = []
     for endpoint in cluster:
         try:
-            return ctx.clients.call("route53-recovery-cluster", endpoint.region, operation, endpoint_url=endpoint.url, **params)
+            return ctx.clients.call(
+                "route53-recovery-cluster", endpoint.region, operation, endpoint_url=endpoint.url, **params
+            )
         except Rejected:
             raise
         except Unreachable as error:
@@ -75,7 +79,12 @@ def controls(ctx: Context, cluster: list[Endpoint]) -> dict[str, RoutingControl]
         for control in answer.get("RoutingControls", []):
             region = wanted.get(control.get("RoutingControlName", ""))
             if region:
-                found[region] = RoutingControl(region, control["RoutingControlName"], control["RoutingControlArn"], control.get("RoutingControlState"))
+                found[region] = RoutingControl(
+                    region,
+                    control["RoutingControlName"],
+                    control["RoutingControlArn"],
+                    control.get("RoutingControlState"),
+                )
         if not answer.get("NextToken"):
             break
         params = {"NextToken": answer["NextToken"]}
@@ -90,7 +99,9 @@ def set_states(ctx: Context, wanted: Mapping[str, str]) -> str:
     them together, so a safety rule such as "at least one On" judges the end state, not a half-way one."""
     cluster = endpoints(ctx)
     found = controls(ctx, cluster)
-    entries = [{"RoutingControlArn": found[region].arn, "RoutingControlState": state} for region, state in wanted.items()]
+    entries = [
+        {"RoutingControlArn": found[region].arn, "RoutingControlState": state} for region, state in wanted.items()
+    ]
     on_cluster(ctx, cluster, "update_routing_control_states", UpdateRoutingControlStateEntries=entries)
     return ", ".join(f"{found[region].name} {state}" for region, state in wanted.items())
 

@@ -137,8 +137,10 @@ def promote(ctx: Context, target: Member, *, allow_data_loss: bool) -> None:
 def promote_command(ctx: Context, target: Member, *, allow_data_loss: bool) -> str:
     """The same call as an AWS CLI command, for the plan and for operators without drctl."""
     operation = "failover-global-cluster --allow-data-loss" if allow_data_loss else "switchover-global-cluster"
-    return (f"aws rds {operation} --region {target.region} --global-cluster-identifier {ctx.stack.global_cluster} "
-            f"--target-db-cluster-identifier {target.arn}")
+    return (
+        f"aws rds {operation} --region {target.region} --global-cluster-identifier {ctx.stack.global_cluster} "
+        f"--target-db-cluster-identifier {target.arn}"
+    )
 
 
 def wait_for_writer(ctx: Context, region: str, timeout: float, *, whole: bool = True) -> Topology:
@@ -147,5 +149,7 @@ def wait_for_writer(ctx: Context, region: str, timeout: float, *, whole: bool = 
         lambda: read_topology(ctx, prefer=region),
         lambda topology: topology.settled_on(region, whole=whole),
         Topology.describe,
-        timeout=timeout, clock=ctx.clock, say=ctx.say,
+        timeout=timeout,
+        clock=ctx.clock,
+        say=ctx.say,
     )

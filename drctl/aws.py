@@ -50,16 +50,33 @@ ROUTE53_REGION = "us-east-1"
 GLOBAL_SERVICES = frozenset({"route53"})
 # Longer than one `status` pass against a dead region, shorter than a switchover's wait.
 DOWN_MEMO_SECONDS = 30.0
-CREDENTIAL_ERRORS = frozenset({
-    "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
-    "SignatureDoesNotMatch", "InvalidAccessKeyId",
-})
+CREDENTIAL_ERRORS = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
 # What botocore raises, before any request leaves the machine, when it cannot find or load credentials: a
 # missing profile, half a key pair, an expired SSO or login session, a failing credential_process.
 CREDENTIAL_LOAD_ERRORS = (
-    NoCredentialsError, PartialCredentialsError, ProfileNotFound, SSOError, TokenRetrievalError, LoginError,
-    CredentialRetrievalError, UnknownCredentialError, RefreshWithMFAUnsupportedError, MetadataRetrievalError,
-    NoAuthTokenError, InvalidConfigError, ConfigNotFound, ConfigParseError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
+    LoginError,
+    CredentialRetrievalError,
+    UnknownCredentialError,
+    RefreshWithMFAUnsupportedError,
+    MetadataRetrievalError,
+    NoAuthTokenError,
+    InvalidConfigError,
+    ConfigNotFound,
+    ConfigParseError,
 )
 RELOGIN = "assume the DR operator role again (or `aws sso login`) and re-run"
 
@@ -75,8 +92,9 @@ class Rejected(Unreachable):
 class Clients:
     """Caches one client per (service, region); the same object each time, so tests can stub it."""
 
-    def __init__(self, session: boto3.Session | None = None, endpoint_url: str | None = None,
-                 config: Config = DEFAULT_CONFIG):
+    def __init__(
+        self, session: boto3.Session | None = None, endpoint_url: str | None = None, config: Config = DEFAULT_CONFIG
+    ):
         # Created on first use: boto3.Session() already reads the profile (ProfileNotFound), and that must
         # surface inside a command, where it is reported as a credential problem.
         self._session = session
@@ -113,7 +131,11 @@ class Clients:
         with self._lock:  # boto3 sessions are not thread-safe; `status` reads from several threads
             if key not in self._cache:
                 self._cache[key] = self.session.client(
-                    service, region_name=region, endpoint_url=endpoint_url or self.endpoint(service, region), config=self.config)
+                    service,
+                    region_name=region,
+                    endpoint_url=endpoint_url or self.endpoint(service, region),
+                    config=self.config,
+                )
             return self._cache[key]
 
     def endpoint(self, service: str, region: str) -> str | None:
@@ -167,8 +189,9 @@ def first_answer(regions: Iterable[str], read: Callable[[str], T]) -> tuple[str,
 
 
 def missing_credentials(error: NoCredentialsError) -> UsageError:
-    return UsageError("no AWS credentials found: assume the DR operator role (or set AWS_PROFILE) and "
-                      f"re-run ({error})")
+    return UsageError(
+        f"no AWS credentials found: assume the DR operator role (or set AWS_PROFILE) and re-run ({error})"
+    )
 
 
 def credential_problem(error: Exception) -> UsageError:
@@ -176,12 +199,18 @@ def credential_problem(error: Exception) -> UsageError:
     if isinstance(error, NoCredentialsError):
         return missing_credentials(error)
     if isinstance(error, ProfileNotFound):
-        return UsageError(f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files: "
-                          "check AWS_PROFILE (`aws configure list-profiles`) and re-run")
+        return UsageError(
+            f"AWS profile {error.kwargs.get('profile')!r} not found in the AWS config files: "
+            "check AWS_PROFILE (`aws configure list-profiles`) and re-run"
+        )
     if isinstance(error, PartialCredentialsError):
-        return UsageError(f"incomplete AWS credentials ({error}): set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                          "(and AWS_SESSION_TOKEN for a role session), or unset them and use a profile")
+        return UsageError(
+            f"incomplete AWS credentials ({error}): set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and AWS_SESSION_TOKEN for a role session), or unset them and use a profile"
+        )
     if isinstance(error, (SSOError, TokenRetrievalError, LoginError)):
-        return UsageError(f"the AWS sign-in session has expired or is missing ({error}): run `aws sso login` "
-                          "(with the same AWS_PROFILE) and re-run")
+        return UsageError(
+            f"the AWS sign-in session has expired or is missing ({error}): run `aws sso login` "
+            "(with the same AWS_PROFILE) and re-run"
+        )
     return UsageError(f"AWS credentials could not be loaded ({type(error).__name__}: {error}): {RELOGIN}")

@@ -27,9 +27,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_TIMEOUT = 900.0  # AWS quotes minutes for a switchover or failover; 15 of them leave room
 PUBLISHED_OUTCOMES = ("ok", "failed")  # refusals and dry runs changed nothing: audit line only
 
-HELP = ("DR operations for the payment platform. Needs only AWS credentials (the DR operator role) and the stack's "
-        "config file. Exit codes: 0 done; 1 the operation failed or a pre-check refused it; 2 bad usage, nothing changed. "
-        "docs/runbook.md says which command to run when.")
+HELP = (
+    "DR operations for the payment platform. Needs only AWS credentials (the DR operator role) and the stack's "
+    "config file. Exit codes: 0 done; 1 the operation failed or a pre-check refused it; 2 bad usage, nothing changed. "
+    "docs/runbook.md says which command to run when."
+)
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=HELP, pretty_exceptions_enable=False)
 
 
@@ -58,8 +60,13 @@ class Runtime:
         for region in (self.region, target):
             if region:
                 stack.require_region(region)
-        return Context(stack, self.clients, self.clock, say=lambda line: self.console.print(line, markup=False, highlight=False),
-                       prefer=self.region or target)
+        return Context(
+            stack,
+            self.clients,
+            self.clock,
+            say=lambda line: self.console.print(line, markup=False, highlight=False),
+            prefer=self.region or target,
+        )
 
 
 def _version(value: bool) -> None:
@@ -71,19 +78,39 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")] = False,
-    stack: Annotated[str | None, typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")] = None,
-    config_file: Annotated[Path | None, typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")] = None,
-    project_dir: Annotated[Path | None, typer.Option(file_okay=False, envvar="DRCTL_PROJECT_DIR",
-                                                        help="Where Pulumi.<stack>.yaml lives (default: the current directory).")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+    stack: Annotated[
+        str | None, typer.Option(help="Stack name: reads Pulumi.<stack>.yaml from the project directory.")
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="A stack config file to read instead of --stack.")
+    ] = None,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            envvar="DRCTL_PROJECT_DIR",
+            help="Where Pulumi.<stack>.yaml lives (default: the current directory).",
+        ),
+    ] = None,
     audit_log: Annotated[Path, typer.Option(help="Local audit file, one JSON line per action.")] = DEFAULT_AUDIT_LOG,
-    region: Annotated[str | None, typer.Option("--region", metavar="REGION",
-                                                  help="A stack region known to answer: STS and global reads ask it first "
-                                                       "(default: the command's --to region, then dataHomeRegion). "
-                                                       "The profile's default region is never used.")] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            metavar="REGION",
+            help="A stack region known to answer: STS and global reads ask it first "
+            "(default: the command's --to region, then dataHomeRegion). "
+            "The profile's default region is never used.",
+        ),
+    ] = None,
 ) -> None:
     runtime = ctx.obj if isinstance(ctx.obj, Runtime) else Runtime.default()
-    ctx.obj = replace(runtime, stack=stack, config_file=config_file, project_dir=project_dir, audit_log=audit_log, region=region)
+    ctx.obj = replace(
+        runtime, stack=stack, config_file=config_file, project_dir=project_dir, audit_log=audit_log, region=region
+    )
 
 
 def reports_errors(command: F) -> F:
@@ -115,7 +142,9 @@ Yes = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")
 
 @app.command()
 @reports_errors
-def status(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def status(
+    ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False
+) -> None:
     """Writer, replication lag of every data store, health checks, where DNS sends traffic, and a verdict."""
     runtime, context = _open(ctx)
     identity, unknown = _operator(context)
@@ -128,7 +157,9 @@ def status(ctx: typer.Context, json_output: Annotated[bool, typer.Option("--json
     else:
         render.status(runtime.console, report)
     # Read-only: an audit line (who looked, what they saw), never a notification.
-    event = Event.now(context, identity, "status", {"json": json_output}, "ok", {"verdict": report.verdict, "reasons": report.reasons})
+    event = Event.now(
+        context, identity, "status", {"json": json_output}, "ok", {"verdict": report.verdict, "reasons": report.reasons}
+    )
     try:
         audit = append_audit(runtime.audit_log, event, {})
     except OSError as error:
@@ -150,9 +181,17 @@ def _operator(ctx: Context) -> tuple[Identity, str | None]:
 
 @app.command()
 @reports_errors
-def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The secondary region to make the writer.")],
-               dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT,
-               if_needed: Annotated[bool, typer.Option("--if-needed", help="Succeed without change when REGION already is the writer (for `pulumi up`).")] = False) -> None:
+def switchover(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", metavar="REGION", help="The secondary region to make the writer.")],
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    if_needed: Annotated[
+        bool,
+        typer.Option("--if-needed", help="Succeed without change when REGION already is the writer (for `pulumi up`)."),
+    ] = False,
+) -> None:
     """Planned role swap with no data loss (Aurora managed switchover, RPO 0)."""
     runtime, context = _open(ctx, to)
     if if_needed:
@@ -160,16 +199,29 @@ def switchover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metav
         if writer is not None and writer.region == to:
             runtime.console.print(f"{to} is already the writer: nothing to do", highlight=False)
             return
-    _act(runtime, context, "switchover", {"to": to, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.switchover_plan(context, to, timeout),
-         dry_run=dry_run, confirm=_asks(yes, f"Make {to} the writer?"))
+    _act(
+        runtime,
+        context,
+        "switchover",
+        {"to": to, "dry_run": dry_run, "timeout": timeout},
+        lambda: actions.switchover_plan(context, to, timeout),
+        dry_run=dry_run,
+        confirm=_asks(yes, f"Make {to} the writer?"),
+    )
 
 
 @app.command()
 @reports_errors
-def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="REGION", help="The surviving region to promote.")],
-             allow_data_loss: Annotated[bool, typer.Option("--allow-data-loss", help="Required: accept losing unreplicated writes.")] = False,
-             dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+def failover(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", metavar="REGION", help="The surviving region to promote.")],
+    allow_data_loss: Annotated[
+        bool, typer.Option("--allow-data-loss", help="Required: accept losing unreplicated writes.")
+    ] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
     """Unplanned failover for a lost primary (Aurora managed failover, loses what had not replicated).
     Every call goes to the surviving REGION first (or --region), never to the profile's default region."""
     runtime, context = _open(ctx, to)
@@ -178,19 +230,43 @@ def failover(ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar
         raise UsageError(
             f"failover promotes {to} at once and loses every write the current primary had not yet replicated. "
             f"If the primary still works, run a switchover instead (RPO 0): {stack.command(f'switchover --to {to}')}. "
-            f"If the primary region is lost, re-run with --allow-data-loss: {stack.command(f'failover --to {to} --allow-data-loss')}")
-    _act(runtime, context, "failover", {"to": to, "allow_data_loss": True, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.failover_plan(context, to, timeout),
-         dry_run=dry_run, confirm=_typed(yes, to))
+            f"If the primary region is lost, re-run with --allow-data-loss: {stack.command(f'failover --to {to} --allow-data-loss')}"
+        )
+    _act(
+        runtime,
+        context,
+        "failover",
+        {"to": to, "allow_data_loss": True, "dry_run": dry_run, "timeout": timeout},
+        lambda: actions.failover_plan(context, to, timeout),
+        dry_run=dry_run,
+        confirm=_typed(yes, to),
+    )
 
 
 @app.command()
 @reports_errors
-def dns(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="Send all traffic to this region: hold every region ahead of it.")] = None,
-        release: Annotated[bool, typer.Option("--release", help="Release every hold, behind the drain gate (as failback).")] = False,
-        force: Annotated[bool, typer.Option("--force", help="With --release: release although replication has not drained.")] = False,
-        route53: Annotated[bool, typer.Option("--route53", help="Fallback: Route 53 health-check flags instead of holds (needs Route 53's control plane, us-east-1).")] = False,
-        dry_run: DryRun = False, yes: Yes = False) -> None:
+def dns(
+    ctx: typer.Context,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="REGION", help="Send all traffic to this region: hold every region ahead of it."),
+    ] = None,
+    release: Annotated[
+        bool, typer.Option("--release", help="Release every hold, behind the drain gate (as failback).")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --release: release although replication has not drained.")
+    ] = False,
+    route53: Annotated[
+        bool,
+        typer.Option(
+            "--route53",
+            help="Fallback: Route 53 health-check flags instead of holds (needs Route 53's control plane, us-east-1).",
+        ),
+    ] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> None:
     """Move traffic, no data moves: CloudWatch holds in the other regions (Route 53's data plane acts on them);
     with routingControl "arc" also ARC routing controls; --route53: the health-check flags instead."""
     if (to is None) != release:
@@ -201,52 +277,118 @@ def dns(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metav
         raise UsageError("--force applies to the holds, not to --route53 (the flags have no drain gate)")
     runtime, context = _open(ctx, to)
     if route53:
-        _act(runtime, context, "dns", {"to": to, "release": release, "route53": True, "dry_run": dry_run},
-             lambda: actions.dns_plan(context, to),
-             dry_run=dry_run, confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every Route 53 override?"))
+        _act(
+            runtime,
+            context,
+            "dns",
+            {"to": to, "release": release, "route53": True, "dry_run": dry_run},
+            lambda: actions.dns_plan(context, to),
+            dry_run=dry_run,
+            confirm=_asks(yes, f"Send all traffic to {to}?" if to else "Release every Route 53 override?"),
+        )
     elif to:
-        _act(runtime, context, "dns", {"to": to, "dry_run": dry_run}, lambda: traffic.hold_plan(context, to),
-             dry_run=dry_run, confirm=_asks(yes, f"Hold every region ahead of {to} and send all traffic there?"))
+        _act(
+            runtime,
+            context,
+            "dns",
+            {"to": to, "dry_run": dry_run},
+            lambda: traffic.hold_plan(context, to),
+            dry_run=dry_run,
+            confirm=_asks(yes, f"Hold every region ahead of {to} and send all traffic there?"),
+        )
     else:
         command = context.stack.command("dns --release")
-        _act(runtime, context, "dns", {"release": True, "force": force, "dry_run": dry_run},
-             lambda: traffic.release_plan(context, None, force=force, command=command),
-             dry_run=dry_run, confirm=_asks(yes, "Release every hold?"))
+        _act(
+            runtime,
+            context,
+            "dns",
+            {"release": True, "force": force, "dry_run": dry_run},
+            lambda: traffic.release_plan(context, None, force=force, command=command),
+            dry_run=dry_run,
+            confirm=_asks(yes, "Release every hold?"),
+        )
 
 
 @app.command()
 @reports_errors
-def failback(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="The held region to let traffic back into (default: primaryRegion).")] = None,
-             force: Annotated[bool, typer.Option("--force", help="Release although replication has not drained or the region is not seen serving.")] = False,
-             dry_run: DryRun = False, yes: Yes = False) -> None:
+def failback(
+    ctx: typer.Context,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", metavar="REGION", help="The held region to let traffic back into (default: primaryRegion)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Release although replication has not drained or the region is not seen serving."),
+    ] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> None:
     """Release the hold on a region (traffic returns) once DynamoDB, S3, Aurora and the ledger have drained into it and it serves."""
     runtime, context = _open(ctx, to)
     target = to or context.stack.cfg.primary.name
     command = context.stack.command(f"failback --to {target}")
-    _act(runtime, context, "failback", {"to": target, "force": force, "dry_run": dry_run},
-         lambda: traffic.release_plan(context, [target], force=force, command=command),
-         dry_run=dry_run, confirm=_asks(yes, f"Let traffic back into {target}?"))
+    _act(
+        runtime,
+        context,
+        "failback",
+        {"to": target, "force": force, "dry_run": dry_run},
+        lambda: traffic.release_plan(context, [target], force=force, command=command),
+        dry_run=dry_run,
+        confirm=_asks(yes, f"Let traffic back into {target}?"),
+    )
 
 
 @app.command()
 @reports_errors
-def drill(ctx: typer.Context, to: Annotated[str | None, typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")] = None,
-          dry_run: DryRun = False, yes: Yes = False, timeout: Timeout = DEFAULT_TIMEOUT) -> None:
+def drill(
+    ctx: typer.Context,
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="REGION", help="The secondary to drill with (default: the first).")
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
+) -> None:
     """Game day: switchover to a secondary and back, measuring the RTO of each direction."""
     runtime, context = _open(ctx, to)
-    _act(runtime, context, "drill", {"to": to, "dry_run": dry_run, "timeout": timeout},
-         lambda: actions.drill_plan(context, to, timeout),
-         dry_run=dry_run, confirm=_asks(yes, "Run the drill (two switchovers)?"))
+    _act(
+        runtime,
+        context,
+        "drill",
+        {"to": to, "dry_run": dry_run, "timeout": timeout},
+        lambda: actions.drill_plan(context, to, timeout),
+        dry_run=dry_run,
+        confirm=_asks(yes, "Run the drill (two switchovers)?"),
+    )
 
 
 @app.command()
 @reports_errors
-def reconcile(ctx: typer.Context,
-              since: Annotated[str | None, typer.Option(metavar="TIME", help="Only payments accepted at or after this ISO 8601 time (UTC if no offset).")] = None,
-              region: Annotated[str | None, typer.Option("--region", metavar="REGION", help="The surviving region whose DynamoDB is read (default: the writer's).")] = None,
-              db_host: Annotated[str | None, typer.Option(help="Connect here instead of the writer's endpoint (a tunnel); the IAM token stays the writer's.")] = None,
-              db_port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port with --db-host.")] = None,
-              dry_run: DryRun = False, yes: Yes = False) -> None:
+def reconcile(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="TIME", help="Only payments accepted at or after this ISO 8601 time (UTC if no offset)."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region", metavar="REGION", help="The surviving region whose DynamoDB is read (default: the writer's)."
+        ),
+    ] = None,
+    db_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Connect here instead of the writer's endpoint (a tunnel); the IAM token stays the writer's."
+        ),
+    ] = None,
+    db_port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port with --db-host.")] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> None:
     """After a failover: post to the ledger the accepted payments DynamoDB holds and the ledger lacks (idempotent)."""
     runtime, context = _open(ctx)
     start = _utc(since) if since else None
@@ -262,8 +404,17 @@ def reconcile(ctx: typer.Context,
         return plan
 
     try:
-        _act(runtime, context, "reconcile", {"since": since, "region": region, "dry_run": dry_run}, build, dry_run=dry_run,
-             confirm=lambda: yes or not any(changes) or typer.confirm("Post the missing transactions to the ledger?", default=False))
+        _act(
+            runtime,
+            context,
+            "reconcile",
+            {"since": since, "region": region, "dry_run": dry_run},
+            build,
+            dry_run=dry_run,
+            confirm=lambda: (
+                yes or not any(changes) or typer.confirm("Post the missing transactions to the ledger?", default=False)
+            ),
+        )
     finally:
         for session in sessions:
             session.close()
@@ -277,8 +428,16 @@ def _utc(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _act(runtime: Runtime, ctx: Context, command: str, args: dict[str, Any], build: Callable[[], Plan], *,
-         dry_run: bool, confirm: Callable[[], bool]) -> None:
+def _act(
+    runtime: Runtime,
+    ctx: Context,
+    command: str,
+    args: dict[str, Any],
+    build: Callable[[], Plan],
+    *,
+    dry_run: bool,
+    confirm: Callable[[], bool],
+) -> None:
     """Shared by every action: plan, show, confirm, execute, then notify and audit however it ended."""
     identity = whoami(ctx)
     runtime.console.print(f"operator {identity.arn}", highlight=False)
@@ -344,6 +503,8 @@ def _asks(yes: bool, question: str) -> Callable[[], bool]:
 
 def _typed(yes: bool, region: str) -> Callable[[], bool]:
     """A failover loses data: the operator types the region's name, a reflex 'y' is not enough."""
-    return lambda: yes or typer.prompt(f"Type the region name ({region}) to fail over to it", default="", show_default=False).strip() == region
-
-
+    return lambda: (
+        yes
+        or typer.prompt(f"Type the region name ({region}) to fail over to it", default="", show_default=False).strip()
+        == region
+    )

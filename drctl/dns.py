@@ -64,13 +64,22 @@ class Route:
 
 def find_checks(ctx: Context) -> dict[tuple[str, str], HealthCheck]:
     """The stack's checks by (kind, region), found by their Name tag."""
-    wanted = {ctx.stack.health_check(kind, region): (kind, region) for region in ctx.stack.regions for kind in routing.REGION_CHECK_KINDS}
+    wanted = {
+        ctx.stack.health_check(kind, region): (kind, region)
+        for region in ctx.stack.regions
+        for kind in routing.REGION_CHECK_KINDS
+    }
     configs = {check["Id"]: check for check in _all_health_checks(ctx)}
     ids = list(configs)
     found: dict[tuple[str, str], HealthCheck] = {}
     for start in range(0, len(ids), TAGS_PER_CALL):
-        answer = ctx.clients.call("route53", ROUTE53_REGION, "list_tags_for_resources",
-                                  ResourceType="healthcheck", ResourceIds=ids[start:start + TAGS_PER_CALL])
+        answer = ctx.clients.call(
+            "route53",
+            ROUTE53_REGION,
+            "list_tags_for_resources",
+            ResourceType="healthcheck",
+            ResourceIds=ids[start : start + TAGS_PER_CALL],
+        )
         for tag_set in answer["ResourceTagSets"]:
             name = next((t["Value"] for t in tag_set.get("Tags", []) if t["Key"] == "Name"), None)
             if name in wanted:
@@ -92,15 +101,20 @@ def read_health(ctx: Context, checks: list[HealthCheck]) -> tuple[dict[str, bool
 
     Unreadable is most likely when us-east-1 is degraded: the metric is only there (METRIC_TYPES).
     """
-    queries = {c.id: MetricQuery("AWS/Route53", "HealthCheckStatus", {"HealthCheckId": c.id}, "Minimum")
-               for c in checks if c.type in METRIC_TYPES}
+    queries = {
+        c.id: MetricQuery("AWS/Route53", "HealthCheckStatus", {"HealthCheckId": c.id}, "Minimum")
+        for c in checks
+        if c.type in METRIC_TYPES
+    }
     metrics: dict[str, Measurement] = {}
     metric_error: str | None = None
     try:
         metrics = latest(ctx.clients, ROUTE53_REGION, queries)
     except Unreachable as error:
-        metric_error = (f"CloudWatch {ROUTE53_REGION}, the only region with Route 53's HealthCheckStatus metric, "
-                        f"did not answer ({error})")
+        metric_error = (
+            f"CloudWatch {ROUTE53_REGION}, the only region with Route 53's HealthCheckStatus metric, "
+            f"did not answer ({error})"
+        )
     measured: dict[str, bool | None] = {}
     why: dict[str, str] = {}
     for check in checks:
@@ -108,8 +122,10 @@ def read_health(ctx: Context, checks: list[HealthCheck]) -> tuple[dict[str, bool
             value = metrics[check.id].value if check.id in metrics else None
             measured[check.id] = None if value is None else value >= 1
             if value is None:
-                why[check.id] = metric_error or (f"no HealthCheckStatus datapoint in CloudWatch {ROUTE53_REGION} "
-                                                 f"in the last {WINDOW.total_seconds() / 60:g} minutes")
+                why[check.id] = metric_error or (
+                    f"no HealthCheckStatus datapoint in CloudWatch {ROUTE53_REGION} "
+                    f"in the last {WINDOW.total_seconds() / 60:g} minutes"
+                )
         else:
             measured[check.id], reason = _status(ctx, check)
             if reason:
@@ -119,13 +135,23 @@ def read_health(ctx: Context, checks: list[HealthCheck]) -> tuple[dict[str, bool
 
 def set_flags(ctx: Context, check: HealthCheck, flags: Flags) -> None:
     # HealthCheckVersion makes Route 53 refuse the update if someone changed the check meanwhile.
-    ctx.clients.call("route53", ROUTE53_REGION, "update_health_check", HealthCheckId=check.id,
-                     HealthCheckVersion=check.version, Disabled=flags[0], Inverted=flags[1])
+    ctx.clients.call(
+        "route53",
+        ROUTE53_REGION,
+        "update_health_check",
+        HealthCheckId=check.id,
+        HealthCheckVersion=check.version,
+        Disabled=flags[0],
+        Inverted=flags[1],
+    )
 
 
 def describe_flags(flags: Flags) -> str:
-    return {NORMAL: "normal (checkers decide)", ALWAYS_HEALTHY: "always healthy (Disabled)",
-            ALWAYS_UNHEALTHY: "always unhealthy (Disabled + Inverted)"}.get(flags, f"Disabled={flags[0]} Inverted={flags[1]}")
+    return {
+        NORMAL: "normal (checkers decide)",
+        ALWAYS_HEALTHY: "always healthy (Disabled)",
+        ALWAYS_UNHEALTHY: "always unhealthy (Disabled + Inverted)",
+    }.get(flags, f"Disabled={flags[0]} Inverted={flags[1]}")
 
 
 def failover_records(ctx: Context) -> list[dict[str, Any]]:
@@ -137,12 +163,20 @@ def failover_records(ctx: Context) -> list[dict[str, Any]]:
         records += [r for r in answer["ResourceRecordSets"] if r.get("Failover") and r["Type"] == "A"]
         if not answer.get("IsTruncated"):
             return records
-        params = {"HostedZoneId": zone, "StartRecordName": answer["NextRecordName"], "StartRecordType": answer["NextRecordType"],
-                  **({"StartRecordIdentifier": answer["NextRecordIdentifier"]} if answer.get("NextRecordIdentifier") else {})}
+        params = {
+            "HostedZoneId": zone,
+            "StartRecordName": answer["NextRecordName"],
+            "StartRecordType": answer["NextRecordType"],
+            **({"StartRecordIdentifier": answer["NextRecordIdentifier"]} if answer.get("NextRecordIdentifier") else {}),
+        }
 
 
-def resolve(records: list[dict[str, Any]], healthy: Mapping[str, bool | None], name: str,
-            unreadable: Mapping[str, str] | None = None) -> Route:
+def resolve(
+    records: list[dict[str, Any]],
+    healthy: Mapping[str, bool | None],
+    name: str,
+    unreadable: Mapping[str, str] | None = None,
+) -> Route:
     """Where Route 53 sends `name` now, following nested failover pairs (3+ regions) to a region.
 
     Route 53 answers with the PRIMARY unless it is unhealthy and the SECONDARY is not (every record
@@ -181,7 +215,9 @@ def resolve(records: list[dict[str, Any]], healthy: Mapping[str, bool | None], n
         primary, secondary = pair.get("PRIMARY"), pair.get("SECONDARY")
         read = {role: record_health(r, seen) for role, r in pair.items()}
         health = {role: h for role, (h, _) in read.items()}
-        states = ", ".join(f"{role} {r.get('SetIdentifier')} {health_word(health[role])}" for role, r in sorted(pair.items()))
+        states = ", ".join(
+            f"{role} {r.get('SetIdentifier')} {health_word(health[role])}" for role, r in sorted(pair.items())
+        )
         if primary is None or secondary is None:
             chosen = primary or secondary
         elif health["PRIMARY"] is True or health["SECONDARY"] is False:
@@ -218,9 +254,15 @@ def _all_health_checks(ctx: Context) -> Iterator[dict[str, Any]]:
 
 def _health_check(raw: dict[str, Any], name: str, kind: str, region: str) -> HealthCheck:
     config = raw["HealthCheckConfig"]
-    return HealthCheck(id=raw["Id"], name=name, kind=kind, region=region, type=config["Type"],
-                       flags=(bool(config.get("Disabled")), bool(config.get("Inverted"))),
-                       version=int(raw.get("HealthCheckVersion", 1)))
+    return HealthCheck(
+        id=raw["Id"],
+        name=name,
+        kind=kind,
+        region=region,
+        type=config["Type"],
+        flags=(bool(config.get("Disabled")), bool(config.get("Inverted"))),
+        version=int(raw.get("HealthCheckVersion", 1)),
+    )
 
 
 def _status(ctx: Context, check: HealthCheck) -> tuple[bool | None, str | None]:

@@ -72,7 +72,10 @@ class Reading:
             return "; ".join(bad)
         skipped = [i.line() for i in self.items if i.ok is None]
         good = [i.line() for i in self.items if i.ok]
-        return "; ".join([*(["drained: " + ", ".join(good)] if good else []), *(f"skipped: {s}" for s in skipped)]) or "nothing to read"
+        return (
+            "; ".join([*(["drained: " + ", ".join(good)] if good else []), *(f"skipped: {s}" for s in skipped)])
+            or "nothing to read"
+        )
 
 
 def gate(ctx: Context, target: str) -> list[Reading]:
@@ -90,8 +93,12 @@ def _dynamodb(ctx: Context, target: str) -> list[Item]:
     threshold = ctx.stack.cfg.replication_lag_threshold_ms
     items = []
     for sender in ctx.stack.holders(target):
-        queries = {table: MetricQuery("AWS/DynamoDB", "ReplicationLatency", {"TableName": table, "ReceivingRegion": target}, "Maximum")
-                   for table in ctx.stack.tables}
+        queries = {
+            table: MetricQuery(
+                "AWS/DynamoDB", "ReplicationLatency", {"TableName": table, "ReceivingRegion": target}, "Maximum"
+            )
+            for table in ctx.stack.tables
+        }
         metric = f"AWS/DynamoDB ReplicationLatency ReceivingRegion={target}, in {sender}"
         read = _latest(ctx, sender, queries)
         for table in ctx.stack.tables:
@@ -112,9 +119,15 @@ def _s3(ctx: Context, target: str) -> list[Item]:
     rule = ctx.stack.replication_rule(target)
     for source in ctx.stack.holders(target):
         pairs = dict(zip(ctx.stack.buckets(source), ctx.stack.buckets(target), strict=True))
-        queries = {bucket: MetricQuery("AWS/S3", "OperationsPendingReplication",
-                                       {"SourceBucket": bucket, "DestinationBucket": destination, "RuleId": rule}, "Maximum")
-                   for bucket, destination in pairs.items()}
+        queries = {
+            bucket: MetricQuery(
+                "AWS/S3",
+                "OperationsPendingReplication",
+                {"SourceBucket": bucket, "DestinationBucket": destination, "RuleId": rule},
+                "Maximum",
+            )
+            for bucket, destination in pairs.items()
+        }
         read = _latest(ctx, source, queries)
         for bucket, destination in pairs.items():
             what = f"{bucket} → {destination}"
@@ -137,7 +150,9 @@ def _aurora(ctx: Context, target: str) -> list[Item]:
         return [Item(what, "DescribeGlobalClusters", f"global cluster unreadable: {error}", False)]
     member: Member | None = topology.member(target)
     if member is None:
-        return [Item(what, "DescribeGlobalClusters", f"not a member of {topology.identifier} (still rejoining?)", False)]
+        return [
+            Item(what, "DescribeGlobalClusters", f"not a member of {topology.identifier} (still rejoining?)", False)
+        ]
     if member.is_writer:
         return [Item(what, "DescribeGlobalClusters", "the writer: no lag", True)]
     try:
@@ -153,13 +168,21 @@ def _ledger(ctx: Context) -> list[Item]:
     for region in ctx.stack.regions:
         metric = f"{LEDGER_NAMESPACE} {LEDGER_METRIC}, in {region}"
         try:
-            listed = ctx.clients.call("cloudwatch", region, "list_metrics", Namespace=LEDGER_NAMESPACE, MetricName=LEDGER_METRIC)
+            listed = ctx.clients.call(
+                "cloudwatch", region, "list_metrics", Namespace=LEDGER_NAMESPACE, MetricName=LEDGER_METRIC
+            )
         except Unreachable as error:
             items.append(Item(f"ledger in {region}", metric, f"CloudWatch did not answer: {error}", False))
             continue
-        queries = {tuple((d["Name"], d["Value"]) for d in m.get("Dimensions", [])):
-                   MetricQuery(LEDGER_NAMESPACE, LEDGER_METRIC, dict((d["Name"], d["Value"]) for d in m.get("Dimensions", [])), "Maximum")
-                   for m in listed.get("Metrics", [])}
+        queries = {
+            tuple((d["Name"], d["Value"]) for d in m.get("Dimensions", [])): MetricQuery(
+                LEDGER_NAMESPACE,
+                LEDGER_METRIC,
+                dict((d["Name"], d["Value"]) for d in m.get("Dimensions", [])),
+                "Maximum",
+            )
+            for m in listed.get("Metrics", [])
+        }
         read = _latest(ctx, region, queries)
         if isinstance(read, str):
             items.append(Item(f"ledger in {region}", metric, read, False))
@@ -169,10 +192,23 @@ def _ledger(ctx: Context) -> list[Item]:
                 continue
             deployed = True
             where = ", ".join(f"{k}={v}" for k, v in dimensions) or "ledger"
-            items.append(Item(f"{where} in {region}", metric, f"{measurement.value:g} s (threshold {LEDGER_DRAINED_SECONDS:g} s)",
-                              measurement.value <= LEDGER_DRAINED_SECONDS))
+            items.append(
+                Item(
+                    f"{where} in {region}",
+                    metric,
+                    f"{measurement.value:g} s (threshold {LEDGER_DRAINED_SECONDS:g} s)",
+                    measurement.value <= LEDGER_DRAINED_SECONDS,
+                )
+            )
     if not deployed and all(item.ok is not False for item in items):
-        return [Item("ledger poster", f"{LEDGER_NAMESPACE} {LEDGER_METRIC}", f"{NO_DATA} in any region: not deployed, skipped", None)]
+        return [
+            Item(
+                "ledger poster",
+                f"{LEDGER_NAMESPACE} {LEDGER_METRIC}",
+                f"{NO_DATA} in any region: not deployed, skipped",
+                None,
+            )
+        ]
     return items
 
 
@@ -181,15 +217,24 @@ def _health(ctx: Context, target: str) -> list[Item]:
     items = []
     for holder in ctx.stack.holders(target):
         metric = f"{routing.CANARY_NAMESPACE} {routing.CANARY_METRIC} {routing.CANARY_DIMENSION}={target}, in {holder}"
-        read = _latest(ctx, holder, {target: MetricQuery(routing.CANARY_NAMESPACE, routing.CANARY_METRIC,
-                                                         {routing.CANARY_DIMENSION: target}, "Minimum")})
+        read = _latest(
+            ctx,
+            holder,
+            {
+                target: MetricQuery(
+                    routing.CANARY_NAMESPACE, routing.CANARY_METRIC, {routing.CANARY_DIMENSION: target}, "Minimum"
+                )
+            },
+        )
         if isinstance(read, str):
             items.append(Item(f"canary in {holder}", metric, read, None))
         elif read[target].value is None:
             items.append(Item(f"canary in {holder}", metric, NO_DATA, None))
         else:
             healthy = read[target].value >= 1
-            items.append(Item(f"canary in {holder}", metric, "every probe healthy" if healthy else "a probe failed", healthy))
+            items.append(
+                Item(f"canary in {holder}", metric, "every probe healthy" if healthy else "a probe failed", healthy)
+            )
     items.append(_route53_api(ctx, target))
     if not any(item.ok for item in items) and all(item.ok is not False for item in items):
         items.append(Item(f"{target} /health", "canary and Route 53", "unknown: no reading says it serves", False))
@@ -216,4 +261,3 @@ def _latest(ctx: Context, region: str, queries: Mapping[K, MetricQuery]) -> dict
         return latest(ctx.clients, region, queries)
     except Unreachable as error:
         return f"CloudWatch did not answer: {error}"
-

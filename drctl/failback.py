@@ -32,17 +32,23 @@ def copy_name(stack: Stack, region: str, day: date) -> str:
 
 
 def find_command(region: str, cluster: str) -> str:
-    query = (f"DBClusterSnapshots[?starts_with(DBClusterSnapshotIdentifier, '{snapshot_prefix(cluster)}')]"
-             ".[DBClusterSnapshotIdentifier,SnapshotCreateTime,Status]")
-    return (f"aws rds describe-db-cluster-snapshots --region {region} --snapshot-type automated "
-            f'--db-cluster-identifier {cluster} --query "{query}" --output text')
+    query = (
+        f"DBClusterSnapshots[?starts_with(DBClusterSnapshotIdentifier, '{snapshot_prefix(cluster)}')]"
+        ".[DBClusterSnapshotIdentifier,SnapshotCreateTime,Status]"
+    )
+    return (
+        f"aws rds describe-db-cluster-snapshots --region {region} --snapshot-type automated "
+        f'--db-cluster-identifier {cluster} --query "{query}" --output text'
+    )
 
 
 def copy_command(stack: Stack, region: str, cluster: str, day: date) -> str:
     # Same region, no --kms-key-id: the copy stays encrypted with the region's key, as the source is.
-    return (f"aws rds copy-db-cluster-snapshot --region {region} "
-            f"--source-db-cluster-snapshot-identifier {snapshot_prefix(cluster)}{TIMESTAMP} "
-            f"--target-db-cluster-snapshot-identifier {copy_name(stack, region, day)}")
+    return (
+        f"aws rds copy-db-cluster-snapshot --region {region} "
+        f"--source-db-cluster-snapshot-identifier {snapshot_prefix(cluster)}{TIMESTAMP} "
+        f"--target-db-cluster-snapshot-identifier {copy_name(stack, region, day)}"
+    )
 
 
 def preserve_lost_writes(stack: Stack, region: str, cluster: str, day: date) -> tuple[str, ...]:

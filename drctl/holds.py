@@ -67,15 +67,21 @@ def read(ctx: Context) -> dict[str, RegionHold]:
     for holder in ctx.stack.regions:
         names = {ctx.stack.hold_alarm(held): held for held in ctx.stack.regions if held != holder}
         try:
-            answer = ctx.clients.call("cloudwatch", holder, "describe_alarms", AlarmNames=list(names), AlarmTypes=["MetricAlarm"])
+            answer = ctx.clients.call(
+                "cloudwatch", holder, "describe_alarms", AlarmNames=list(names), AlarmTypes=["MetricAlarm"]
+            )
         except Unreachable as error:
             for name, held in names.items():
                 found[(held, holder)] = Hold(held, holder, name, None, f"CloudWatch did not answer: {error}")
             continue
         states = {alarm["AlarmName"]: alarm["StateValue"] for alarm in answer.get("MetricAlarms", [])}
         for name, held in names.items():
-            found[(held, holder)] = Hold(held, holder, name, states.get(name), None if name in states else f"alarm {name} not found")
-    return {held: RegionHold(held, tuple(found[(held, h)] for h in ctx.stack.holders(held))) for held in ctx.stack.regions}
+            found[(held, holder)] = Hold(
+                held, holder, name, states.get(name), None if name in states else f"alarm {name} not found"
+            )
+    return {
+        held: RegionHold(held, tuple(found[(held, h)] for h in ctx.stack.holders(held))) for held in ctx.stack.regions
+    }
 
 
 def publish(ctx: Context, held: str, value: float) -> dict[str, str]:
@@ -88,12 +94,21 @@ def publish(ctx: Context, held: str, value: float) -> dict[str, str]:
     """
     now = datetime.now(UTC)
     stamps = [now] if value == routing.HELD else [now, now.replace(second=0, microsecond=0) + timedelta(minutes=1)]
-    data = [{"MetricName": routing.HELD_OUT_METRIC, "Dimensions": [{"Name": routing.HELD_OUT_DIMENSION, "Value": held}],
-             "Value": value, "Timestamp": stamp} for stamp in stamps]
+    data = [
+        {
+            "MetricName": routing.HELD_OUT_METRIC,
+            "Dimensions": [{"Name": routing.HELD_OUT_DIMENSION, "Value": held}],
+            "Value": value,
+            "Timestamp": stamp,
+        }
+        for stamp in stamps
+    ]
     results = {}
     for holder in ctx.stack.holders(held):
         try:
-            ctx.clients.call("cloudwatch", holder, "put_metric_data", Namespace=routing.ROUTING_NAMESPACE, MetricData=data)
+            ctx.clients.call(
+                "cloudwatch", holder, "put_metric_data", Namespace=routing.ROUTING_NAMESPACE, MetricData=data
+            )
             results[holder] = "published"
         except Unreachable as error:
             results[holder] = f"not published: {error}"

@@ -26,7 +26,7 @@ def launcher(python: Path, checkout: Path) -> str:
         f"# drctl launcher written by `make drctl` in {checkout}; delete this file to uninstall.\n"
         f"PYTHONPATH={shlex.quote(str(checkout))}${{PYTHONPATH:+:$PYTHONPATH}}\n"
         "export PYTHONPATH\n"
-        f"exec {shlex.quote(str(python))} -P -m drctl \"$@\"\n"
+        f'exec {shlex.quote(str(python))} -P -m drctl "$@"\n'
     )
 
 
@@ -47,7 +47,9 @@ def on_path(bindir: Path, path: str | None = None) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drctl.install", description=__doc__.splitlines()[0])
-    parser.add_argument("--bindir", type=Path, default=DEFAULT_BINDIR, help="where to put the launcher (default: ~/.local/bin)")
+    parser.add_argument(
+        "--bindir", type=Path, default=DEFAULT_BINDIR, help="where to put the launcher (default: ~/.local/bin)"
+    )
     args = parser.parse_args(argv)
     target = install(args.bindir, Path(sys.executable))
     print(f"installed {target}: runs {sys.executable} -m drctl from {CHECKOUT}")

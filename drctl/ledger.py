@@ -69,10 +69,14 @@ def find_writer(ctx: Context, region: str | None) -> ledger_db.Writer:
     topology = aurora.read_topology(ctx, prefer=region)
     writer = topology.writer
     if writer is None:
-        raise Refused(f"no writer in {topology.describe()}: reconcile once the failover has completed ({ctx.stack.command('status')})")
+        raise Refused(
+            f"no writer in {topology.describe()}: reconcile once the failover has completed ({ctx.stack.command('status')})"
+        )
     answer = ctx.clients.call("rds", writer.region, "describe_db_clusters", DBClusterIdentifier=writer.identifier)
     cluster = answer["DBClusters"][0]
-    return ledger_db.Writer(writer.identifier, writer.region, cluster["Endpoint"], int(cluster.get("Port") or ledger_db.PORT))
+    return ledger_db.Writer(
+        writer.identifier, writer.region, cluster["Endpoint"], int(cluster.get("Port") or ledger_db.PORT)
+    )
 
 
 # The acceptance records the payment function writes first (functions/payment_validation/payment_store.py):
@@ -80,10 +84,16 @@ def find_writer(ctx: Context, region: str | None) -> ledger_db.Writer:
 ACCEPTANCE_PREFIX = "payment#"
 
 
-def _scan(ctx: Context, region: str, table: str, condition: str, names: dict[str, str],
-          values: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    params: dict[str, Any] = {"TableName": table, "FilterExpression": condition, "ConsistentRead": True,
-                              "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+def _scan(
+    ctx: Context, region: str, table: str, condition: str, names: dict[str, str], values: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    params: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": condition,
+        "ConsistentRead": True,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
     while True:
         page = ctx.clients.call("dynamodb", region, "scan", **params)
         for raw in page.get("Items", []):
@@ -109,8 +119,14 @@ def accepted_payments(ctx: Context, region: str, since: datetime | None) -> Iter
         values[":since"] = {"S": since.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
     namer = ctx.stack.cfg.namer
     seen: set[str] = set()
-    acceptance = _scan(ctx, region, namer(naming.IDEMPOTENCY_TABLE), f"begins_with(id, :prefix) AND {condition}", names,
-                       {**values, ":prefix": {"S": ACCEPTANCE_PREFIX}})
+    acceptance = _scan(
+        ctx,
+        region,
+        namer(naming.IDEMPOTENCY_TABLE),
+        f"begins_with(id, :prefix) AND {condition}",
+        names,
+        {**values, ":prefix": {"S": ACCEPTANCE_PREFIX}},
+    )
     for item in acceptance:
         item.pop("id", None)
         seen.add(str(item["transaction_id"]))
@@ -124,8 +140,15 @@ class Session:
     """One ledger_poster connection to the target for the whole command."""
 
     def __init__(self, ctx: Context, target: Target, token: Callable[[Context, ledger_db.Writer], str]):
-        self._open = lambda: ledger_db.connect(target.host, target.port, ledger_db.POSTER_ROLE, token(ctx, target.writer), DATABASE,
-                                               ledger_db.tls_context(), CONNECT_TIMEOUT)
+        self._open = lambda: ledger_db.connect(
+            target.host,
+            target.port,
+            ledger_db.POSTER_ROLE,
+            token(ctx, target.writer),
+            DATABASE,
+            ledger_db.tls_context(),
+            CONNECT_TIMEOUT,
+        )
         self.target = target
         self._connection: Any = None
 
@@ -134,9 +157,11 @@ class Session:
             try:
                 self._connection = self._open()
             except Exception as error:  # any driver or network error: refuse, naming where
-                raise Refused(f"cannot log in to the ledger as {ledger_db.POSTER_ROLE} at {self.target.host}:{self.target.port} "
-                              f"(writer {self.target.writer.cluster_identifier}): {ledger_db.describe(error)}. Run from inside "
-                              "the VPC or through a tunnel (--db-host/--db-port)") from error
+                raise Refused(
+                    f"cannot log in to the ledger as {ledger_db.POSTER_ROLE} at {self.target.host}:{self.target.port} "
+                    f"(writer {self.target.writer.cluster_identifier}): {ledger_db.describe(error)}. Run from inside "
+                    "the VPC or through a tunnel (--db-host/--db-port)"
+                ) from error
         return self._connection
 
     def close(self) -> None:
@@ -171,8 +196,10 @@ def post_missing(ctx: Context, session: Session, comparison: Comparison, results
             continue
         except Exception as error:  # a driver or network error: what is posted stays posted
             results.update(posted=posted, already_posted=already)
-            raise OperationFailed(f"posting {transaction_id} failed after {posted} posting(s): {ledger_db.describe(error)}",
-                                  next_steps=(f"re-run (idempotent): {ctx.stack.command('reconcile')}",)) from error
+            raise OperationFailed(
+                f"posting {transaction_id} failed after {posted} posting(s): {ledger_db.describe(error)}",
+                next_steps=(f"re-run (idempotent): {ctx.stack.command('reconcile')}",),
+            ) from error
         posted += outcome == ledger_db.POSTED
         already += outcome == ledger_db.ALREADY_POSTED  # a stream poster got there first
     results.update(posted=posted, already_posted=already, conflicts=conflicts)
@@ -186,34 +213,59 @@ def post_missing(ctx: Context, session: Session, comparison: Comparison, results
 def count_after(ctx: Context, session: Session, comparison: Comparison, results: dict[str, Any]) -> None:
     held = ledger_db.posted_ids(session.connection(), comparison.accepted)
     results.update(in_ledger_after=len(held), missing_after=len(set(comparison.accepted) - held))
-    ctx.say(f"  the ledger now holds {len(held)} of the {len(comparison.accepted)} accepted payments "
-            f"({len(set(comparison.accepted) - held)} missing)")
+    ctx.say(
+        f"  the ledger now holds {len(held)} of the {len(comparison.accepted)} accepted payments "
+        f"({len(set(comparison.accepted) - held)} missing)"
+    )
 
 
-def reconcile_plan(ctx: Context, region: str | None, since: datetime | None, db_host: str | None, db_port: int | None,
-                   token: Callable[[Context, ledger_db.Writer], str] | None = None) -> tuple[Plan, Session]:
+def reconcile_plan(
+    ctx: Context,
+    region: str | None,
+    since: datetime | None,
+    db_host: str | None,
+    db_port: int | None,
+    token: Callable[[Context, ledger_db.Writer], str] | None = None,
+) -> tuple[Plan, Session]:
     writer = find_writer(ctx, region)
     source = region or writer.region  # by default the surviving region is the writer's
     session = Session(ctx, Target(writer, db_host or writer.host, db_port or writer.port), token or token_for)
     comparison = compare(ctx, session, source, since)
     window = f"since {since.isoformat()}" if since else "all time"
     details: dict[str, Any] = {
-        "region": source, "since": since.isoformat() if since else None, "writer": writer.cluster_identifier,
-        "accepted": len(comparison.accepted), "in_ledger_before": len(comparison.in_ledger), "missing_before": len(comparison.missing),
+        "region": source,
+        "since": since.isoformat() if since else None,
+        "writer": writer.cluster_identifier,
+        "accepted": len(comparison.accepted),
+        "in_ledger_before": len(comparison.in_ledger),
+        "missing_before": len(comparison.missing),
         "unpostable": comparison.unpostable,
     }
     steps = []
     if comparison.missing:
-        steps.append(Step(f"post {len(comparison.missing)} missing transaction(s) to {writer.cluster_identifier} as {ledger_db.POSTER_ROLE}",
-                          partial(post_missing, ctx, session, comparison, details), changes=True))
+        steps.append(
+            Step(
+                f"post {len(comparison.missing)} missing transaction(s) to {writer.cluster_identifier} as {ledger_db.POSTER_ROLE}",
+                partial(post_missing, ctx, session, comparison, details),
+                changes=True,
+            )
+        )
     steps.append(Step("count again", partial(count_after, ctx, session, comparison, details), changes=False))
-    notes = [f"DynamoDB {source}: {len(comparison.accepted)} accepted payment(s) ({window}); ledger: {len(comparison.in_ledger)} of them; "
-             f"missing: {len(comparison.missing)}"]
+    notes = [
+        f"DynamoDB {source}: {len(comparison.accepted)} accepted payment(s) ({window}); ledger: {len(comparison.in_ledger)} of them; "
+        f"missing: {len(comparison.missing)}"
+    ]
     notes += [f"NOT POSTABLE {tid}: {why}" for tid, why in sorted(comparison.unpostable.items())]
     plan = Plan(
-        summary=(f"reconcile the ledger on {writer.cluster_identifier} ({writer.region}) with the accepted payments in {source}: "
-                 + (f"post {len(comparison.missing)}" if comparison.missing else "nothing to post")),
-        checks=[], steps=steps, state=lambda: f"ledger holds {details.get('in_ledger_after', '?')} of {len(comparison.accepted)}",
-        next_steps=(f"re-run (idempotent): {ctx.stack.command('reconcile')}",), notes=notes, details=details,
+        summary=(
+            f"reconcile the ledger on {writer.cluster_identifier} ({writer.region}) with the accepted payments in {source}: "
+            + (f"post {len(comparison.missing)}" if comparison.missing else "nothing to post")
+        ),
+        checks=[],
+        steps=steps,
+        state=lambda: f"ledger holds {details.get('in_ledger_after', '?')} of {len(comparison.accepted)}",
+        next_steps=(f"re-run (idempotent): {ctx.stack.command('reconcile')}",),
+        notes=notes,
+        details=details,
     )
     return plan, session

@@ -42,9 +42,13 @@ def latest(clients: Clients, region: str, queries: Mapping[K, MetricQuery]) -> d
     keys = list(queries)
     now = datetime.now(UTC)
     response = clients.call(
-        "cloudwatch", region, "get_metric_data",
+        "cloudwatch",
+        region,
+        "get_metric_data",
         MetricDataQueries=[_query(f"m{index}", queries[key]) for index, key in enumerate(keys)],
-        StartTime=now - WINDOW, EndTime=now + timedelta(minutes=1), ScanBy="TimestampDescending",
+        StartTime=now - WINDOW,
+        EndTime=now + timedelta(minutes=1),
+        ScanBy="TimestampDescending",
     )
     found = {result["Id"]: result for result in response.get("MetricDataResults", [])}
     measured: dict[K, Measurement] = {}
@@ -61,4 +65,8 @@ def _query(query_id: str, query: MetricQuery) -> dict[str, object]:
         "MetricName": query.name,
         "Dimensions": [{"Name": name, "Value": value} for name, value in query.dimensions.items()],
     }
-    return {"Id": query_id, "MetricStat": {"Metric": metric, "Period": PERIOD_SECONDS, "Stat": query.stat}, "ReturnData": True}
+    return {
+        "Id": query_id,
+        "MetricStat": {"Metric": metric, "Period": PERIOD_SECONDS, "Stat": query.stat},
+        "ReturnData": True,
+    }

@@ -32,7 +32,9 @@ class Identity:
 def whoami(ctx: Context) -> Identity:
     """The operator, from STS (regional endpoint, in `ctx.prefer` first); also the first proof that the credentials work."""
     try:
-        _, answer = first_answer(ctx.stack.reads_from(ctx.prefer), lambda region: ctx.clients.call("sts", region, "get_caller_identity"))
+        _, answer = first_answer(
+            ctx.stack.reads_from(ctx.prefer), lambda region: ctx.clients.call("sts", region, "get_caller_identity")
+        )
     except NoCredentialsError as error:
         raise missing_credentials(error) from error
     except Unreachable as error:
@@ -53,10 +55,18 @@ class Event:
     timestamp: str
 
     @classmethod
-    def now(cls, ctx: Context, identity: Identity, command: str, args: dict[str, Any], outcome: str,
-            details: dict[str, Any]) -> Event:
-        return cls(stack=ctx.stack.selector, command=command, args=args, operator=identity.arn, outcome=outcome,
-                   details=details, timestamp=datetime.now(UTC).isoformat(timespec="seconds"))
+    def now(
+        cls, ctx: Context, identity: Identity, command: str, args: dict[str, Any], outcome: str, details: dict[str, Any]
+    ) -> Event:
+        return cls(
+            stack=ctx.stack.selector,
+            command=command,
+            args=args,
+            operator=identity.arn,
+            outcome=outcome,
+            details=details,
+            timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
 
     def message(self) -> dict[str, Any]:
         return {"source": "drctl", **asdict(self)}

@@ -20,20 +20,71 @@ VERDICT_STYLE = {HEALTHY: "bold green", DEGRADED: "bold yellow"}  # failed over 
 def status(console: Console, report: Report) -> None:
     writer = report.writer or "none"
     console.print(f"[bold]{escape(report.stack)}[/] · operator {escape(report.operator)}")
-    console.print(f"Aurora global cluster {report.global_cluster}: writer [bold]{writer}[/] (config primaryRegion {report.config_primary})")
-    _table(console, "Aurora", ("region", "cluster", "role", "status", "lag", "RPO lag"),
-           [(c.region, c.identifier, c.role, c.status, _ms(c.lag_ms, c.role), _ms(c.rpo_lag_ms, c.role)) for c in report.aurora])
-    _table(console, "DynamoDB global tables", ("table", "region", "status there", "as replica", "replication latency into it"),
-           [(t.table, t.region, t.table_status, t.replica_status,
-             ", ".join(f"{_ms(v)} from {sender}" for sender, v in t.latency_ms.items()) or "-") for t in report.dynamodb])
-    _table(console, "S3 replication", ("bucket", "rule", "status", "latency", "pending", "failed"),
-           [(r.bucket, r.rule, r.status, _number(r.latency_s, " s"), _number(r.pending_ops), _number(r.failed_ops)) for r in report.s3])
-    _table(console, "Route 53 health checks", ("region", "kind", "type", "checkers", "override", "routing sees"),
-           [(h.region, h.kind, h.type, health_word(h.measured), _flags(h.disabled, h.inverted), health_word(h.effective))
-            for h in report.health_checks])
-    _table(console, "Routing holds (CloudWatch alarm per holder region)", ("region", "held", "hold alarm in each holder region"),
-           [(h.region, {True: "HELD", False: "no", None: "unknown"}[h.held],
-             ", ".join(f"{holder} {state or 'unread'}" for holder, state in h.alarms.items())) for h in report.holds])
+    console.print(
+        f"Aurora global cluster {report.global_cluster}: writer [bold]{writer}[/] (config primaryRegion {report.config_primary})"
+    )
+    _table(
+        console,
+        "Aurora",
+        ("region", "cluster", "role", "status", "lag", "RPO lag"),
+        [
+            (c.region, c.identifier, c.role, c.status, _ms(c.lag_ms, c.role), _ms(c.rpo_lag_ms, c.role))
+            for c in report.aurora
+        ],
+    )
+    _table(
+        console,
+        "DynamoDB global tables",
+        ("table", "region", "status there", "as replica", "replication latency into it"),
+        [
+            (
+                t.table,
+                t.region,
+                t.table_status,
+                t.replica_status,
+                ", ".join(f"{_ms(v)} from {sender}" for sender, v in t.latency_ms.items()) or "-",
+            )
+            for t in report.dynamodb
+        ],
+    )
+    _table(
+        console,
+        "S3 replication",
+        ("bucket", "rule", "status", "latency", "pending", "failed"),
+        [
+            (r.bucket, r.rule, r.status, _number(r.latency_s, " s"), _number(r.pending_ops), _number(r.failed_ops))
+            for r in report.s3
+        ],
+    )
+    _table(
+        console,
+        "Route 53 health checks",
+        ("region", "kind", "type", "checkers", "override", "routing sees"),
+        [
+            (
+                h.region,
+                h.kind,
+                h.type,
+                health_word(h.measured),
+                _flags(h.disabled, h.inverted),
+                health_word(h.effective),
+            )
+            for h in report.health_checks
+        ],
+    )
+    _table(
+        console,
+        "Routing holds (CloudWatch alarm per holder region)",
+        ("region", "held", "hold alarm in each holder region"),
+        [
+            (
+                h.region,
+                {True: "HELD", False: "no", None: "unknown"}[h.held],
+                ", ".join(f"{holder} {state or 'unread'}" for holder, state in h.alarms.items()),
+            )
+            for h in report.holds
+        ],
+    )
     serves = report.dns["serves"] or escape(report.dns.get("serves_unknown") or "unresolved")
     console.print(f"{report.dns['name']} → [bold]{serves}[/]")
     for hop in report.dns["path"]:
@@ -59,7 +110,9 @@ def plan(console: Console, shown: Plan, *, dry_run: bool) -> None:
 
 def outcome(console: Console, done: Outcome) -> None:
     for label, seconds in done.measured.items():
-        console.print(f"[bold]RTO {label}: {seconds:.0f} s[/] (from the switch call until the writer role and availability were confirmed)")
+        console.print(
+            f"[bold]RTO {label}: {seconds:.0f} s[/] (from the switch call until the writer role and availability were confirmed)"
+        )
 
 
 def notified(console: Console, results: dict[str, str], audit: str | None) -> None:
@@ -105,4 +158,8 @@ def _number(value: float | None, unit: str = "") -> str:
 
 
 def _flags(disabled: bool, inverted: bool) -> str:
-    return "none" if not (disabled or inverted) else "+".join(f for f, on in (("Disabled", disabled), ("Inverted", inverted)) if on)
+    return (
+        "none"
+        if not (disabled or inverted)
+        else "+".join(f for f, on in (("Disabled", disabled), ("Inverted", inverted)) if on)
+    )

@@ -107,7 +107,7 @@ def read_config(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise UsageError(f"{path} has no 'config:' map")
     prefix = f"{NAMESPACE}:"
-    return {key[len(prefix):]: value for key, value in config.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
 
 
 def load(stack: str | None, config_file: Path | None, project_dir: Path | None = None) -> Stack:

@@ -125,11 +125,23 @@ def collect(ctx: Context, operator: str) -> Report:
     topology, clusters = aurora_view.result()
     checks, route, held = routing.result()
     report = Report(
-        stack=ctx.stack.selector, operator=operator, global_cluster=ctx.stack.global_cluster,
-        config_primary=ctx.stack.cfg.primary.name, writer=topology.writer.region if topology and topology.writer else None,
-        aurora=clusters, dynamodb=tables.result(), s3=rules.result(), health_checks=checks,
-        dns={"name": ctx.stack.cfg.domain_name, "serves": route.region, "serves_unknown": route.unknown, "path": list(route.path)},
-        unreachable=ctx.clients.unreachable(), holds=held,
+        stack=ctx.stack.selector,
+        operator=operator,
+        global_cluster=ctx.stack.global_cluster,
+        config_primary=ctx.stack.cfg.primary.name,
+        writer=topology.writer.region if topology and topology.writer else None,
+        aurora=clusters,
+        dynamodb=tables.result(),
+        s3=rules.result(),
+        health_checks=checks,
+        dns={
+            "name": ctx.stack.cfg.domain_name,
+            "serves": route.region,
+            "serves_unknown": route.unknown,
+            "path": list(route.path),
+        },
+        unreachable=ctx.clients.unreachable(),
+        holds=held,
     )
     _judge(ctx, report, [problem for section in reads.values() for problem in section.problems])
     return report
@@ -153,12 +165,25 @@ def _aurora(reads: _Reads) -> tuple[Topology | None, list[ClusterView]]:
         status = reads(f"{member.identifier}", partial(aurora.cluster_status, ctx, member), "unreadable")
         if status not in (aurora.AVAILABLE, "unreadable"):
             reads.problem(f"{member.identifier} is {status}")
-        lags = {} if member.is_writer else reads(f"{region} replication lag", partial(aurora.replication_lag, ctx, member), {})
+        lags = (
+            {}
+            if member.is_writer
+            else reads(f"{region} replication lag", partial(aurora.replication_lag, ctx, member), {})
+        )
         lag, rpo_lag = lags.get(aurora.LAG_METRIC, UNKNOWN), lags.get(aurora.RPO_LAG_METRIC, UNKNOWN)
         if not member.is_writer and (lag.value is None or lag.value >= threshold):
             reads.problem(f"{region} replication lag {lag.show()} (threshold {threshold} ms)")
-        views.append(ClusterView(region, member.identifier, "writer" if member.is_writer else "secondary", status,
-                                 lag.value, rpo_lag.value, lag.at))
+        views.append(
+            ClusterView(
+                region,
+                member.identifier,
+                "writer" if member.is_writer else "secondary",
+                status,
+                lag.value,
+                rpo_lag.value,
+                lag.at,
+            )
+        )
     return topology, views
 
 
@@ -167,14 +192,26 @@ def _dynamodb(reads: _Reads) -> list[ReplicaView]:
     regions = ctx.stack.regions
     latency: dict[tuple[str, str], dict[str, float | None]] = {}
     for sender in regions:  # ReplicationLatency is published in the sending region, per receiving region
-        queries = {(table, receiver): MetricQuery("AWS/DynamoDB", "ReplicationLatency", {"TableName": table, "ReceivingRegion": receiver}, "Average")
-                   for table in ctx.stack.tables for receiver in regions if receiver != sender}
-        for key, measurement in reads(f"{sender} DynamoDB metrics", partial(latest, ctx.clients, sender, queries), {}).items():
+        queries = {
+            (table, receiver): MetricQuery(
+                "AWS/DynamoDB", "ReplicationLatency", {"TableName": table, "ReceivingRegion": receiver}, "Average"
+            )
+            for table in ctx.stack.tables
+            for receiver in regions
+            if receiver != sender
+        }
+        for key, measurement in reads(
+            f"{sender} DynamoDB metrics", partial(latest, ctx.clients, sender, queries), {}
+        ).items():
             latency.setdefault(key, {})[sender] = measurement.value
     views = []
     for table in ctx.stack.tables:
-        described = {r: reads(f"table {table} in {r}", partial(ctx.clients.call, "dynamodb", r, "describe_table", TableName=table), {}).get("Table")
-                     for r in regions}
+        described = {
+            r: reads(
+                f"table {table} in {r}", partial(ctx.clients.call, "dynamodb", r, "describe_table", TableName=table), {}
+            ).get("Table")
+            for r in regions
+        }
         replica_status: dict[str, str] = {}
         for description in described.values():
             for replica in (description or {}).get("Replicas", []):
@@ -193,18 +230,40 @@ def _s3(reads: _Reads) -> list[RuleView]:
     views = []
     for region in ctx.stack.regions:
         for bucket in ctx.stack.buckets(region):
-            answer = reads(f"replication of {bucket}", partial(ctx.clients.call, "s3", region, "get_bucket_replication", Bucket=bucket), None)
+            answer = reads(
+                f"replication of {bucket}",
+                partial(ctx.clients.call, "s3", region, "get_bucket_replication", Bucket=bucket),
+                None,
+            )
             rules = answer["ReplicationConfiguration"]["Rules"] if answer else []
             destinations = {rule["ID"]: rule["Destination"]["Bucket"].rsplit(":", 1)[-1] for rule in rules}
-            queries = {(rule_id, metric): MetricQuery("AWS/S3", metric, {"SourceBucket": bucket, "DestinationBucket": destination, "RuleId": rule_id}, stat)
-                       for rule_id, destination in destinations.items()
-                       for metric, stat in (("ReplicationLatency", "Maximum"), ("OperationsPendingReplication", "Maximum"),
-                                            ("OperationsFailedReplication", "Sum"))}
+            queries = {
+                (rule_id, metric): MetricQuery(
+                    "AWS/S3",
+                    metric,
+                    {"SourceBucket": bucket, "DestinationBucket": destination, "RuleId": rule_id},
+                    stat,
+                )
+                for rule_id, destination in destinations.items()
+                for metric, stat in (
+                    ("ReplicationLatency", "Maximum"),
+                    ("OperationsPendingReplication", "Maximum"),
+                    ("OperationsFailedReplication", "Sum"),
+                )
+            }
             metrics = reads(f"{bucket} replication metrics", partial(latest, ctx.clients, region, queries), {})
             for rule in rules:
-                view = RuleView(bucket, region, rule["ID"], destinations[rule["ID"]], rule.get("Status", "unknown"),
-                                *(metrics.get((rule["ID"], m), UNKNOWN).value for m in
-                                  ("ReplicationLatency", "OperationsPendingReplication", "OperationsFailedReplication")))
+                view = RuleView(
+                    bucket,
+                    region,
+                    rule["ID"],
+                    destinations[rule["ID"]],
+                    rule.get("Status", "unknown"),
+                    *(
+                        metrics.get((rule["ID"], m), UNKNOWN).value
+                        for m in ("ReplicationLatency", "OperationsPendingReplication", "OperationsFailedReplication")
+                    ),
+                )
                 _judge_rule(reads, view)
                 views.append(view)
     return views
@@ -228,7 +287,9 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route, list[HoldView]
     """
     ctx = reads.ctx
     region_holds = holds.read(ctx)
-    held_views = [HoldView(r, h.held, {x.holder: x.state for x in h.holds}, h.describe()) for r, h in region_holds.items()]
+    held_views = [
+        HoldView(r, h.held, {x.holder: x.state for x in h.holds}, h.describe()) for r, h in region_holds.items()
+    ]
     for hold in region_holds.values():
         if hold.held is None:
             reads.problem(hold.describe())
@@ -249,7 +310,11 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route, list[HoldView]
             effective[check.id] = check.effective(seen)
             if effective[check.id] is False and not check.overridden and not region_holds[region].held:
                 reads.problem(f"{name} is unhealthy")
-            views.append(HealthView(region, kind, name, check.id, check.type, measured.get(check.id), *check.flags, effective[check.id]))
+            views.append(
+                HealthView(
+                    region, kind, name, check.id, check.type, measured.get(check.id), *check.flags, effective[check.id]
+                )
+            )
     records = reads("failover records", partial(dns.failover_records, ctx), None)
     if records is None:
         return views, dns.Route(None, ()), held_views
@@ -264,18 +329,24 @@ def _routing(reads: _Reads) -> tuple[list[HealthView], dns.Route, list[HoldView]
 def _judge(ctx: Context, report: Report, problems: list[str]) -> None:
     overrides = [v for v in report.health_checks if v.disabled or v.inverted]
     primary = report.config_primary
-    moved = [f"{what} {where}" for what, where in (("the writer is in", report.writer), ("traffic goes to", report.dns["serves"]))
-             if where and where != primary]
+    moved = [
+        f"{what} {where}"
+        for what, where in (("the writer is in", report.writer), ("traffic goes to", report.dns["serves"]))
+        if where and where != primary
+    ]
     held = [h for h in report.holds if h.held]
     reasons = [f"{v.name}: {dns.describe_flags((v.disabled, v.inverted))}" for v in overrides]
     if overrides:
         reasons.append(f"release with: {ctx.stack.command('dns --release --route53')}")
     for hold in held:
-        reasons.append(f"{hold.summary}: traffic stays away until released, once replication has drained: "
-                       f"{ctx.stack.command(f'failback --to {hold.region}')}")
+        reasons.append(
+            f"{hold.summary}: traffic stays away until released, once replication has drained: "
+            f"{ctx.stack.command(f'failback --to {hold.region}')}"
+        )
     if moved:
         reasons.append(f"{' and '.join(moved)}, not in primaryRegion {primary}: reconcile the stack (docs/runbook.md)")
     report.reasons = reasons + problems
     primary_held = any(h.region == primary for h in held)
-    report.verdict = (OVERRIDDEN if overrides else FAILED_OVER if moved or primary_held else
-                      DEGRADED if problems or held else HEALTHY)
+    report.verdict = (
+        OVERRIDDEN if overrides else FAILED_OVER if moved or primary_held else DEGRADED if problems or held else HEALTHY
+    )

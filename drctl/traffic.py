@@ -19,23 +19,46 @@ from drctl.errors import Refused
 
 # A hold or release reaches Route 53 when the hold alarm next evaluates (its 60 s period) and then the hold
 # health check's next reading (healthCheckIntervalSeconds, times the failure threshold to turn unhealthy).
-ALARM_NOTE = ("Route 53 acts once each hold alarm has evaluated the new datapoint (within its {period} s period) "
-              "and the hold health checks have read the alarm; clients follow within the record TTL, {ttl} s, plus resolver caching")
+ALARM_NOTE = (
+    "Route 53 acts once each hold alarm has evaluated the new datapoint (within its {period} s period) "
+    "and the hold health checks have read the alarm; clients follow within the record TTL, {ttl} s, plus resolver caching"
+)
 
 
 def hold_plan(ctx: Context, target: str) -> Plan:
     """Sends traffic to `target` by holding every region ahead of it in the chain."""
     now = _read_holds(ctx)
     ahead = routing.chain_ahead(ctx.stack.regions, target)
-    checks = [Check(f"{target} is not held", now[target].held is not True,
-                    now[target].describe() + ("" if now[target].held is not True else
-                                              f": release it first, behind the drain gate: {ctx.stack.command(f'failback --to {target}')}"))]
-    steps = [Step(f"hold {region}: publish {holds.metric_line(region)} = 1 in {', '.join(ctx.stack.holders(region))}",
-                  partial(_hold, ctx, region), changes=True) for region in ahead]
+    checks = [
+        Check(
+            f"{target} is not held",
+            now[target].held is not True,
+            now[target].describe()
+            + (
+                ""
+                if now[target].held is not True
+                else f": release it first, behind the drain gate: {ctx.stack.command(f'failback --to {target}')}"
+            ),
+        )
+    ]
+    steps = [
+        Step(
+            f"hold {region}: publish {holds.metric_line(region)} = 1 in {', '.join(ctx.stack.holders(region))}",
+            partial(_hold, ctx, region),
+            changes=True,
+        )
+        for region in ahead
+    ]
     mechanisms = ["CloudWatch holds"]
     if arc.enabled(ctx):
         wanted = {target: arc.ON, **{region: arc.OFF for region in ahead}}
-        steps.append(Step(f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)", partial(arc.set_states, ctx, wanted), changes=True))
+        steps.append(
+            Step(
+                f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)",
+                partial(arc.set_states, ctx, wanted),
+                changes=True,
+            )
+        )
         mechanisms.append("ARC routing controls")
     steps.append(Step("read back the hold alarms", partial(_show_holds, ctx), changes=False))
     notes = [f"mechanism: {' and '.join(mechanisms)}; no Route 53 API is called", _alarm_note(ctx)]
@@ -44,10 +67,15 @@ def hold_plan(ctx: Context, target: str) -> Plan:
         notes.append(f"{target} is first in the chain: nothing to hold")
     return Plan(
         summary=f"send traffic for {ctx.stack.cfg.domain_name} to {target}: hold {', '.join(ahead) or 'nothing'} (no data moves)",
-        checks=checks, steps=steps, state=partial(_holds_now, ctx),
-        next_steps=(f"re-run: {ctx.stack.command(f'dns --to {target}')}",
-                    f"undo, behind the drain gate: {ctx.stack.command(f'failback --to {ctx.stack.cfg.primary.name}')}"),
-        notes=notes, details={"to": target, "hold": list(ahead), "mechanism": mechanisms},
+        checks=checks,
+        steps=steps,
+        state=partial(_holds_now, ctx),
+        next_steps=(
+            f"re-run: {ctx.stack.command(f'dns --to {target}')}",
+            f"undo, behind the drain gate: {ctx.stack.command(f'failback --to {ctx.stack.cfg.primary.name}')}",
+        ),
+        notes=notes,
+        details={"to": target, "hold": list(ahead), "mechanism": mechanisms},
     )
 
 
@@ -59,17 +87,34 @@ def release_plan(ctx: Context, targets: list[str] | None, *, force: bool, comman
     undrained: list[str] = []
     for target in chosen:
         unread = [f"{h.holder} ({h.why})" for h in now[target].holds if h.holding is None]
-        checks.append(Check(f"hold on {target} readable in every holder region", not unread,
-                            "yes" if not unread else f"not in {'; '.join(unread)}: a hold left there keeps {target} out"))
+        checks.append(
+            Check(
+                f"hold on {target} readable in every holder region",
+                not unread,
+                "yes" if not unread else f"not in {'; '.join(unread)}: a hold left there keeps {target} out",
+            )
+        )
         for reading in drain.gate(ctx, target):
             checks.append(Check(reading.name, reading.ok, reading.detail()))
             undrained += [f"{reading.name}: {item.line()}" for item in reading.items if item.ok is False]
-    steps = [Step(f"release {target}: publish {holds.metric_line(target)} = 0 in {', '.join(ctx.stack.holders(target))}",
-                  partial(_release, ctx, target), changes=True) for target in chosen]
+    steps = [
+        Step(
+            f"release {target}: publish {holds.metric_line(target)} = 0 in {', '.join(ctx.stack.holders(target))}",
+            partial(_release, ctx, target),
+            changes=True,
+        )
+        for target in chosen
+    ]
     mechanisms = ["CloudWatch holds"]
     if arc.enabled(ctx) and chosen:
         wanted = {target: arc.ON for target in chosen}
-        steps.append(Step(f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)", partial(arc.set_states, ctx, wanted), changes=True))
+        steps.append(
+            Step(
+                f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)",
+                partial(arc.set_states, ctx, wanted),
+                changes=True,
+            )
+        )
         mechanisms.append("ARC routing controls")
     steps.append(Step("read back the hold alarms", partial(_show_holds, ctx), changes=False))
     notes = [f"mechanism: {' and '.join(mechanisms)}; no Route 53 API is called", _alarm_note(ctx)]
@@ -80,9 +125,12 @@ def release_plan(ctx: Context, targets: list[str] | None, *, force: bool, comman
     where = ", ".join(chosen) or "nothing"
     return Plan(
         summary=f"release the hold on {where}: traffic for {ctx.stack.cfg.domain_name} may go there again (no data moves)",
-        checks=checks, steps=steps, state=partial(_holds_now, ctx),
+        checks=checks,
+        steps=steps,
+        state=partial(_holds_now, ctx),
         next_steps=(f"watch: {ctx.stack.command('status')}", f"re-run: {command}"),
-        notes=notes, forced=force,
+        notes=notes,
+        forced=force,
         refusal_hint=f"wait for replication to drain and the region to serve, then re-run: {command}; or release anyway with --force",
         details={"release": chosen, "forced": force, "undrained": undrained, "mechanism": mechanisms},
     )
@@ -92,7 +140,9 @@ def _hold(ctx: Context, region: str) -> None:
     results = holds.publish(ctx, region, routing.HELD)
     _report(ctx, results)
     if not any(result == "published" for result in results.values()):
-        raise Unreachable(f"the hold on {region} was published nowhere: " + "; ".join(f"{h}: {r}" for h, r in results.items()))
+        raise Unreachable(
+            f"the hold on {region} was published nowhere: " + "; ".join(f"{h}: {r}" for h, r in results.items())
+        )
 
 
 def _release(ctx: Context, region: str) -> None:
@@ -100,7 +150,9 @@ def _release(ctx: Context, region: str) -> None:
     _report(ctx, results)
     stuck = {holder: result for holder, result in results.items() if result != "published"}
     if stuck:  # one hold left anywhere keeps the region out
-        raise Unreachable(f"{region} stays held: the release did not reach " + "; ".join(f"{h} ({r})" for h, r in stuck.items()))
+        raise Unreachable(
+            f"{region} stays held: the release did not reach " + "; ".join(f"{h} ({r})" for h, r in stuck.items())
+        )
 
 
 def _report(ctx: Context, results: dict[str, str]) -> None:

@@ -42,7 +42,9 @@ class GlobalResources(pulumi.ComponentResource):
         # --- global alerting (Route 53 health-check alarms in us-east-1) ---
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
         # Each region's replication-link alarms and dashboard, in that region: they name the other regions.
-        self.monitoring = {region: LinkMonitoring(stack.context, stack.failover_topic_arn, self) for region, stack in by_region.items()}
+        self.monitoring = {
+            region: LinkMonitoring(stack.context, stack.failover_topic_arn, self) for region, stack in by_region.items()
+        }
         # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
         urls = canary_targets(cfg, by_region)
         # ... and on every other region's CloudWatch: one DescribeAlarms on its probe alarm a round.
@@ -64,5 +66,7 @@ def canary_targets(cfg: StackConfig, regions: dict[str, RegionalOutputs]) -> dic
     return urls
 
 
-def link_regions(cfg: StackConfig, providers: Providers, regions: list[RegionalOutputs], shared: SharedInputs) -> GlobalResources:
+def link_regions(
+    cfg: StackConfig, providers: Providers, regions: list[RegionalOutputs], shared: SharedInputs
+) -> GlobalResources:
     return GlobalResources(cfg, providers, regions, shared)

@@ -28,12 +28,17 @@ class RoutingControls(pulumi.ComponentResource):
     controls: dict[str, aws.route53recoverycontrol.RoutingControl]
 
     def __init__(self, cfg: StackConfig, providers: Providers, parent: pulumi.Resource):
-        super().__init__("payment-dr:global:RoutingControls", "routing-controls", None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:RoutingControls", "routing-controls", None, pulumi.ResourceOptions(parent=parent)
+        )
         if providers.arc is None or not cfg.arc_cluster_arn:
             raise ValueError("routingControl=arc needs arcClusterArn and the ARC provider (core/providers.py)")
         opts = pulumi.ResourceOptions(parent=self, provider=providers.arc)
         self.control_panel = aws.route53recoverycontrol.ControlPanel(
-            "arc-control-panel", cluster_arn=cfg.arc_cluster_arn, name=cfg.namer(naming.ARC_CONTROL_PANEL), opts=opts,
+            "arc-control-panel",
+            cluster_arn=cfg.arc_cluster_arn,
+            name=cfg.namer(naming.ARC_CONTROL_PANEL),
+            opts=opts,
         )
         # Sorted by name: the controls do not depend on which region is primary.
         self.controls = {
@@ -46,7 +51,9 @@ class RoutingControls(pulumi.ComponentResource):
             )
             for region in sorted(cfg.region_names)
         }
-        self.register_outputs({
-            "controlPanelArn": self.control_panel.arn,
-            "routingControlArns": {region: control.arn for region, control in self.controls.items()},
-        })
+        self.register_outputs(
+            {
+                "controlPanelArn": self.control_panel.arn,
+                "routingControlArns": {region: control.arn for region, control in self.controls.items()},
+            }
+        )

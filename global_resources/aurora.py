@@ -79,7 +79,9 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
     instances: list[aws.rds.ClusterInstance]
 
     def __init__(self, region: str, database: pulumi.Resource) -> None:
-        super().__init__("payment-dr:global:AuroraRegionalCluster", f"aurora-{region}", None, pulumi.ResourceOptions(parent=database))
+        super().__init__(
+            "payment-dr:global:AuroraRegionalCluster", f"aurora-{region}", None, pulumi.ResourceOptions(parent=database)
+        )
         self.moved_from = [pulumi.Alias(parent=database)]
 
     def opts(self, ctx_opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
@@ -93,10 +95,16 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
     instances: dict[str, list[aws.rds.ClusterInstance]]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], secrets: ReplicatedSecrets,
+        self,
+        cfg: StackConfig,
+        providers: Providers,
+        regions: dict[str, RegionalOutputs],
+        secrets: ReplicatedSecrets,
         parent: pulumi.Resource,
     ):
-        super().__init__("payment-dr:global:AuroraGlobalDatabase", "aurora", None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:AuroraGlobalDatabase", "aurora", None, pulumi.ResourceOptions(parent=parent)
+        )
         self.cfg = cfg
         self.regions = regions
         self.secrets = secrets
@@ -126,10 +134,12 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         for spec in cfg.secondaries:
             self._regional(spec.name, depends_on=primary_members)
         self._peer_access()
-        self.register_outputs({
-            "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
-            "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
-        })
+        self.register_outputs(
+            {
+                "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
+                "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
+            }
+        )
 
     def _regional(self, region: str, depends_on: list[pulumi.Resource]) -> None:
         cfg = self.cfg
@@ -139,7 +149,11 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         self.members[region] = member
         is_primary = region == cfg.primary.name
         credentials = (
-            {"master_username": MASTER_USERNAME, "master_password": self.secrets.db_password.result, "database_name": DATABASE_NAME}
+            {
+                "master_username": MASTER_USERNAME,
+                "master_password": self.secrets.db_password.result,
+                "database_name": DATABASE_NAME,
+            }
             if is_primary
             else {}
         )
@@ -147,7 +161,9 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         # re-created one (https://github.com/pulumi/pulumi-aws/issues/1276). Always set: a destroy with
         # skipFinalSnapshot=false and no identifier fails.
         snapshot_id = random.RandomId(
-            f"aurora-{region}-final-snapshot", byte_length=FINAL_SNAPSHOT_ID_BYTES, opts=member.opts(pulumi.ResourceOptions())
+            f"aurora-{region}-final-snapshot",
+            byte_length=FINAL_SNAPSHOT_ID_BYTES,
+            opts=member.opts(pulumi.ResourceOptions()),
         )
         cluster = aws.rds.Cluster(
             f"aurora-{region}",
@@ -177,7 +193,11 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html
             iam_database_authentication_enabled=True,
             **credentials,
-            opts=member.opts(ctx.opts(self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection)),
+            opts=member.opts(
+                ctx.opts(
+                    self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection
+                )
+            ),
         )
         count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
         zones = stack.availability_zones
@@ -215,5 +235,11 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             stack = self.regions[local]
             for peer in self.cfg.regions:
                 if peer.name != local:
-                    postgres_ingress(stack.context, f"db-{local}-from-{peer.name}", stack.db_security_group_id, self,
-                                     description=f"PostgreSQL from {peer.name} over VPC peering", cidr_ipv4=peer.cidr)
+                    postgres_ingress(
+                        stack.context,
+                        f"db-{local}-from-{peer.name}",
+                        stack.db_security_group_id,
+                        self,
+                        description=f"PostgreSQL from {peer.name} over VPC peering",
+                        cidr_ipv4=peer.cidr,
+                    )

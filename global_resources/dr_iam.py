@@ -83,7 +83,13 @@ from region_factory.outputs import RegionalOutputs
 
 MAX_SESSION_SECONDS = 3600
 # Statements whose resource cannot be this stack's ARNs (tests/infra/test_dr_iam.py holds the others to them).
-UNSCOPED_SIDS = ("FindHealthChecksAndZone", "ReadMetrics", "ReadHealthCheckTags", "PublishRoutingHolds", "FindLedgerMetrics")
+UNSCOPED_SIDS = (
+    "FindHealthChecksAndZone",
+    "ReadMetrics",
+    "ReadHealthCheckTags",
+    "PublishRoutingHolds",
+    "FindLedgerMetrics",
+)
 
 
 def account_root(account_id: str) -> str:
@@ -94,12 +100,14 @@ def operator_trust(cfg: StackConfig, account_id: str) -> pulumi.Output[str]:
     # Without opsPrincipalArns, the account root: the account's own IAM policies then decide who may
     # assume the role (grant sts:AssumeRole on it to the on-call group), and MFA is still required.
     principals = list(cfg.ops_principal_arns) or [account_root(account_id)]
-    return iam.document({
-        "Effect": "Allow",
-        "Principal": {"AWS": principals},
-        "Action": "sts:AssumeRole",
-        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
-    })
+    return iam.document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": principals},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    )
 
 
 def automation_trust(operator_arn: pulumi.Output[str]) -> pulumi.Output[str]:
@@ -117,13 +125,23 @@ def health_check_arn(check: aws.route53.HealthCheck) -> pulumi.Output[str]:
 def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.Input[str]) -> list[dict[str, Any]]:
     global_cluster = f"arn:aws:rds::{account_id}:global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}"
     return [
-        iam.statement(["rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"], [global_cluster], sid="GlobalDatabase"),
-        iam.statement(["route53:ListHealthChecks", "route53:ListHostedZonesByName"], ["*"], sid="FindHealthChecksAndZone"),
+        iam.statement(
+            ["rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"],
+            [global_cluster],
+            sid="GlobalDatabase",
+        ),
+        iam.statement(
+            ["route53:ListHealthChecks", "route53:ListHostedZonesByName"], ["*"], sid="FindHealthChecksAndZone"
+        ),
         iam.statement(["route53:ListTagsForResources"], ["arn:aws:route53:::healthcheck/*"], sid="ReadHealthCheckTags"),
         iam.statement(["route53:ListResourceRecordSets"], [zone_arn(public_zone_id)], sid="ReadFailoverRecords"),
         iam.statement(["cloudwatch:GetMetricData"], ["*"], sid="ReadMetrics"),
-        iam.statement(["cloudwatch:PutMetricData"], ["*"], sid="PublishRoutingHolds",
-                      conditions={"StringEquals": {"cloudwatch:namespace": routing.ROUTING_NAMESPACE}}),
+        iam.statement(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PublishRoutingHolds",
+            conditions={"StringEquals": {"cloudwatch:namespace": routing.ROUTING_NAMESPACE}},
+        ),
         iam.statement(["cloudwatch:ListMetrics"], ["*"], sid="FindLedgerMetrics"),
     ]
 
@@ -132,21 +150,33 @@ def arc_statements(cfg: StackConfig, account_id: str) -> list[dict[str, Any]]:
     """routingControl "arc" only: what drctl/arc.py calls: the cluster's endpoints, this stack's routing controls."""
     panels = f"arn:aws:route53-recovery-control::{account_id}:controlpanel/*"
     return [
-        iam.statement(["route53-recovery-control-config:DescribeCluster"], [cfg.arc_cluster_arn], sid="ArcClusterEndpoints"),
+        iam.statement(
+            ["route53-recovery-control-config:DescribeCluster"], [cfg.arc_cluster_arn], sid="ArcClusterEndpoints"
+        ),
         iam.statement(["route53-recovery-cluster:ListRoutingControls"], [panels], sid="ArcFindRoutingControls"),
-        iam.statement(["route53-recovery-cluster:UpdateRoutingControlStates"], [f"{panels}/routingcontrol/*"], sid="ArcSetRoutingControls"),
+        iam.statement(
+            ["route53-recovery-cluster:UpdateRoutingControlStates"],
+            [f"{panels}/routingcontrol/*"],
+            sid="ArcSetRoutingControls",
+        ),
     ]
 
 
 def regional_statements(
-    cfg: StackConfig, account_id: str, stack: RegionalOutputs, failover: Failover, cluster_resource_id: pulumi.Input[str],
+    cfg: StackConfig,
+    account_id: str,
+    stack: RegionalOutputs,
+    failover: Failover,
+    cluster_resource_id: pulumi.Input[str],
 ) -> list[dict[str, Any]]:
     region = stack.region
 
     def arn(service: str, resource: str) -> str:
         return f"arn:aws:{service}:{region}:{account_id}:{resource}"
 
-    tables = [arn("dynamodb", f"table/{cfg.namer(spec)}") for spec in (naming.TRANSACTIONS_TABLE, naming.IDEMPOTENCY_TABLE)]
+    tables = [
+        arn("dynamodb", f"table/{cfg.namer(spec)}") for spec in (naming.TRANSACTIONS_TABLE, naming.IDEMPOTENCY_TABLE)
+    ]
     buckets = [f"arn:aws:s3:::{cfg.namer(spec, region)}" for spec in (naming.AUDIT_BUCKET, naming.RECEIPTS_BUCKET)]
     checks = [health_check_arn(failover.health_checks[(region, kind)]) for kind in KINDS]
     cluster_name = cfg.namer(naming.DB_CLUSTER, region)
@@ -157,34 +187,46 @@ def regional_statements(
     ]
     return [
         iam.statement(
-            ["rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"], [cluster], sid="MemberCluster",
+            ["rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"],
+            [cluster],
+            sid="MemberCluster",
         ),
         iam.statement(["rds:DescribeDBClusterSnapshots"], [cluster, *lost_writes], sid="FindLostWrites"),
         iam.statement(["rds:CopyDBClusterSnapshot"], lost_writes, sid="KeepLostWrites"),
         iam.statement(
-            ["kms:CreateGrant", "kms:DescribeKey"], [stack.kms_key_arn], sid="LostWritesKey",
+            ["kms:CreateGrant", "kms:DescribeKey"],
+            [stack.kms_key_arn],
+            sid="LostWritesKey",
             conditions={"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}},
         ),
         iam.statement(["route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"], checks, sid="HealthChecks"),
-        iam.statement(["cloudwatch:DescribeAlarms"], [arn("cloudwatch", f"alarm:{cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier('*'))}")],
-                      sid="ReadRoutingHolds"),
+        iam.statement(
+            ["cloudwatch:DescribeAlarms"],
+            [arn("cloudwatch", f"alarm:{cfg.namer.qualified(naming.ROUTING_HOLD_ALARM, routing.hold_qualifier('*'))}")],
+            sid="ReadRoutingHolds",
+        ),
         iam.statement(["dynamodb:DescribeTable"], tables, sid="TableReplicas"),
         # drctl reconcile: read the accepted payments of this region's replicas (acceptance records and
         # transactions), post the missing ones as the poster's own database user (IAM token; the writer may be
         # any region's cluster).
         iam.statement(["dynamodb:Scan"], tables, sid="ReconcileReadPayments"),
         iam.statement(
-            ["kms:Decrypt"], [stack.kms_key_arn], sid="ReconcileTableKey",
+            ["kms:Decrypt"],
+            [stack.kms_key_arn],
+            sid="ReconcileTableKey",
             conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
         ),
         iam.statement(
-            ["rds-db:connect"], [pulumi.Output.concat(arn("rds-db", "dbuser:"), cluster_resource_id, f"/{POSTER_ROLE}")],
+            ["rds-db:connect"],
+            [pulumi.Output.concat(arn("rds-db", "dbuser:"), cluster_resource_id, f"/{POSTER_ROLE}")],
             sid="ReconcileLedgerLogin",
         ),
         iam.statement(["s3:GetReplicationConfiguration"], buckets, sid="BucketReplication"),
         iam.statement(["sns:Publish"], [arn("sns", cfg.namer(naming.FAILOVER_TOPIC))], sid="FailoverTopic"),
         iam.statement(
-            ["kms:GenerateDataKey", "kms:Decrypt"], [stack.kms_key_arn], sid="FailoverTopicKey",
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            [stack.kms_key_arn],
+            sid="FailoverTopicKey",
             conditions={"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}},
         ),
     ]
@@ -196,8 +238,14 @@ class DrIam(pulumi.ComponentResource):
     regional_policies: dict[str, aws.iam.Policy]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], failover: Failover,
-        aurora: AuroraGlobalDatabase, shared: SharedInputs, parent: pulumi.Resource,
+        self,
+        cfg: StackConfig,
+        providers: Providers,
+        regions: dict[str, RegionalOutputs],
+        failover: Failover,
+        aurora: AuroraGlobalDatabase,
+        shared: SharedInputs,
+        parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:DrIam", "dr-iam", None, pulumi.ResourceOptions(parent=parent))
         opts = pulumi.ResourceOptions(parent=self, provider=providers.global_)
@@ -232,12 +280,20 @@ class DrIam(pulumi.ComponentResource):
                 f"dr-ops-{region}",
                 name=cfg.namer(naming.DR_REGION_POLICY, region),
                 description=f"payment-dr DR operations on the stack's resources in {region} (docs/failover.md)",
-                policy=iam.document(*regional_statements(
-                    cfg, account_id, regions[region], failover, aurora.clusters[region].cluster_resource_id,
-                )),
+                policy=iam.document(
+                    *regional_statements(
+                        cfg,
+                        account_id,
+                        regions[region],
+                        failover,
+                        aurora.clusters[region].cluster_resource_id,
+                    )
+                ),
                 opts=opts,
             )
             self.regional_policies[region] = policy
             for key, role in roles.items():
                 aws.iam.RolePolicyAttachment(f"{key}-{region}", role=role.name, policy_arn=policy.arn, opts=opts)
-        self.register_outputs({"operatorRoleArn": self.operator_role.arn, "automationRoleArn": self.automation_role.arn})
+        self.register_outputs(
+            {"operatorRoleArn": self.operator_role.arn, "automationRoleArn": self.automation_role.arn}
+        )

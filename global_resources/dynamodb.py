@@ -57,7 +57,9 @@ TRANSACTIONS = TableDesign(
     ),
 )
 # Acceptance records (functions/payment_validation/payment_store.py): key `id`, never expire, no TTL.
-IDEMPOTENCY = TableDesign(kind="idempotency", name=naming.IDEMPOTENCY_TABLE, hash_key="id", attributes=("id",), strong=True)
+IDEMPOTENCY = TableDesign(
+    kind="idempotency", name=naming.IDEMPOTENCY_TABLE, hash_key="id", attributes=("id",), strong=True
+)
 
 
 class GlobalTables(pulumi.ComponentResource):
@@ -78,7 +80,7 @@ class GlobalTables(pulumi.ComponentResource):
         name = cfg.namer(design.name)
         strong = design.strong and cfg.dynamodb_consistency is Consistency.STRONG
         if design.strong and cfg.dynamodb_consistency_note:
-            pulumi.log.warn(f"{name}: {cfg.dynamodb_consistency_note} (docs/data-tier.md, \"Exactly-once\")")
+            pulumi.log.warn(f'{name}: {cfg.dynamodb_consistency_note} (docs/data-tier.md, "Exactly-once")')
         table = aws.dynamodb.Table(
             f"dynamodb-{design.kind}",
             name=name,
@@ -93,7 +95,8 @@ class GlobalTables(pulumi.ComponentResource):
             # Two replicas and a witness (two regions), or three replicas and none.
             global_table_witness=(
                 aws.dynamodb.TableGlobalTableWitnessArgs(region_name=cfg.dynamodb_witness_region)
-                if strong and cfg.dynamodb_witness_region else None
+                if strong and cfg.dynamodb_witness_region
+                else None
             ),
             point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
             # The home region's key on the table, each region's own key on its replica. Every replica needs its key from
@@ -101,7 +104,9 @@ class GlobalTables(pulumi.ComponentResource):
             # later recreates that replica (https://github.com/hashicorp/terraform-provider-aws/issues/29102,
             # https://github.com/hashicorp/terraform-provider-aws/issues/29222): both are set at creation and never
             # toggled.
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=home.kms_key_arn),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=home.kms_key_arn
+            ),
             deletion_protection_enabled=cfg.deletion_protection,
             replicas=[
                 aws.dynamodb.TableReplicaArgs(

@@ -83,7 +83,8 @@ HOLD_MISSING_DATA = "ignore"
 def chain_names(cfg: StackConfig) -> list[str]:
     """The DNS name of each level of the failover chain: level 0 is domainName itself."""
     return [cfg.domain_name] + [
-        f"{cfg.namer.qualified(naming.FAILOVER_CHAIN_LABEL, str(level))}.{cfg.domain_name}" for level in range(1, len(cfg.regions))
+        f"{cfg.namer.qualified(naming.FAILOVER_CHAIN_LABEL, str(level))}.{cfg.domain_name}"
+        for level in range(1, len(cfg.regions))
     ]
 
 
@@ -124,8 +125,14 @@ class Failover(pulumi.ComponentResource):
     db_writer_name: str
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: dict[str, RegionalOutputs], aurora: AuroraGlobalDatabase,
-        shared: SharedInputs, parent: pulumi.Resource, after: list[pulumi.Resource] | None = None,
+        self,
+        cfg: StackConfig,
+        providers: Providers,
+        regions: dict[str, RegionalOutputs],
+        aurora: AuroraGlobalDatabase,
+        shared: SharedInputs,
+        parent: pulumi.Resource,
+        after: list[pulumi.Resource] | None = None,
     ):
         super().__init__("payment-dr:global:Failover", "failover", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
@@ -145,11 +152,15 @@ class Failover(pulumi.ComponentResource):
         self.api_records = self._api_chain(shared.hosted_zone_id)
         self.db_zone = self._db_zone()
         self.db_records = self._db_writer(aurora)
-        self.register_outputs({
-            "healthCheckIds": {f"{region}/{kind}": check.id for (region, kind), check in self.health_checks.items()},
-            "holdCheckIds": {f"{held}/{holder}": check.id for (held, holder), check in self.hold_checks.items()},
-            "dbPrivateZoneId": self.db_zone.zone_id,
-        })
+        self.register_outputs(
+            {
+                "healthCheckIds": {
+                    f"{region}/{kind}": check.id for (region, kind), check in self.health_checks.items()
+                },
+                "holdCheckIds": {f"{held}/{holder}": check.id for (held, holder), check in self.hold_checks.items()},
+                "dbPrivateZoneId": self.db_zone.zone_id,
+            }
+        )
 
     def _check(self, logical: str, name: str, **args) -> aws.route53.HealthCheck:
         return aws.route53.HealthCheck(
@@ -160,7 +171,9 @@ class Failover(pulumi.ComponentResource):
         )
 
     def _region_check(self, region: str, kind: str, **args) -> aws.route53.HealthCheck:
-        check = self._check(f"health-{kind}-{region}", self.cfg.namer.qualified(naming.HEALTH_CHECK, kind, region), **args)
+        check = self._check(
+            f"health-{kind}-{region}", self.cfg.namer.qualified(naming.HEALTH_CHECK, kind, region), **args
+        )
         self.health_checks[(region, kind)] = check
         return check
 
@@ -168,7 +181,8 @@ class Failover(pulumi.ComponentResource):
         cfg = self.cfg
         stack = self.regions[region]
         api = self._region_check(
-            region, API,
+            region,
+            API,
             type="HTTPS",
             fqdn=stack.health_check_fqdn,
             port=HTTPS,
@@ -180,7 +194,8 @@ class Failover(pulumi.ComponentResource):
             measure_latency=True,
         )
         self._region_check(
-            region, DB,
+            region,
+            DB,
             type="CLOUDWATCH_METRIC",
             cloudwatch_alarm_name=stack.probe_alarm_name,
             cloudwatch_alarm_region=region,
@@ -188,7 +203,8 @@ class Failover(pulumi.ComponentResource):
             insufficient_data_health_status="Unhealthy",
         )
         self._region_check(
-            region, WRITER,
+            region,
+            WRITER,
             type="CLOUDWATCH_METRIC",
             cloudwatch_alarm_name=stack.probe_writable_alarm_name,
             cloudwatch_alarm_region=region,
@@ -200,7 +216,11 @@ class Failover(pulumi.ComponentResource):
             children.append(self._routing_control_check(region))
         # Threshold = every child: any hold (or the routing control off) takes the region out of rotation.
         self._region_check(
-            region, REGION, type="CALCULATED", child_healthchecks=[child.id for child in children], child_health_threshold=len(children),
+            region,
+            REGION,
+            type="CALCULATED",
+            child_healthchecks=[child.id for child in children],
+            child_health_threshold=len(children),
         )
 
     def _hold(self, held: str, holder: str) -> aws.route53.HealthCheck:
@@ -214,19 +234,24 @@ class Failover(pulumi.ComponentResource):
                     f"Region {held} held out of rotation (set from {holder}): traffic that left {held} stays away until "
                     f"`drctl failback` or `drctl dns --release` publishes {routing.HELD_OUT_METRIC}=0. docs/failover.md"
                 ),
-                namespace=routing.ROUTING_NAMESPACE, metric=routing.HELD_OUT_METRIC,
+                namespace=routing.ROUTING_NAMESPACE,
+                metric=routing.HELD_OUT_METRIC,
                 dimensions={routing.HELD_OUT_DIMENSION: held},
-                statistic=routing.HOLD_STATISTIC, period=routing.HOLD_PERIOD_SECONDS,
-                comparison="GreaterThanOrEqualToThreshold", threshold=routing.HOLD_THRESHOLD,
+                statistic=routing.HOLD_STATISTIC,
+                period=routing.HOLD_PERIOD_SECONDS,
+                comparison="GreaterThanOrEqualToThreshold",
+                threshold=routing.HOLD_THRESHOLD,
                 missing_data=HOLD_MISSING_DATA,
             ),
-            logical=f"hold-{held}-in-{holder}", name=hold_alarm_name(cfg, held),
+            logical=f"hold-{held}-in-{holder}",
+            name=hold_alarm_name(cfg, held),
             # Pages "region held out" (and released) in the holder region, which is up when it holds.
             topic_arn=topic_arn,
             opts=pulumi.ResourceOptions(parent=self, provider=self.providers.for_region(holder)),
         )
         check = self._check(
-            f"health-hold-{held}-{holder}", hold_check_name(cfg, held, holder),
+            f"health-hold-{held}-{holder}",
+            hold_check_name(cfg, held, holder),
             type="CLOUDWATCH_METRIC",
             cloudwatch_alarm_name=alarm.name,
             cloudwatch_alarm_region=holder,
@@ -239,7 +264,10 @@ class Failover(pulumi.ComponentResource):
     def _routing_control_check(self, region: str) -> aws.route53.HealthCheck:
         assert self.routing_controls is not None
         return self._region_check(
-            region, routing.ARC, type="RECOVERY_CONTROL", routing_control_arn=self.routing_controls.controls[region].arn,
+            region,
+            routing.ARC,
+            type="RECOVERY_CONTROL",
+            routing_control_arn=self.routing_controls.controls[region].arn,
         )
 
     def _api_chain(self, zone_id: pulumi.Input[str]) -> dict[tuple[str, str], aws.route53.Record]:
@@ -254,7 +282,12 @@ class Failover(pulumi.ComponentResource):
             if below:
                 nested = names[level + 1]
                 records[(names[level], "SECONDARY")] = secondary = self._failover_record(
-                    f"dns-api-{level}-secondary", zone_id, names[level], "A", "SECONDARY", nested.split(".", 1)[0],
+                    f"dns-api-{level}-secondary",
+                    zone_id,
+                    names[level],
+                    "A",
+                    "SECONDARY",
+                    nested.split(".", 1)[0],
                     # Healthy while any region further down the chain is: the nested name's own records decide.
                     aliases=[aws.route53.RecordAliasArgs(name=nested, zone_id=zone_id, evaluate_target_health=True)],
                     # Route 53 rejects an alias to a name without records: create (and update) the next level first.
@@ -262,18 +295,38 @@ class Failover(pulumi.ComponentResource):
                 )
                 level_records.append(secondary)
             records[(names[level], "PRIMARY")] = primary = self._failover_record(
-                f"dns-api-{level}-primary", zone_id, names[level], "A", "PRIMARY", region,
+                f"dns-api-{level}-primary",
+                zone_id,
+                names[level],
+                "A",
+                "PRIMARY",
+                region,
                 health_check_id=self.health_checks[(region, REGION)].id,
-                aliases=[aws.route53.RecordAliasArgs(
-                    name=stack.api_domain_name, zone_id=stack.api_domain_zone_id, evaluate_target_health=True,
-                )],
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=stack.api_domain_name,
+                        zone_id=stack.api_domain_zone_id,
+                        evaluate_target_health=True,
+                    )
+                ],
             )
             below = [primary, *level_records]
         # In chain order, as readers expect (level 0 first).
-        return {key: records[key] for name in names for key in ((name, "PRIMARY"), (name, "SECONDARY")) if key in records}
+        return {
+            key: records[key] for name in names for key in ((name, "PRIMARY"), (name, "SECONDARY")) if key in records
+        }
 
-    def _failover_record(self, logical: str, zone_id: pulumi.Input[str], name: str, type_: str, failover: str,
-                         set_identifier: str, depends_on: list[pulumi.Resource] | None = None, **args) -> aws.route53.Record:
+    def _failover_record(
+        self,
+        logical: str,
+        zone_id: pulumi.Input[str],
+        name: str,
+        type_: str,
+        failover: str,
+        set_identifier: str,
+        depends_on: list[pulumi.Resource] | None = None,
+        **args,
+    ) -> aws.route53.Record:
         return aws.route53.Record(
             logical,
             zone_id=zone_id,
@@ -282,7 +335,9 @@ class Failover(pulumi.ComponentResource):
             set_identifier=set_identifier,
             failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type=failover)],
             **args,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.providers.global_, depends_on=[*self.after, *(depends_on or [])]),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.providers.global_, depends_on=[*self.after, *(depends_on or [])]
+            ),
         )
 
     def _db_zone(self) -> aws.route53.Zone:
@@ -325,7 +380,11 @@ class Failover(pulumi.ComponentResource):
         records = {}
         for slot, spec in (("PRIMARY", cfg.primary), ("SECONDARY", cfg.secondaries[0])):
             records[slot] = self._failover_record(
-                f"dns-db-writer-{slot.lower()}", self.db_zone.zone_id, db_writer_name(cfg), "CNAME", slot,
+                f"dns-db-writer-{slot.lower()}",
+                self.db_zone.zone_id,
+                db_writer_name(cfg),
+                "CNAME",
+                slot,
                 f"{slot.lower()}-{spec.name}",
                 ttl=cfg.dns_ttl_seconds,
                 records=[aurora.clusters[spec.name].endpoint],

@@ -36,13 +36,21 @@ class HealthAlarms(pulumi.ComponentResource):
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
     def __init__(
-        self, cfg: StackConfig, providers: Providers, regions: Mapping[str, RegionalOutputs],
-        health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck], shared: SharedInputs, parent: pulumi.Resource,
+        self,
+        cfg: StackConfig,
+        providers: Providers,
+        regions: Mapping[str, RegionalOutputs],
+        health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck],
+        shared: SharedInputs,
+        parent: pulumi.Resource,
     ):
         super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
         # Global, not a region of the DR set: the provider's tags say DR-Role=global, Region=us-east-1 (where they live).
         ctx = RegionContext(
-            cfg, RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""), providers.route53_metrics, shared,
+            cfg,
+            RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""),
+            providers.route53_metrics,
+            shared,
             logical_prefix="health-alarms-",
         )
         self.key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
@@ -51,8 +59,11 @@ class HealthAlarms(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {
             (region, kind): declare_alarm(
-                health_check_alarm(cfg, region, kind, check.id), logical=f"alarm-health-{kind}-{region}",
-                name=health_alarm_name(cfg, region, kind), topic_arn=self.topic.arn, opts=opts,
+                health_check_alarm(cfg, region, kind, check.id),
+                logical=f"alarm-health-{kind}-{region}",
+                name=health_alarm_name(cfg, region, kind),
+                topic_arn=self.topic.arn,
+                opts=opts,
             )
             for (region, kind), check in sorted(health_checks.items())
             # Not the `writer` checks (core/routing.py, ALARMED_CHECK_KINDS): the writer's loss pages through the

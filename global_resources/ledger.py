@@ -53,11 +53,16 @@ def replica_stream_arn(cfg: StackConfig, table: aws.dynamodb.Table, region: str)
 
 def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: aws.rds.Cluster) -> pulumi.Output[str]:
     ctx = stack.context
-    cluster_arn = f"arn:aws:rds:{cluster_region}:{ctx.account_id}:cluster:{ctx.cfg.namer(naming.DB_CLUSTER, cluster_region)}"
+    cluster_arn = (
+        f"arn:aws:rds:{cluster_region}:{ctx.account_id}:cluster:{ctx.cfg.namer(naming.DB_CLUSTER, cluster_region)}"
+    )
     # rds-db:connect names the cluster's resource id and the database user (AuroraUserGuide,
     # UsingWithRDS.IAMDBAuth.IAMPolicy.html): this login on this cluster, nothing else.
     db_user = pulumi.Output.concat(
-        f"arn:aws:rds-db:{cluster_region}:{ctx.account_id}:dbuser:", cluster.cluster_resource_id, f"/{ledger_db.POSTER_ROLE}")
+        f"arn:aws:rds-db:{cluster_region}:{ctx.account_id}:dbuser:",
+        cluster.cluster_resource_id,
+        f"/{ledger_db.POSTER_ROLE}",
+    )
     return iam.document(
         iam.statement(["rds:DescribeDBClusters"], [cluster_arn], sid="FindTheWriterEndpoint"),
         iam.statement(["rds-db:connect"], [db_user], sid="LogInAsLedgerPoster"),
@@ -69,8 +74,16 @@ class LedgerLinks(pulumi.ComponentResource):
     migrator: aws.lambda_.Function
     migration: aws.lambda_.Invocation
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], aurora: AuroraGlobalDatabase, tables: GlobalTables,
-                 secrets: ReplicatedSecrets, peerings: list[VpcPeering], parent: pulumi.Resource):
+    def __init__(
+        self,
+        cfg: StackConfig,
+        regions: dict[str, RegionalOutputs],
+        aurora: AuroraGlobalDatabase,
+        tables: GlobalTables,
+        secrets: ReplicatedSecrets,
+        peerings: list[VpcPeering],
+        parent: pulumi.Resource,
+    ):
         super().__init__("payment-dr:global:LedgerLinks", "ledger", None, pulumi.ResourceOptions(parent=parent))
         self.cfg = cfg
         self.regions = regions
@@ -87,11 +100,24 @@ class LedgerLinks(pulumi.ComponentResource):
         rules: list[pulumi.Resource] = []
         for peer in self.cfg.regions:
             if peer.name != region:
-                rules.append(egress(ctx, f"ledger-{region}-to-{peer.name}-db", stack.ledger_security_group_id, self, port=PORT, cidr=peer.cidr,
-                                    description=f"PostgreSQL to {peer.name} over VPC peering (when its cluster is the writer)"))
+                rules.append(
+                    egress(
+                        ctx,
+                        f"ledger-{region}-to-{peer.name}-db",
+                        stack.ledger_security_group_id,
+                        self,
+                        port=PORT,
+                        cidr=peer.cidr,
+                        description=f"PostgreSQL to {peer.name} over VPC peering (when its cluster is the writer)",
+                    )
+                )
         grants = [
-            aws.iam.RolePolicy(f"ledger-{region}-login-{cluster_region}", role=stack.ledger_role_id,
-                               policy=login_policy(stack, cluster_region, cluster), opts=ctx.opts(self))
+            aws.iam.RolePolicy(
+                f"ledger-{region}-login-{cluster_region}",
+                role=stack.ledger_role_id,
+                policy=login_policy(stack, cluster_region, cluster),
+                opts=ctx.opts(self),
+            )
             for cluster_region, cluster in aurora.clusters.items()
         ]
         self.mappings[region] = aws.lambda_.EventSourceMapping(
@@ -104,54 +130,132 @@ class LedgerLinks(pulumi.ComponentResource):
             batch_size=BATCH_SIZE,
             maximum_batching_window_in_seconds=BATCHING_WINDOW_SECONDS,
             filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
-                filters=[aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=json.dumps(ACCEPTED_FILTER, sort_keys=True))]),
+                filters=[
+                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
+                        pattern=json.dumps(ACCEPTED_FILTER, sort_keys=True)
+                    )
+                ]
+            ),
             function_response_types=["ReportBatchItemFailures"],
             bisect_batch_on_function_error=True,
             maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
             maximum_record_age_in_seconds=MAXIMUM_RECORD_AGE_SECONDS,
             destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
-                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(destination_arn=stack.ledger_failure_queue_arn)),
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                    destination_arn=stack.ledger_failure_queue_arn
+                )
+            ),
             opts=ctx.opts(self, depends_on=[stack.ready_ledger_role_policy]),
         )
         return [*rules, *grants]
 
-    def _migrator(self, aurora: AuroraGlobalDatabase, secrets: ReplicatedSecrets, network: list[pulumi.Resource]) -> None:
+    def _migrator(
+        self, aurora: AuroraGlobalDatabase, secrets: ReplicatedSecrets, network: list[pulumi.Resource]
+    ) -> None:
         cfg = self.cfg
         home = self.regions[cfg.data_home_region]
         ctx = home.context
         name = ctx.name(naming.LEDGER_MIGRATOR_FUNCTION)
         group = aws.ec2.SecurityGroup(
-            f"ledger-migrator-{ctx.region}", name=ctx.name(naming.LEDGER_MIGRATOR_SG),
+            f"ledger-migrator-{ctx.region}",
+            name=ctx.name(naming.LEDGER_MIGRATOR_SG),
             description="payment-dr ledger migrator: no inbound; PostgreSQL to the writer (any region's VPC), HTTPS out",
-            vpc_id=home.vpc_id, tags={"Name": ctx.name(naming.LEDGER_MIGRATOR_SG)}, opts=ctx.opts(self),
+            vpc_id=home.vpc_id,
+            tags={"Name": ctx.name(naming.LEDGER_MIGRATOR_SG)},
+            opts=ctx.opts(self),
         )
-        rules: list[pulumi.Resource] = [egress(ctx, "ledger-migrator-https", group.id, self, port=HTTPS, cidr="0.0.0.0/0",
-                                               description="Secrets Manager over HTTPS")]
-        rules += [egress(ctx, f"ledger-migrator-to-{spec.name}-db", group.id, self, port=PORT, cidr=spec.cidr,
-                         description=f"PostgreSQL to {spec.name} (when its cluster is the writer)") for spec in cfg.regions]
-        postgres_ingress(ctx, ctx.logical("db-from-ledger-migrator"), home.db_security_group_id, self,
-                         description="PostgreSQL from ledger-migrator", referenced_security_group_id=group.id)
+        rules: list[pulumi.Resource] = [
+            egress(
+                ctx,
+                "ledger-migrator-https",
+                group.id,
+                self,
+                port=HTTPS,
+                cidr="0.0.0.0/0",
+                description="Secrets Manager over HTTPS",
+            )
+        ]
+        rules += [
+            egress(
+                ctx,
+                f"ledger-migrator-to-{spec.name}-db",
+                group.id,
+                self,
+                port=PORT,
+                cidr=spec.cidr,
+                description=f"PostgreSQL to {spec.name} (when its cluster is the writer)",
+            )
+            for spec in cfg.regions
+        ]
+        postgres_ingress(
+            ctx,
+            ctx.logical("db-from-ledger-migrator"),
+            home.db_security_group_id,
+            self,
+            description="PostgreSQL from ledger-migrator",
+            referenced_security_group_id=group.id,
+        )
         log_group = ctx.log_group("ledger-migrator", f"/aws/lambda/{name}", home.kms_key_arn, self)
-        role = aws.iam.Role(f"ledger-migrator-{ctx.region}", name=ctx.name(naming.LEDGER_MIGRATOR_ROLE), assume_role_policy=lambda_trust(),
-                            opts=ctx.opts(self))
-        policy = aws.iam.RolePolicy(f"ledger-migrator-{ctx.region}", role=role.id, opts=ctx.opts(self), policy=iam.document(
-            iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")], sid="OwnLogGroup"),
-            # The master secret's primary copy: the migrator is its only user besides the database probe.
-            iam.statement(["secretsmanager:GetSecretValue"], [secrets.db_master.arn], sid="MasterSecret"),
-            iam.statement(["kms:Decrypt"], [home.kms_key_arn], sid="HomeKeyThroughSecretsManager",
-                          conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}}),
-            iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
-            iam.statement(["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                           "ec2:UnassignPrivateIpAddresses"], [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID),
-        ))
+        role = aws.iam.Role(
+            f"ledger-migrator-{ctx.region}",
+            name=ctx.name(naming.LEDGER_MIGRATOR_ROLE),
+            assume_role_policy=lambda_trust(),
+            opts=ctx.opts(self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"ledger-migrator-{ctx.region}",
+            role=role.id,
+            opts=ctx.opts(self),
+            policy=iam.document(
+                iam.statement(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
+                    sid="OwnLogGroup",
+                ),
+                # The master secret's primary copy: the migrator is its only user besides the database probe.
+                iam.statement(["secretsmanager:GetSecretValue"], [secrets.db_master.arn], sid="MasterSecret"),
+                iam.statement(
+                    ["kms:Decrypt"],
+                    [home.kms_key_arn],
+                    sid="HomeKeyThroughSecretsManager",
+                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}},
+                ),
+                iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
+                iam.statement(
+                    [
+                        "ec2:CreateNetworkInterface",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:AssignPrivateIpAddresses",
+                        "ec2:UnassignPrivateIpAddresses",
+                    ],
+                    [ctx.arn("ec2", "*/*")],
+                    sid=VPC_ENI_SID,
+                ),
+            ),
+        )
         self.migrator = lambda_runtime.function_in_vpc(
-            ctx, f"ledger-migrator-{ctx.region}", self, name=name,
+            ctx,
+            f"ledger-migrator-{ctx.region}",
+            self,
+            name=name,
             description="payment-dr ledger migrator: applies functions/ledger/migrations to the writer (run by pulumi up)",
-            role=role, code=home.ledger_bundle, handler=MIGRATOR_HANDLER, memory_mb=MIGRATOR_MEMORY_MB,
-            timeout_seconds=MIGRATOR_TIMEOUT_SECONDS, reserved_concurrency=1,
-            variables={"DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET), "DB_HOST": aurora.global_cluster.endpoint,
-                       "DB_PORT": str(PORT), "DB_NAME": DATABASE_NAME, "DB_SSL_MODE": "require"},
-            subnet_ids=list(home.private_subnet_ids), security_group=group, log_group=log_group, role_policy=policy,
+            role=role,
+            code=home.ledger_bundle,
+            handler=MIGRATOR_HANDLER,
+            memory_mb=MIGRATOR_MEMORY_MB,
+            timeout_seconds=MIGRATOR_TIMEOUT_SECONDS,
+            reserved_concurrency=1,
+            variables={
+                "DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET),
+                "DB_HOST": aurora.global_cluster.endpoint,
+                "DB_PORT": str(PORT),
+                "DB_NAME": DATABASE_NAME,
+                "DB_SSL_MODE": "require",
+            },
+            subnet_ids=list(home.private_subnet_ids),
+            security_group=group,
+            log_group=log_group,
+            role_policy=policy,
         )
         migrations = ledger_db.load_migrations()
         writers = [*aurora.clusters.values(), *(i for instances in aurora.instances.values() for i in instances)]

@@ -19,7 +19,9 @@ from region_factory.outputs import RegionalOutputs
 
 
 class VpcPeering(pulumi.ComponentResource):
-    def __init__(self, cfg: StackConfig, requester: RegionalOutputs, accepter: RegionalOutputs, parent: pulumi.Resource):
+    def __init__(
+        self, cfg: StackConfig, requester: RegionalOutputs, accepter: RegionalOutputs, parent: pulumi.Resource
+    ):
         pair = f"{requester.region}-{accepter.region}"
         super().__init__("payment-dr:global:VpcPeering", f"peering-{pair}", None, pulumi.ResourceOptions(parent=parent))
         name = cfg.namer.qualified(naming.VPC_PEERING, pair)

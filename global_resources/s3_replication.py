@@ -42,9 +42,13 @@ def replication_rule(destination: RegionalOutputs, kind: str) -> aws.s3.BucketRe
         # version deletes are never replicated anyway.
         delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
         source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled"),
+            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                status="Enabled"
+            ),
             # Two-way replication: metadata/tag/lock changes made on a replica flow back.
-            replica_modifications=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaReplicaModificationsArgs(status="Enabled"),
+            replica_modifications=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaReplicaModificationsArgs(
+                status="Enabled"
+            ),
         ),
         destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
             bucket=destination.bucket_arns[kind],
@@ -52,10 +56,14 @@ def replication_rule(destination: RegionalOutputs, kind: str) -> aws.s3.BucketRe
                 replica_kms_key_id=destination.kms_key_arn,
             ),
             replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
-                status="Enabled", time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=RTC_MINUTES),
+                status="Enabled",
+                time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=RTC_MINUTES),
             ),
             metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
-                status="Enabled", event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(minutes=RTC_MINUTES),
+                status="Enabled",
+                event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(
+                    minutes=RTC_MINUTES
+                ),
             ),
         ),
     )
@@ -76,16 +84,24 @@ def source_policy(source: RegionalOutputs) -> pulumi.Output[str]:
     """Reading what to replicate: exactly the source region's two buckets and its key."""
     buckets = source.bucket_arns
     return iam.document(
-        iam.statement(["s3:GetReplicationConfiguration", "s3:ListBucket"], [buckets[kind] for kind in KINDS], sid="ReadSourceConfiguration"),
+        iam.statement(
+            ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+            [buckets[kind] for kind in KINDS],
+            sid="ReadSourceConfiguration",
+        ),
         iam.statement(
             ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
             [_objects(buckets[kind]) for kind in KINDS],
             sid="ReadSourceVersions",
         ),
         # Object Lock retention and legal holds travel with the audit objects.
-        iam.statement(["s3:GetObjectRetention", "s3:GetObjectLegalHold"], [_objects(buckets[AUDIT])], sid="ReadSourceLocks"),
         iam.statement(
-            ["kms:Decrypt"], [source.kms_key_arn], sid="DecryptSource",
+            ["s3:GetObjectRetention", "s3:GetObjectLegalHold"], [_objects(buckets[AUDIT])], sid="ReadSourceLocks"
+        ),
+        iam.statement(
+            ["kms:Decrypt"],
+            [source.kms_key_arn],
+            sid="DecryptSource",
             conditions={
                 "StringEquals": {"kms:ViaService": f"s3.{source.region}.amazonaws.com"},
                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(source)},
@@ -105,7 +121,9 @@ def destination_policy(destination: RegionalOutputs) -> pulumi.Output[str]:
             sid="WriteReplicas",
         ),
         iam.statement(
-            ["kms:Encrypt", "kms:GenerateDataKey"], [destination.kms_key_arn], sid="EncryptReplicas",
+            ["kms:Encrypt", "kms:GenerateDataKey"],
+            [destination.kms_key_arn],
+            sid="EncryptReplicas",
             conditions={
                 "StringEquals": {"kms:ViaService": f"s3.{destination.region}.amazonaws.com"},
                 "StringLike": {"kms:EncryptionContext:aws:s3:arn": _bucket_context(destination)},
@@ -119,7 +137,9 @@ class BucketReplication(pulumi.ComponentResource):
     configs: dict[tuple[str, str], aws.s3.BucketReplicationConfig]
 
     def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
-        super().__init__("payment-dr:global:BucketReplication", "s3-replication", None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:BucketReplication", "s3-replication", None, pulumi.ResourceOptions(parent=parent)
+        )
         self.roles = {}
         self.configs = {}
         for source in sorted(regions):
@@ -136,10 +156,15 @@ class BucketReplication(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         policies = [
-            aws.iam.RolePolicy(f"s3-replication-{source.region}", role=role.id, policy=source_policy(source), opts=ctx.opts(self)),
+            aws.iam.RolePolicy(
+                f"s3-replication-{source.region}", role=role.id, policy=source_policy(source), opts=ctx.opts(self)
+            ),
             *(
                 aws.iam.RolePolicy(
-                    f"s3-replication-{source.region}-to-{stack.region}", role=role.id, policy=destination_policy(stack), opts=ctx.opts(self)
+                    f"s3-replication-{source.region}-to-{stack.region}",
+                    role=role.id,
+                    policy=destination_policy(stack),
+                    opts=ctx.opts(self),
                 )
                 for stack in destinations
             ),
@@ -147,7 +172,10 @@ class BucketReplication(pulumi.ComponentResource):
         self.roles[source.region] = role
         for index, kind in enumerate(KINDS):
             # S3 refuses a replication configuration until both sides are versioned.
-            versionings = [source.ready_bucket_versionings[index], *(stack.ready_bucket_versionings[index] for stack in destinations)]
+            versionings = [
+                source.ready_bucket_versionings[index],
+                *(stack.ready_bucket_versionings[index] for stack in destinations),
+            ]
             self.configs[(source.region, kind)] = aws.s3.BucketReplicationConfig(
                 f"s3-replication-{kind}-{source.region}",
                 bucket=source.bucket_names[kind],

@@ -42,14 +42,25 @@ class ReplicatedSecrets(pulumi.ComponentResource):
         self.cfg = cfg
         self.regions = regions
         self.db_password = random.RandomPassword(
-            "db-master-password", length=40, special=True, override_special=PASSWORD_SPECIALS, min_special=2,
+            "db-master-password",
+            length=40,
+            special=True,
+            override_special=PASSWORD_SPECIALS,
+            min_special=2,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.db_master = self._secret(
-            "db-master", naming.DB_MASTER_SECRET, "payment-dr Aurora master credentials (JSON: username, password, dbname, port)",
-            pulumi.Output.json_dumps({
-                "username": MASTER_USERNAME, "password": self.db_password.result, "dbname": DATABASE_NAME, "port": PORT,
-            }),
+            "db-master",
+            naming.DB_MASTER_SECRET,
+            "payment-dr Aurora master credentials (JSON: username, password, dbname, port)",
+            pulumi.Output.json_dumps(
+                {
+                    "username": MASTER_USERNAME,
+                    "password": self.db_password.result,
+                    "dbname": DATABASE_NAME,
+                    "port": PORT,
+                }
+            ),
         )
         card_key = random.RandomPassword(
             "card-hash-key", length=CARD_HASH_KEY_LENGTH, special=False, opts=pulumi.ResourceOptions(parent=self)
@@ -59,7 +70,9 @@ class ReplicatedSecrets(pulumi.ComponentResource):
         )
         self.register_outputs({"dbMasterSecretArn": self.db_master.arn, "cardHashSecretArn": self.card_hash.arn})
 
-    def _secret(self, name: str, spec: naming.NameSpec, description: str, value: pulumi.Output[str]) -> aws.secretsmanager.Secret:
+    def _secret(
+        self, name: str, spec: naming.NameSpec, description: str, value: pulumi.Output[str]
+    ) -> aws.secretsmanager.Secret:
         cfg = self.cfg
         home = self.regions[cfg.data_home_region]
         secret = aws.secretsmanager.Secret(
@@ -76,6 +89,9 @@ class ReplicatedSecrets(pulumi.ComponentResource):
             opts=home.context.opts(self, protect=cfg.deletion_protection),
         )
         aws.secretsmanager.SecretVersion(
-            f"secret-{name}", secret_id=secret.id, secret_string=pulumi.Output.secret(value), opts=home.context.opts(self)
+            f"secret-{name}",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(value),
+            opts=home.context.opts(self),
         )
         return secret

@@ -33,7 +33,9 @@ def switchover_command(cfg: StackConfig, stack: str) -> str:
 
 class PlannedSwitchover(pulumi.ComponentResource):
     def __init__(self, cfg: StackConfig, aurora: AuroraGlobalDatabase, parent: pulumi.Resource):
-        super().__init__("payment-dr:global:PlannedSwitchover", "planned-switchover", None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:PlannedSwitchover", "planned-switchover", None, pulumi.ResourceOptions(parent=parent)
+        )
         members = [*aurora.clusters.values(), *(i for instances in aurora.instances.values() for i in instances)]
         run = switchover_command(cfg, pulumi.get_stack())
         self.command = command.local.Command(

@@ -28,7 +28,18 @@ from rich.table import Table
 from core.config import ConfigError
 from plan import budget, diagram, engine, policies, scenarios, simulate
 
-NAME_KEYS = ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName", "domainName", "topic")
+NAME_KEYS = (
+    "name",
+    "bucket",
+    "functionName",
+    "clusterIdentifier",
+    "identifier",
+    "globalClusterIdentifier",
+    "alarmName",
+    "dashboardName",
+    "domainName",
+    "topic",
+)
 POLICY_VIOLATION_EXIT = 3
 SIMULATION_PROBLEM_EXIT = 4
 CONFIG_ERROR_EXIT, USAGE_EXIT = 1, 2
@@ -93,8 +104,10 @@ def render(console: Console, stack: str, evaluation: engine.Evaluation) -> None:
     groups: dict[tuple[str, str], list[engine.ResourceRecord]] = defaultdict(list)
     for record in evaluation.managed:
         groups[group_of(evaluation, record)].append(record)
-    console.print(f"[bold]Offline plan for stack {stack}[/] — the real program under Pulumi's mock engine; "
-                  f"no AWS calls. The account id shows as {engine.MOCK_ACCOUNT_ID}; ids and ARNs are placeholders.")
+    console.print(
+        f"[bold]Offline plan for stack {stack}[/] — the real program under Pulumi's mock engine; "
+        f"no AWS calls. The account id shows as {engine.MOCK_ACCOUNT_ID}; ids and ARNs are placeholders."
+    )
     ranks = {"primary": 0, "secondary": 1, "global": 2, "": 4}
     for group in sorted(groups, key=lambda g: (ranks.get(g[1], 3), g[0])):
         records = groups[group]
@@ -107,7 +120,10 @@ def render(console: Console, stack: str, evaluation: engine.Evaluation) -> None:
             table.add_row(record.type, physical_name(record), record.name)
         console.print(table)
     per_group = Counter(group_of(evaluation, r)[0] for r in evaluation.managed)
-    summary = ", ".join(f"{count} {'state only' if where == STATE_ONLY else 'in ' + where}" for where, count in sorted(per_group.items()))
+    summary = ", ".join(
+        f"{count} {'state only' if where == STATE_ONLY else 'in ' + where}"
+        for where, count in sorted(per_group.items())
+    )
     console.print(f"[bold]Total: {len(evaluation.managed)} resources to create[/] ({summary}).")
     for line in ledger_migrations(evaluation):
         console.print(line, markup=False, highlight=False)
@@ -118,8 +134,10 @@ def ledger_migrations(evaluation: engine.Evaluation) -> list[str]:
     lines = []
     for record in evaluation.of_type("aws:lambda/invocation:Invocation"):
         versions = json.loads(record.inputs.get("input") or "{}").get("migrations", [])
-        lines.append(f"Ledger migrations applied by `pulumi up` ({record.name}, {record.region}; functions/ledger/migrations): "
-                     + (", ".join(versions) or "none"))
+        lines.append(
+            f"Ledger migrations applied by `pulumi up` ({record.name}, {record.region}; functions/ledger/migrations): "
+            + (", ".join(versions) or "none")
+        )
     return lines
 
 
@@ -134,22 +152,47 @@ def stack_name(stack: str | None, stack_file: Path | None) -> str:
     if stack:
         return stack
     if stack_file and stack_file.name.startswith("Pulumi.") and stack_file.suffix in (".yaml", ".yml"):
-        return stack_file.name[len("Pulumi."):-len(stack_file.suffix)] or "dev"
+        return stack_file.name[len("Pulumi.") : -len(stack_file.suffix)] or "dev"
     return "dev"
 
 
 @app.command(epilog=EPILOG)
 def main(
-    stack: str | None = typer.Option(None, metavar="NAME", help="Reads Pulumi.<NAME>.yaml from the project root (default: dev)."),
-    stack_file: Path | None = typer.Option(None, "--stack-file", "--config-file", dir_okay=False, metavar="PATH",
-                                              help="A stack file to read instead, e.g. one of examples/; the stack is named after its Pulumi.<name>.yaml."),
-    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help="Override a config key (JSON for lists and maps); repeatable."),
-    as_json: bool = typer.Option(False, "--json", help="Print every resource with its inputs as JSON instead of the tables."),
-    outputs: bool = typer.Option(False, "--outputs", help="Print the stack outputs `pulumi up` would export (JSON; placeholders for what only AWS knows)."),
-    diagram_path: Path | None = typer.Option(None, "--diagram", dir_okay=False, metavar="PATH",
-                                                help="Also write the architecture diagram (Mermaid): .md for a Markdown page, else raw Mermaid."),
-    simulate_: str | None = typer.Option(None, "--simulate", metavar="SCENARIO",
-                                         help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all."),
+    stack: str | None = typer.Option(
+        None, metavar="NAME", help="Reads Pulumi.<NAME>.yaml from the project root (default: dev)."
+    ),
+    stack_file: Path | None = typer.Option(
+        None,
+        "--stack-file",
+        "--config-file",
+        dir_okay=False,
+        metavar="PATH",
+        help="A stack file to read instead, e.g. one of examples/; the stack is named after its Pulumi.<name>.yaml.",
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", metavar="KEY=VALUE", help="Override a config key (JSON for lists and maps); repeatable."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print every resource with its inputs as JSON instead of the tables."
+    ),
+    outputs: bool = typer.Option(
+        False,
+        "--outputs",
+        help="Print the stack outputs `pulumi up` would export (JSON; placeholders for what only AWS knows).",
+    ),
+    diagram_path: Path | None = typer.Option(
+        None,
+        "--diagram",
+        dir_okay=False,
+        metavar="PATH",
+        help="Also write the architecture diagram (Mermaid): .md for a Markdown page, else raw Mermaid.",
+    ),
+    simulate_: str | None = typer.Option(
+        None,
+        "--simulate",
+        metavar="SCENARIO",
+        help=f"Play an outage on the evaluated stack and print its timeline: {', '.join(scenarios.BY_KEY)}, or all.",
+    ),
 ) -> None:
     """Plans a stack offline: runs the real program under Pulumi's mock runtime (no AWS credentials, no
     Pulumi CLI), prints every resource `pulumi up` would create by region, the recovery budget, and the
@@ -158,7 +201,9 @@ def main(
     name = stack_name(stack, stack_file)
     path = stack_file or engine.ROOT / f"Pulumi.{name}.yaml"
     if not path.is_file():
-        errors.print(f"[red]error:[/] no stack file {path}: create it, or pass --stack-file PATH (e.g. one of examples/)")
+        errors.print(
+            f"[red]error:[/] no stack file {path}: create it, or pass --stack-file PATH (e.g. one of examples/)"
+        )
         raise typer.Exit(USAGE_EXIT)
     raw = {**engine.stack_config(path), **parse_overrides(set_)}
     try:
@@ -170,15 +215,31 @@ def main(
         raise typer.Exit(run_simulation(console, evaluation, simulate_))
     if diagram_path:
         command = diagram.regenerate_command(name, shown_path(path) if stack_file else None, shown_path(diagram_path))
-        text = diagram.document(evaluation, name, command) if diagram_path.suffix == ".md" else diagram.mermaid(evaluation)
+        text = (
+            diagram.document(evaluation, name, command) if diagram_path.suffix == ".md" else diagram.mermaid(evaluation)
+        )
         diagram_path.write_text(text)
     violations = policies.check(evaluation, policies.suffix_config(raw))
     machine = as_json or outputs
     if outputs:
         print(json.dumps(evaluation.outputs, indent=2, sort_keys=True, default=str))
     elif as_json:
-        print(json.dumps([{"type": r.type, "name": r.name, "region": r.region, "physicalName": physical_name(r), "inputs": r.inputs}
-                          for r in evaluation.managed], indent=2, default=str))
+        print(
+            json.dumps(
+                [
+                    {
+                        "type": r.type,
+                        "name": r.name,
+                        "region": r.region,
+                        "physicalName": physical_name(r),
+                        "inputs": r.inputs,
+                    }
+                    for r in evaluation.managed
+                ],
+                indent=2,
+                default=str,
+            )
+        )
     else:
         render(console, name, evaluation)
         console.print()
@@ -206,7 +267,9 @@ def run_simulation(console: Console, evaluation: engine.Evaluation, which: str) 
 def report_policies(console: Console, violations: list[policies.Violation]) -> None:
     console.print()
     if not violations:
-        console.print("[bold green]Policy pack: no violations[/] (policy/rules.py; the same rules run under `pulumi preview --policy-pack policy`).")
+        console.print(
+            "[bold green]Policy pack: no violations[/] (policy/rules.py; the same rules run under `pulumi preview --policy-pack policy`)."
+        )
         return
     console.print(f"[bold red]Policy pack: {len(violations)} violation(s)[/] (policy/rules.py, all mandatory):")
     for violation in violations:

@@ -73,7 +73,11 @@ class Diagram:
         for key in [GLOBAL, *sorted(k for k in self.nodes if k != GLOBAL)]:
             if key not in self.nodes:
                 continue
-            title = "global layer (Route 53, Aurora global cluster, health-check alerts in us-east-1)" if key == GLOBAL else self.regions.get(key, key)
+            title = (
+                "global layer (Route 53, Aurora global cluster, health-check alerts in us-east-1)"
+                if key == GLOBAL
+                else self.regions.get(key, key)
+            )
             lines.append(f'  subgraph {_id(key)}["{_escape(title)}"]')
             lines.append("    direction TB")
             lines += [f"    {line}" for line in self.nodes[key]]
@@ -123,9 +127,13 @@ class _Builder:
             role = dr_role(evaluation, record) if record.type == "pulumi:providers:aws" else None
             if role in ("primary", "secondary") and record.region:
                 self.diagram.regions[record.region] = f"{record.region} · {role}"
-        ordered = sorted(evaluation.managed, key=lambda r: (list(KEY_TYPES).index(r.type) if r.type in KEY_TYPES else 99, r.name))
+        ordered = sorted(
+            evaluation.managed, key=lambda r: (list(KEY_TYPES).index(r.type) if r.type in KEY_TYPES else 99, r.name)
+        )
         for record in ordered:
-            if record.type not in KEY_TYPES or (record.type == RECORD and not record.inputs.get("failoverRoutingPolicies")):
+            if record.type not in KEY_TYPES or (
+                record.type == RECORD and not record.inputs.get("failoverRoutingPolicies")
+            ):
                 continue
             prefix, name_input, shape = KEY_TYPES[record.type]
             name = _lookup(record.inputs, name_input)
@@ -148,18 +156,30 @@ class _Builder:
     def _links(self) -> None:
         evaluation = self.evaluation
         for cluster in evaluation.of_type(CLUSTER):
-            members = references(evaluation, cluster, [cluster.inputs.get("globalClusterIdentifier")], ["globalClusterIdentifier", "id"], [GLOBAL_CLUSTER])
+            members = references(
+                evaluation,
+                cluster,
+                [cluster.inputs.get("globalClusterIdentifier")],
+                ["globalClusterIdentifier", "id"],
+                [GLOBAL_CLUSTER],
+            )
             for global_cluster in members:
-                self.link(self.node(global_cluster), "---", self.node(cluster), f"member ({dr_role(evaluation, cluster)})")
+                self.link(
+                    self.node(global_cluster), "---", self.node(cluster), f"member ({dr_role(evaluation, cluster)})"
+                )
         for table in evaluation.of_type(TABLE):
             for replica in table.inputs.get("replicas") or []:
                 self.link(self.node(table), "<==>", self.node(table, replica.get("regionName")), "global table replica")
         for replication in evaluation.of_type(REPLICATION):
-            sources = references(evaluation, replication, [replication.inputs.get("bucket")], ["bucket", "id"], [BUCKET])
+            sources = references(
+                evaluation, replication, [replication.inputs.get("bucket")], ["bucket", "id"], [BUCKET]
+            )
             for rule in replication.inputs.get("rules") or []:
                 destination = rule.get("destination") or {}
                 minutes = ((destination.get("replicationTime") or {}).get("time") or {}).get("minutes")
-                label = f"S3 replication, RTC {minutes:g} min" if isinstance(minutes, (int, float)) else "S3 replication"
+                label = (
+                    f"S3 replication, RTC {minutes:g} min" if isinstance(minutes, (int, float)) else "S3 replication"
+                )
                 for target in references(evaluation, replication, [destination.get("bucket")], ["arn"], [BUCKET]):
                     for source in sources:
                         self.link(self.node(source), "-->", self.node(target), label)
@@ -176,26 +196,50 @@ class _Builder:
                 continue
             kind = policies[0].get("type", "")
             aliases = record.inputs.get("aliases") or []
-            targets = references(evaluation, record, [a.get("name") for a in aliases], ["regionalDomainName", "targetDomainName", "domainName"], DOMAINS)
+            targets = references(
+                evaluation,
+                record,
+                [a.get("name") for a in aliases],
+                ["regionalDomainName", "targetDomainName", "domainName"],
+                DOMAINS,
+            )
             # An alias to another name of the zone (a failover chain) points at that name's failover records.
             names = {a.get("name") for a in aliases if known(a.get("name"))}
-            targets += [r for r in evaluation.of_type(RECORD) if r is not record and r.inputs.get("name") in names and r.inputs.get("failoverRoutingPolicies")]
-            targets += references(evaluation, record, record.inputs.get("records") or [], ["endpoint", "readerEndpoint"], [CLUSTER])
+            targets += [
+                r
+                for r in evaluation.of_type(RECORD)
+                if r is not record and r.inputs.get("name") in names and r.inputs.get("failoverRoutingPolicies")
+            ]
+            targets += references(
+                evaluation, record, record.inputs.get("records") or [], ["endpoint", "readerEndpoint"], [CLUSTER]
+            )
             for target in targets:
                 self.link(self.node(record), "-->", self.node(target), kind)
             checks = references(evaluation, record, [record.inputs.get("healthCheckId")], ["id"], [HEALTH_CHECK])
             for check in checks:
                 self.link(self.node(check), "-.->", self.node(record), "health")
         for check in evaluation.of_type(HEALTH_CHECK):
-            children = references(evaluation, check, check.inputs.get("childHealthchecks") or [], ["id"], [HEALTH_CHECK])
+            children = references(
+                evaluation, check, check.inputs.get("childHealthchecks") or [], ["id"], [HEALTH_CHECK]
+            )
             for child in children:
                 self.link(self.node(child), "-.->", self.node(check), "child")
-            watched = [r for r in evaluation.resources if r.urn in check.dependencies and r.type in KEY_TYPES and r.type != HEALTH_CHECK]
+            watched = [
+                r
+                for r in evaluation.resources
+                if r.urn in check.dependencies and r.type in KEY_TYPES and r.type != HEALTH_CHECK
+            ]
             for alarm in alarms_of(evaluation, check):
                 # What the alarm measures: the resources its dimensions name, in its region.
                 dimensions = [v for v in (alarm.inputs.get("dimensions") or {}).values() if known(v)]
-                watched += [r for r in evaluation.managed if r.type in KEY_TYPES and r.type != HEALTH_CHECK and r.region == alarm.region
-                            and any(r.outputs.get(key) in dimensions for key in ("clusterIdentifier", "name", "id"))]
+                watched += [
+                    r
+                    for r in evaluation.managed
+                    if r.type in KEY_TYPES
+                    and r.type != HEALTH_CHECK
+                    and r.region == alarm.region
+                    and any(r.outputs.get(key) in dimensions for key in ("clusterIdentifier", "name", "id"))
+                ]
             for target in watched:
                 self.link(self.node(check), "-.->", self.node(target), "watches")
 

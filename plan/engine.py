@@ -52,7 +52,6 @@ class ResourceRecord:
     aliases: list[str] = field(default_factory=list)
 
 
-
 @dataclass
 class Evaluation:
     resources: list[ResourceRecord]
@@ -193,7 +192,11 @@ def _known(value: Any) -> Any:
     if isinstance(value, pulumi.AssetArchive):
         return {"archive": {k: _known(v) for k, v in sorted(value.assets.items())}}
     if isinstance(value, (pulumi.Asset, pulumi.Archive)):
-        return {type(value).__name__: getattr(value, "path", None) or getattr(value, "uri", None) or getattr(value, "text", None)}
+        return {
+            type(value).__name__: getattr(value, "path", None)
+            or getattr(value, "uri", None)
+            or getattr(value, "text", None)
+        }
     return value
 
 
@@ -259,8 +262,10 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     "aws:dynamodb/table:Table": lambda i, n, r: {
         "arn": _arn("dynamodb", r, f"table/{i['name']}"),
         "streamArn": _arn("dynamodb", r, f"table/{i['name']}/stream/mock-label"),
-        "replicas": [{**replica, "streamArn": _arn("dynamodb", replica["regionName"], f"table/{i['name']}/stream/mock-label")}
-                     for replica in i.get("replicas") or []],
+        "replicas": [
+            {**replica, "streamArn": _arn("dynamodb", replica["regionName"], f"table/{i['name']}/stream/mock-label")}
+            for replica in i.get("replicas") or []
+        ],
     },
     "aws:rds/clusterInstance:ClusterInstance": lambda i, n, r: {"arn": _arn("rds", r, f"db:{i['identifier']}")},
     "aws:rds/clusterParameterGroup:ClusterParameterGroup": lambda i, n, r: {"arn": _arn("rds", r, f"cluster-pg:{n}")},
@@ -272,7 +277,10 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
         "arn": _arn("lambda", r, f"function:{n}"),
         "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{_arn('lambda', r, f'function:{n}')}/invocations",
     },
-    "aws:sqs/queue:Queue": lambda i, n, r: {"arn": _arn("sqs", r, n), "url": f"https://sqs.{r}.amazonaws.com/{MOCK_ACCOUNT_ID}/{n}"},
+    "aws:sqs/queue:Queue": lambda i, n, r: {
+        "arn": _arn("sqs", r, n),
+        "url": f"https://sqs.{r}.amazonaws.com/{MOCK_ACCOUNT_ID}/{n}",
+    },
     "aws:apigateway/restApi:RestApi": lambda i, n, r: {
         "arn": f"arn:aws:apigateway:{r}::/restapis/{mock_id('aws:apigateway/restApi:RestApi', n)}",
         "executionArn": _arn("execute-api", r, mock_id("aws:apigateway/restApi:RestApi", n)),
@@ -281,12 +289,14 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     # ACM gives one validation CNAME per domain and account, the same in every region.
     "aws:acm/certificate:Certificate": lambda i, n, r: {
         "arn": _arn("acm", r, f"certificate/{n}-id"),
-        "domainValidationOptions": [{
-            "domainName": i["domainName"],
-            "resourceRecordName": f"_{'0' * 32}.{i['domainName']}.",
-            "resourceRecordType": "CNAME",
-            "resourceRecordValue": f"_{'0' * 32}.mock.acm-validations.aws.",
-        }],
+        "domainValidationOptions": [
+            {
+                "domainName": i["domainName"],
+                "resourceRecordName": f"_{'0' * 32}.{i['domainName']}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{'0' * 32}.mock.acm-validations.aws.",
+            }
+        ],
     },
     "aws:route53/record:Record": lambda i, n, r: {"fqdn": str(i.get("name", n)).rstrip(".")},
     "aws:apigateway/domainName:DomainName": lambda i, n, r: {
@@ -300,9 +310,13 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i, n, r: {"arn": _arn("cloudwatch", r, f"alarm:{n}")},
     "aws:cloudwatch/eventRule:EventRule": lambda i, n, r: {"arn": _arn("events", r, f"rule/{n}")},
     # Global: a health check's id is its mock id (it has no name), a zone's "<zone name>-zone-id".
-    "aws:route53/healthCheck:HealthCheck": lambda i, n, r: {"arn": f"arn:aws:route53:::healthcheck/{mock_id('aws:route53/healthCheck:HealthCheck', n)}"},
+    "aws:route53/healthCheck:HealthCheck": lambda i, n, r: {
+        "arn": f"arn:aws:route53:::healthcheck/{mock_id('aws:route53/healthCheck:HealthCheck', n)}"
+    },
     "aws:route53/zone:Zone": lambda i, n, r: {
-        "zoneId": f"{n}-zone-id", "arn": f"arn:aws:route53:::hostedzone/{n}-zone-id", "nameServers": [],
+        "zoneId": f"{n}-zone-id",
+        "arn": f"arn:aws:route53:::hostedzone/{n}-zone-id",
+        "nameServers": [],
     },
     "aws:iam/policy:Policy": lambda i, n, r: {"arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/{n}"},
 }
@@ -316,8 +330,25 @@ _TYPE_OUTPUTS: dict[str, Callable[[dict[str, Any], str, str | None], dict[str, A
 # plan cannot know better, `pulumi up` asks AWS.
 DEPRECATED_ENGINE_VERSIONS = {
     "aurora-postgresql": frozenset(
-        ["13.3", "13.4", "13.5", "13.6", "13.7", "13.8", "13.10", "13.11", "13.12", "13.13", "13.14", "13.15",
-         "13.16", "13.18", "13.20", "13.21", "13.22"]
+        [
+            "13.3",
+            "13.4",
+            "13.5",
+            "13.6",
+            "13.7",
+            "13.8",
+            "13.10",
+            "13.11",
+            "13.12",
+            "13.13",
+            "13.14",
+            "13.15",
+            "13.16",
+            "13.18",
+            "13.20",
+            "13.21",
+            "13.22",
+        ]
     ),
 }
 
@@ -326,23 +357,44 @@ def _engine_version(args: dict[str, Any], region: str | None) -> Any:
     engine, version = args.get("engine"), args.get("version")
     if version in DEPRECATED_ENGINE_VERSIONS.get(engine, ()) and not args.get("includeAll"):
         # The provider's own error text (terraform-provider-aws data source rds_engine_version).
-        return {}, [("version", f"no RDS engine versions found: {{Engine: {engine}, EngineVersion: {version}}} (offline plan: deprecated, {region})")]
+        return {}, [
+            (
+                "version",
+                f"no RDS engine versions found: {{Engine: {engine}, EngineVersion: {version}}} (offline plan: deprecated, {region})",
+            )
+        ]
     major = str(version).split(".")[0]
     return {
-        "engine": engine, "version": version, "versionActual": version, "status": "available",
-        "parameterGroupFamily": f"{engine}{major}", "supportsGlobalDatabases": True, "id": version,
+        "engine": engine,
+        "version": version,
+        "versionActual": version,
+        "status": "available",
+        "parameterGroupFamily": f"{engine}{major}",
+        "supportsGlobalDatabases": True,
+        "id": version,
     }
 
 
 def mock_invoke(token: str, args: dict[str, Any], region: str | None) -> dict[str, Any]:
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": MOCK_ACCOUNT_ID, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan", "userId": "offline-plan", "id": MOCK_ACCOUNT_ID}
+        return {
+            "accountId": MOCK_ACCOUNT_ID,
+            "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/offline-plan",
+            "userId": "offline-plan",
+            "id": MOCK_ACCOUNT_ID,
+        }
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         names = [f"{region}{letter}" for letter in "abc"]
         return {"names": names, "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)], "id": region, "groupNames": [region]}
     if token == "aws:route53/getZone:getZone":
         # The zone exists only in the real account: a placeholder id that cannot be mistaken for one.
-        return {"zoneId": MOCK_ZONE_ID, "name": args.get("name"), "id": MOCK_ZONE_ID, "nameServers": [], "privateZone": False}
+        return {
+            "zoneId": MOCK_ZONE_ID,
+            "name": args.get("name"),
+            "id": MOCK_ZONE_ID,
+            "nameServers": [],
+            "privateZone": False,
+        }
     if token == "aws:rds/getEngineVersion:getEngineVersion":
         return _engine_version(args, region)
     raise NotImplementedError(f"the offline engine has no mock for invoke {token}: add one in plan/engine.py")
@@ -353,7 +405,11 @@ def _config_value(value: Any) -> str:
 
 
 def evaluate(
-    raw_config: Mapping[str, Any], *, stack: str = "dev", preview: bool = True, records: list[ResourceRecord] | None = None
+    raw_config: Mapping[str, Any],
+    *,
+    stack: str = "dev",
+    preview: bool = True,
+    records: list[ResourceRecord] | None = None,
 ) -> Evaluation:
     """Runs __main__.py once under the mock engine with the given config (keys without namespace).
 
@@ -380,4 +436,4 @@ def stack_config(path: Path) -> dict[str, Any]:
 
     document = yaml.safe_load(path.read_text()) or {}
     prefix = f"{PROJECT}:"
-    return {k[len(prefix):]: v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in (document.get("config") or {}).items() if k.startswith(prefix)}

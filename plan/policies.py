@@ -24,7 +24,16 @@ from plan import engine
 from policy import rules
 
 # Outputs that identify a resource when another resource's input holds them (ids, ARNs, names).
-REFERENCE_OUTPUTS = ("id", "arn", "name", "bucket", "clusterIdentifier", "globalClusterIdentifier", "functionName", "alarmName")
+REFERENCE_OUTPUTS = (
+    "id",
+    "arn",
+    "name",
+    "bucket",
+    "clusterIdentifier",
+    "globalClusterIdentifier",
+    "functionName",
+    "alarmName",
+)
 
 
 @dataclass(frozen=True)
@@ -102,8 +111,13 @@ class _Adapter:
 
     def resource(self, record: engine.ResourceRecord) -> rules.Resource:
         return rules.Resource(
-            urn=record.urn, type=record.type, name=record.name, props=self.props(record), region=record.region,
-            dependencies=frozenset(record.dependencies), property_dependencies=self.property_dependencies(record),
+            urn=record.urn,
+            type=record.type,
+            name=record.name,
+            props=self.props(record),
+            region=record.region,
+            dependencies=frozenset(record.dependencies),
+            property_dependencies=self.property_dependencies(record),
         )
 
 
@@ -112,7 +126,9 @@ def suffix_config(raw_config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {"names-carry-suffix": {rules.SUFFIX_CONFIG: raw_config.get("environmentSuffix")}}
 
 
-def check(evaluation: engine.Evaluation, policy_config: Mapping[str, Mapping[str, Any]] | None = None) -> list[Violation]:
+def check(
+    evaluation: engine.Evaluation, policy_config: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Violation]:
     """Every violation of every rule, resource rules first, in resource order."""
     policy_config = policy_config or {}
     adapter = _Adapter(evaluation)

@@ -47,28 +47,66 @@ class Scenario:
     phase_step: int | None = None  # fewer alignments for a long scenario whose start is another's
 
 
-def _primary(chain): return chain[0]
-def _dr(chain): return chain[1]
+def _primary(chain):
+    return chain[0]
+
+
+def _dr(chain):
+    return chain[1]
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("primary-region-lost", "the primary region is lost (every service in it)",
-             lambda c: [Outage(REGION, _primary(c), 0)], 900, operator_failover=True, api_moves=True, writer_moves=True),
-    Scenario("primary-api-lost", "the primary's payment API fails (/health answers nothing); the rest of the region is up",
-             lambda c: [Outage(API, _primary(c), 0)], 900, api_moves=True),
-    Scenario("primary-database-lost", "the primary's Aurora cluster is unreachable; payments (DynamoDB, S3) keep working",
-             lambda c: [Outage(DATABASE, _primary(c), 0)], 900, operator_failover=True, writer_moves=True),
-    Scenario("dr-probe-outage-during-primary-loss",
-             "the primary region is lost while the first DR region's database probe is out (from 2 min before to 10 min after)",
-             lambda c: [Outage(REGION, _primary(c), 0), Outage(PROBE, _dr(c), -120, 600)], 900,
-             operator_failover=True, api_moves=True),
+    Scenario(
+        "primary-region-lost",
+        "the primary region is lost (every service in it)",
+        lambda c: [Outage(REGION, _primary(c), 0)],
+        900,
+        operator_failover=True,
+        api_moves=True,
+        writer_moves=True,
+    ),
+    Scenario(
+        "primary-api-lost",
+        "the primary's payment API fails (/health answers nothing); the rest of the region is up",
+        lambda c: [Outage(API, _primary(c), 0)],
+        900,
+        api_moves=True,
+    ),
+    Scenario(
+        "primary-database-lost",
+        "the primary's Aurora cluster is unreachable; payments (DynamoDB, S3) keep working",
+        lambda c: [Outage(DATABASE, _primary(c), 0)],
+        900,
+        operator_failover=True,
+        writer_moves=True,
+    ),
+    Scenario(
+        "dr-probe-outage-during-primary-loss",
+        "the primary region is lost while the first DR region's database probe is out (from 2 min before to 10 min after)",
+        lambda c: [Outage(REGION, _primary(c), 0), Outage(PROBE, _dr(c), -120, 600)],
+        900,
+        operator_failover=True,
+        api_moves=True,
+    ),
     # Payments and routing are unaffected; the primary's own alarms are silent, so the DR regions' canaries,
     # which ask the primary's CloudWatch every round (core/routing.py), must page.
-    Scenario("primary-cloudwatch-outage", "CloudWatch in the primary region is down for 30 minutes; everything else works",
-             lambda c: [Outage(CLOUDWATCH, _primary(c), 0, 1800)], 2100),
-    Scenario("primary-recovery-after-an-hour", "the primary region is lost and comes back an hour later: no automatic fail-back",
-             lambda c: [Outage(REGION, _primary(c), 0, HOUR)], HOUR + 900, operator_failover=True, api_moves=True,
-             writer_moves=True, recovery=HOUR, phase_step=20),
+    Scenario(
+        "primary-cloudwatch-outage",
+        "CloudWatch in the primary region is down for 30 minutes; everything else works",
+        lambda c: [Outage(CLOUDWATCH, _primary(c), 0, 1800)],
+        2100,
+    ),
+    Scenario(
+        "primary-recovery-after-an-hour",
+        "the primary region is lost and comes back an hour later: no automatic fail-back",
+        lambda c: [Outage(REGION, _primary(c), 0, HOUR)],
+        HOUR + 900,
+        operator_failover=True,
+        api_moves=True,
+        writer_moves=True,
+        recovery=HOUR,
+        phase_step=20,
+    ),
 )
 BY_KEY = {s.key: s for s in SCENARIOS}
 
@@ -121,7 +159,10 @@ def settled(run: Run, name: str, good: Callable[[Run, str | None, int], bool]) -
 
 
 def relapses(run: Run, name: str, good: Callable[[Run, str | None, int], bool], what: str) -> list[str]:
-    return [f"{what}: clients of {name} on a bad answer again from {a} s to {b} s" for a, b in bad_spans(run, name, good)[1:]]
+    return [
+        f"{what}: clients of {name} on a bad answer again from {a} s to {b} s"
+        for a, b in bad_spans(run, name, good)[1:]
+    ]
 
 
 def returns_to_down_region(run: Run) -> list[str]:
@@ -143,7 +184,11 @@ def fail_back(run: Run, recovery: int | None) -> str | None:
         return None
     primary = run.model.chain[0]
     back = next((t for t, region in run.answers[run.model.public_name] if t >= recovery and region == primary), None)
-    return None if back is None else f"DNS moved back to {primary} on its own at {back} s (the region recovered at {recovery} s)"
+    return (
+        None
+        if back is None
+        else f"DNS moved back to {primary} on its own at {back} s (the region recovered at {recovery} s)"
+    )
 
 
 def pages_from_up_regions(run: Run) -> list[simulate.Page]:
@@ -207,7 +252,9 @@ class Result:
             if back:
                 messages.append(back)
             if self.scenario.api_moves and (self.api_rto[phase] is None or self.api_rto[phase] > GOAL_SECONDS):
-                messages.append(f"API clients on a healthy region after {_secs(self.api_rto[phase])} (goal {GOAL_SECONDS} s)")
+                messages.append(
+                    f"API clients on a healthy region after {_secs(self.api_rto[phase])} (goal {GOAL_SECONDS} s)"
+                )
             if self.scenario.pages and not pages_during_incident(run):
                 messages.append("nobody is paged from a region that is up (while the incident lasts)")
             for message in messages:
@@ -230,8 +277,14 @@ def run_scenario(model: Model, chosen: Scenario, *, step: int = PHASE_STEP) -> R
         raise simulate.SimulationError(f"the failover chain has {len(model.chain)} region(s): nothing to fail over to")
     result = Result(chosen, model, {})
     for phase in range(0, 60, max(step, chosen.phase_step or 0)):
-        run = simulate.play(model, chosen.outages(model.chain), duration=chosen.duration, phase=phase,
-                            operator_failover=chosen.operator_failover, promotion_seconds=PROMOTION_SECONDS)
+        run = simulate.play(
+            model,
+            chosen.outages(model.chain),
+            duration=chosen.duration,
+            phase=phase,
+            operator_failover=chosen.operator_failover,
+            promotion_seconds=PROMOTION_SECONDS,
+        )
         result.plays[phase] = run
         if chosen.api_moves:
             result.api_rto[phase] = settled(run, model.public_name, _good_api)
@@ -271,8 +324,15 @@ def figures(results: list[Result], model: Model) -> Figures:
     api_seconds, api_key = worst(api)
     writer_seconds, writer_key = worst(writer)
     problems = tuple(f"{r.scenario.key}: {p}" for r in results for p in r.problems())
-    return Figures(api_seconds, api_key, writer_seconds, writer_key,
-                   goal_met=api_seconds is not None and api_seconds <= GOAL_SECONDS, problems=problems, gaps=tuple(model.gaps))
+    return Figures(
+        api_seconds,
+        api_key,
+        writer_seconds,
+        writer_key,
+        goal_met=api_seconds is not None and api_seconds <= GOAL_SECONDS,
+        problems=problems,
+        gaps=tuple(model.gaps),
+    )
 
 
 def stack_figures(evaluation: Evaluation, *, step: int = PHASE_STEP) -> tuple[Figures, list[Result]]:
@@ -303,25 +363,33 @@ def _events(run: Run) -> list[tuple[int, str]]:
 def report(result: Result) -> str:
     chosen, run = result.scenario, result.worst
     chain = " -> ".join(result.model.chain)
-    lines = [f"Scenario {chosen.key}: {chosen.title}.",
-             f"  chain {chain}; played at {len(result.plays)} alignments with the minute; the worst "
-             f"(phase {result.worst_phase} s) shown; times in seconds from the incident's start."]
+    lines = [
+        f"Scenario {chosen.key}: {chosen.title}.",
+        f"  chain {chain}; played at {len(result.plays)} alignments with the minute; the worst "
+        f"(phase {result.worst_phase} s) shown; times in seconds from the incident's start.",
+    ]
     for t, text in _events(run):
         lines.append(f"  {t:>+6} s  {text}")
     if chosen.api_moves:
         _, rto = result.worst_api
         values = [v for v in result.api_rto.values() if v is not None]
-        lines.append(f"  API: every client on a serving region {_secs(rto)} after the incident, worst case "
-                     f"(best {min(values) if values else '-'} s; TTL {run.ttls[result.model.public_name]} s included); goal {GOAL_SECONDS} s: "
-                     f"{'met' if rto is not None and rto <= GOAL_SECONDS else 'MISSED'}")
+        lines.append(
+            f"  API: every client on a serving region {_secs(rto)} after the incident, worst case "
+            f"(best {min(values) if values else '-'} s; TTL {run.ttls[result.model.public_name]} s included); goal {GOAL_SECONDS} s: "
+            f"{'met' if rto is not None and rto <= GOAL_SECONDS else 'MISSED'}"
+        )
     if chosen.writer_moves and result.writer_rto:
         _, rto = result.worst_writer
-        lines.append(f"  database: every client of {result.model.writer_name} on the writable cluster {_secs(rto)} after "
-                     f"the incident, worst case (operator acts when first paged; promotion {PROMOTION_SECONDS} s)")
+        lines.append(
+            f"  database: every client of {result.model.writer_name} on the writable cluster {_secs(rto)} after "
+            f"the incident, worst case (operator acts when first paged; promotion {PROMOTION_SECONDS} s)"
+        )
     pages = pages_from_up_regions(run)
     regions = sorted({p.topic_region for p in pages})
-    lines.append(f"  paged: {len(pages)} alarm(s) through SNS in {', '.join(regions) if regions else 'no region'}"
-                 + (f", first at {min(p.t for p in pages)} s" if pages else ""))
+    lines.append(
+        f"  paged: {len(pages)} alarm(s) through SNS in {', '.join(regions) if regions else 'no region'}"
+        + (f", first at {min(p.t for p in pages)} s" if pages else "")
+    )
     problems = result.problems()
     lines.append("  verdict: " + ("as designed" if not problems else "PROBLEMS:"))
     lines += [f"    - {p}" for p in problems[:12]]
@@ -338,11 +406,13 @@ def report_all(results: list[Result], model: Model) -> str:
 
 
 def summary_text(summary: Figures) -> str:
-    lines = ["Simulated recovery figures (worst case over the scenarios and alignments):",
-             f"  API: {_secs(summary.api_seconds)} ({summary.api_scenario}); goal {GOAL_SECONDS} s: "
-             f"{'met' if summary.goal_met else 'MISSED'}",
-             f"  database writer name: {_secs(summary.writer_seconds)} ({summary.writer_scenario}; "
-             f"decision time not counted, promotion {PROMOTION_SECONDS} s)"]
+    lines = [
+        "Simulated recovery figures (worst case over the scenarios and alignments):",
+        f"  API: {_secs(summary.api_seconds)} ({summary.api_scenario}); goal {GOAL_SECONDS} s: "
+        f"{'met' if summary.goal_met else 'MISSED'}",
+        f"  database writer name: {_secs(summary.writer_seconds)} ({summary.writer_scenario}; "
+        f"decision time not counted, promotion {PROMOTION_SECONDS} s)",
+    ]
     lines.append("  modelling assumptions (AWS publishes no figure): " + "; ".join(simulate.ASSUMPTIONS))
     if summary.gaps:
         lines.append("  the stack does not declare (core/routing.py): " + "; ".join(summary.gaps))

@@ -81,11 +81,19 @@ ASSUMPTIONS = (
     "a CloudWatch outage in a region: nothing is published or evaluated there and Route 53 gets no data for "
     "the alarms there (their checks take their insufficient-data status)",
     "an alias to an API Gateway domain with Evaluate Target Health never turns unhealthy: detection is the stack's "
-    "own health checks (AWS API reference, AliasTarget: for API Gateway it \"provides no operational benefit\")",
+    'own health checks (AWS API reference, AliasTarget: for API Gateway it "provides no operational benefit")',
 )
 
 # Component names of a scenario's outages.
-REGION, API, DATABASE, PROBE, CANARY, CLOUDWATCH, SNS = "region", "api", "database", "probe", "canary", "cloudwatch", "sns"
+REGION, API, DATABASE, PROBE, CANARY, CLOUDWATCH, SNS = (
+    "region",
+    "api",
+    "database",
+    "probe",
+    "canary",
+    "cloudwatch",
+    "sns",
+)
 COMPONENTS = (REGION, API, DATABASE, PROBE, CANARY, CLOUDWATCH, SNS)
 OK, ALARM_STATE, INSUFFICIENT = "OK", "ALARM", "INSUFFICIENT_DATA"
 
@@ -225,7 +233,7 @@ def parse_check_name(name: str) -> tuple[str | None, str | None, str | None]:
     prefix = "payment-health-"
     if not name.startswith(prefix):
         return None, None, None
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     regions = sorted(KNOWN_REGIONS, key=len, reverse=True)
     for region in regions:
         kind, sep, tail = rest.partition(f"-{region}-")
@@ -258,14 +266,21 @@ def _check(record: ResourceRecord, endpoints: dict[str, str]) -> Check:
             raise SimulationError(f"{what}: cloudwatchAlarmName/cloudwatchAlarmRegion unknown before apply")
         alarm = (str(alarm_name), str(alarm_region))
     return Check(
-        id=str(record.outputs.get("id")), name=str(name), type=check_type, kind=kind, region=region, holder=holder,
+        id=str(record.outputs.get("id")),
+        name=str(name),
+        type=check_type,
+        kind=kind,
+        region=region,
+        holder=holder,
         endpoint_region=endpoint_region,
         interval=_int(inputs.get("requestInterval"), DEFAULT_INTERVAL, f"{what} requestInterval"),
         threshold=_int(inputs.get("failureThreshold"), DEFAULT_THRESHOLD, f"{what} failureThreshold"),
-        inverted=bool(inputs.get("invertHealthcheck")), disabled=bool(inputs.get("disabled")),
+        inverted=bool(inputs.get("invertHealthcheck")),
+        disabled=bool(inputs.get("disabled")),
         children=tuple(str(c) for c in inputs.get("childHealthchecks") or []),
         child_threshold=_int(inputs.get("childHealthThreshold"), 0, f"{what} childHealthThreshold"),
-        alarm=alarm, insufficient=str(inputs.get("insufficientDataHealthStatus") or DEFAULT_INSUFFICIENT),
+        alarm=alarm,
+        insufficient=str(inputs.get("insufficientDataHealthStatus") or DEFAULT_INSUFFICIENT),
     )
 
 
@@ -278,7 +293,10 @@ def _alarm(record: ResourceRecord, topics: dict[str, str]) -> Alarm | None:
     what = f"alarm {name} ({record.region})"
     evaluations = _int(inputs.get("evaluationPeriods"), None, f"{what} evaluationPeriods")
     return Alarm(
-        name=name, region=str(record.region), namespace=str(inputs.get("namespace")), metric=str(inputs.get("metricName")),
+        name=name,
+        region=str(record.region),
+        namespace=str(inputs.get("namespace")),
+        metric=str(inputs.get("metricName")),
         dimensions=tuple(sorted((str(k), str(v)) for k, v in (inputs.get("dimensions") or {}).items())),
         statistic=str(inputs.get("statistic") or "Average"),
         period=_int(inputs.get("period"), None, f"{what} period"),
@@ -296,8 +314,11 @@ def _record(record: ResourceRecord) -> RecordSet:
     aliases = inputs.get("aliases") or []
     policies = inputs.get("failoverRoutingPolicies") or []
     return RecordSet(
-        name=str(inputs.get("name")).rstrip("."), zone=str(inputs.get("zoneId")), type=str(inputs.get("type")),
-        set_id=inputs.get("setIdentifier"), failover=policies[0].get("type") if policies else None,
+        name=str(inputs.get("name")).rstrip("."),
+        zone=str(inputs.get("zoneId")),
+        type=str(inputs.get("type")),
+        set_id=inputs.get("setIdentifier"),
+        failover=policies[0].get("type") if policies else None,
         health_check=inputs.get("healthCheckId"),
         alias=str(aliases[0].get("name")).rstrip(".") if aliases else None,
         evaluate_target_health=bool(aliases[0].get("evaluateTargetHealth")) if aliases else False,
@@ -326,10 +347,13 @@ CANARY_ENV = {
 
 def _probe(function: ResourceRecord, variables: dict[str, str]) -> Probe:
     what = f"database probe {function.name} ({function.region})"
-    return Probe(function=str(function.inputs.get("name") or function.name), region=str(function.region),
-                 namespace=variables["METRIC_NAMESPACE"],
-                 interval=_int(variables.get("PROBE_INTERVAL_SECONDS"), None, f"{what} PROBE_INTERVAL_SECONDS"),
-                 cluster=variables.get("DB_CLUSTER_IDENTIFIER") or "")
+    return Probe(
+        function=str(function.inputs.get("name") or function.name),
+        region=str(function.region),
+        namespace=variables["METRIC_NAMESPACE"],
+        interval=_int(variables.get("PROBE_INTERVAL_SECONDS"), None, f"{what} PROBE_INTERVAL_SECONDS"),
+        cluster=variables.get("DB_CLUSTER_IDENTIFIER") or "",
+    )
 
 
 def _targets(raw: str | None, chain: tuple[str, ...], region: str) -> tuple[str, ...]:
@@ -353,27 +377,37 @@ def _targets(raw: str | None, chain: tuple[str, ...], region: str) -> tuple[str,
     return tuple(names)
 
 
-def _canary(function: ResourceRecord, variables: dict[str, str], chain: tuple[str, ...], default_threshold: int,
-            gaps: list[str]) -> Canary:
+def _canary(
+    function: ResourceRecord, variables: dict[str, str], chain: tuple[str, ...], default_threshold: int, gaps: list[str]
+) -> Canary:
     region = str(function.region)
     read = {key: variables.get(name) for key, name in CANARY_ENV.items()}
     for key, value in read.items():
         if not _known(value):
             read[key] = None
-            gaps.append(f"canary {function.name} ({region}): no {CANARY_ENV[key]} in its environment; the simulation "
-                        "takes core/routing.py's value")
+            gaps.append(
+                f"canary {function.name} ({region}): no {CANARY_ENV[key]} in its environment; the simulation "
+                "takes core/routing.py's value"
+            )
     what = f"canary {function.name} ({region})"
     asked = variables.get(routing.CANARY_ENV_CLOUDWATCH_ALARMS)
     if not _known(asked):
         asked = "{}"
-        gaps.append(f"canary {function.name} ({region}): no {routing.CANARY_ENV_CLOUDWATCH_ALARMS} in its environment; "
-                    "nothing outside a region watches its CloudWatch")
+        gaps.append(
+            f"canary {function.name} ({region}): no {routing.CANARY_ENV_CLOUDWATCH_ALARMS} in its environment; "
+            "nothing outside a region watches its CloudWatch"
+        )
     own_chain = tuple(r.strip() for r in read["chain"].split(",") if r.strip()) if read["chain"] else chain
     return Canary(
-        function=str(function.inputs.get("name") or function.name), region=region,
+        function=str(function.inputs.get("name") or function.name),
+        region=region,
         namespace=read["namespace"] or routing.CANARY_NAMESPACE,
         interval=_int(read["interval"], routing.CANARY_INTERVAL_SECONDS, f"{what} {CANARY_ENV['interval']}"),
-        rounds=_int(read["rounds"], getattr(routing, "CANARY_ROUNDS", 60 // routing.CANARY_INTERVAL_SECONDS), f"{what} {CANARY_ENV['rounds']}"),
+        rounds=_int(
+            read["rounds"],
+            getattr(routing, "CANARY_ROUNDS", 60 // routing.CANARY_INTERVAL_SECONDS),
+            f"{what} {CANARY_ENV['rounds']}",
+        ),
         threshold=_int(read["threshold"], default_threshold, f"{what} {CANARY_ENV['threshold']}"),
         chain=own_chain,
         targets=_targets(read["targets"], chain, region),
@@ -391,8 +425,11 @@ def _chain(records: dict[str, list[RecordSet]], endpoints: dict[str, str]) -> tu
     """The public name (a failover name no alias points at, whose answers are API endpoints) and the regions
     in the order its failover tree tries them."""
     aliased = {r.alias for sets in records.values() for r in sets if r.alias}
-    roots = [name for name, sets in records.items()
-             if name not in aliased and any(r.failover for r in sets) and any(r.alias for r in sets)]
+    roots = [
+        name
+        for name, sets in records.items()
+        if name not in aliased and any(r.failover for r in sets) and any(r.alias for r in sets)
+    ]
     for root in sorted(roots, key=len):
         order = _tree_regions(records, endpoints, root, set())
         if order:
@@ -424,7 +461,10 @@ def build_model(evaluation: Evaluation) -> Model:
     for cluster in evaluation.of_type(CLUSTER):
         for key in ("endpoint", "readerEndpoint"):
             if _known(cluster.outputs.get(key)):
-                clusters[str(cluster.outputs[key])] = (str(cluster.region), str(cluster.inputs.get("clusterIdentifier")))
+                clusters[str(cluster.outputs[key])] = (
+                    str(cluster.region),
+                    str(cluster.inputs.get("clusterIdentifier")),
+                )
     topics = {str(t.outputs.get("arn")): str(t.region) for t in evaluation.of_type(TOPIC)}
     checks = {c.id: c for c in (_check(r, endpoints) for r in evaluation.of_type(HEALTH_CHECK))}
     alarms = [a for a in (_alarm(r, topics) for r in evaluation.of_type(ALARM)) if a is not None]
@@ -433,8 +473,14 @@ def build_model(evaluation: Evaluation) -> Model:
         parsed = _record(record)
         records.setdefault(parsed.name, []).append(parsed)
     public_name, chain = _chain(records, endpoints)
-    writer_name = next((name for name, sets in records.items()
-                        if any(r.failover for r in sets) and any(v in clusters for r in sets for v in r.values)), None)
+    writer_name = next(
+        (
+            name
+            for name, sets in records.items()
+            if any(r.failover for r in sets) and any(v in clusters for r in sets for v in r.values)
+        ),
+        None,
+    )
     gaps: list[str] = []
     thresholds = [c.threshold for c in checks.values() if c.kind == routing.API]
     probes, canaries = [], []
@@ -456,8 +502,19 @@ def build_model(evaluation: Evaluation) -> Model:
         gaps.append("no region canary function (core/routing.py): nothing sets holds or pages from a surviving region")
     if not any(a.metric == routing.WRITABLE_METRIC for a in alarms):
         gaps.append(f"no alarm on {routing.WRITABLE_METRIC}: the writer record cannot follow writability")
-    return Model(chain=chain, public_name=public_name, writer_name=writer_name, checks=checks, alarms=alarms,
-                 records=records, probes=probes, canaries=canaries, endpoints=endpoints, clusters=clusters, gaps=gaps)
+    return Model(
+        chain=chain,
+        public_name=public_name,
+        writer_name=writer_name,
+        checks=checks,
+        alarms=alarms,
+        records=records,
+        probes=probes,
+        canaries=canaries,
+        endpoints=endpoints,
+        clusters=clusters,
+        gaps=gaps,
+    )
 
 
 # --- the world: what is up, second by second ------------------------------------------------------
@@ -485,12 +542,14 @@ class World:
     def __init__(self, regions: Iterable[str], outages: Iterable[Outage], writer: str):
         self.regions = tuple(regions)
         self.outages = tuple(outages)
-        self.writers: list[tuple[int, str]] = [(-10**9, writer)]
+        self.writers: list[tuple[int, str]] = [(-(10**9), writer)]
         self._cached_t: int | None = None
         self._cached: set[tuple[str, str]] = set()
         unknown = {o.region for o in self.outages} - set(self.regions)
         if unknown:
-            raise SimulationError(f"outage in {', '.join(sorted(unknown))}: not a region of the stack ({', '.join(self.regions)})")
+            raise SimulationError(
+                f"outage in {', '.join(sorted(unknown))}: not a region of the stack ({', '.join(self.regions)})"
+            )
 
     def down(self, component: str, region: str, t: int) -> bool:
         if t == self._cached_t:
@@ -564,15 +623,21 @@ class _Metrics:
 
     def window(self, key: tuple, start: int, end: int) -> list[float]:
         times, values = self.points.get(key, ((), ()))
-        return list(values[bisect.bisect_left(times, start):bisect.bisect_left(times, end)])
+        return list(values[bisect.bisect_left(times, start) : bisect.bisect_left(times, end)])
 
 
 _STATISTICS: dict[str, Callable[[list[float]], float]] = {
-    "Average": lambda v: sum(v) / len(v), "Minimum": min, "Maximum": max, "Sum": sum, "SampleCount": len,
+    "Average": lambda v: sum(v) / len(v),
+    "Minimum": min,
+    "Maximum": max,
+    "Sum": sum,
+    "SampleCount": len,
 }
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    "GreaterThanThreshold": lambda v, t: v > t, "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
-    "LessThanThreshold": lambda v, t: v < t, "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
 }
 
 
@@ -586,7 +651,9 @@ def evaluate_alarm(alarm: Alarm, state: str, values_per_period: list[list[float]
     statistic = _STATISTICS.get(alarm.statistic)
     compare = _COMPARISONS.get(alarm.comparison)
     if statistic is None or compare is None:
-        raise SimulationError(f"alarm {alarm.name}: statistic {alarm.statistic!r} / comparison {alarm.comparison!r} not modelled")
+        raise SimulationError(
+            f"alarm {alarm.name}: statistic {alarm.statistic!r} / comparison {alarm.comparison!r} not modelled"
+        )
     breaching = present = 0
     for values in values_per_period:
         if values:
@@ -623,16 +690,29 @@ class _Checker:
 class Simulation:
     """Plays a World on a Model, one second at a time, from `-warmup` (steady state) to `duration`."""
 
-    def __init__(self, model: Model, world: World, *, duration: int, warmup: int = 600, phase: int = 0,
-                 operator_failover: bool = False, promotion_seconds: int = 60, checkers: int = CHECKERS):
+    def __init__(
+        self,
+        model: Model,
+        world: World,
+        *,
+        duration: int,
+        warmup: int = 600,
+        phase: int = 0,
+        operator_failover: bool = False,
+        promotion_seconds: int = 60,
+        checkers: int = CHECKERS,
+    ):
         self.model, self.world = model, world
         self.duration, self.warmup, self.phase = duration, warmup, phase
         self.operator_failover, self.promotion_seconds = operator_failover, promotion_seconds
         self.metrics = _Metrics()
         self.alarm_state = {(a.name, a.region): INSUFFICIENT for a in model.alarms}
         self.alarms_by_id = {(a.name, a.region): a for a in model.alarms}
-        self.checkers = {c.id: [_Checker(round(i * c.interval / checkers) % c.interval) for i in range(checkers)]
-                         for c in model.checks.values() if c.endpoint_region is not None}
+        self.checkers = {
+            c.id: [_Checker(round(i * c.interval / checkers) % c.interval) for i in range(checkers)]
+            for c in model.checks.values()
+            if c.endpoint_region is not None
+        }
         # CLOUDWATCH_METRIC: the last status Route 53 knew (CONFIG: a new check without one is healthy).
         self.last_known = {c.id: True for c in model.checks.values()}
         self.status: dict[str, bool] = {c.id: True for c in model.checks.values()}
@@ -684,7 +764,11 @@ class Simulation:
 
     def _probes(self, t: int, clock: int) -> None:
         for probe in self.model.probes:
-            if clock % probe.interval or self.world.down(PROBE, probe.region, t) or not self.world.cloudwatch(probe.region, t):
+            if (
+                clock % probe.interval
+                or self.world.down(PROBE, probe.region, t)
+                or not self.world.cloudwatch(probe.region, t)
+            ):
                 continue
             dims = (("ClusterIdentifier", probe.cluster),)
             reachable = not self.world.down(DATABASE, probe.region, t)
@@ -695,7 +779,11 @@ class Simulation:
     def _canaries(self, t: int, clock: int) -> None:
         for index, canary in enumerate(self.model.canaries):  # in chain order (build_model)
             offset = (clock + 7 * index) % 60  # the regions' schedules are not in step
-            if offset % canary.interval or offset // canary.interval >= canary.rounds or self.world.down(CANARY, canary.region, t):
+            if (
+                offset % canary.interval
+                or offset // canary.interval >= canary.rounds
+                or self.world.down(CANARY, canary.region, t)
+            ):
                 continue
             if offset == 0:  # a new invocation: streaks start at 0, holds may be published again
                 for target in canary.targets:
@@ -709,29 +797,51 @@ class Simulation:
                 key = (canary.region, target)
                 self.canary_failures[key] = 0 if ok else self.canary_failures[key] + 1
                 if publish:
-                    self.metrics.put((canary.region, canary.namespace, routing.CANARY_METRIC,
-                                      ((routing.CANARY_DIMENSION, target),)), clock, float(ok))
+                    self.metrics.put(
+                        (canary.region, canary.namespace, routing.CANARY_METRIC, ((routing.CANARY_DIMENSION, target),)),
+                        clock,
+                        float(ok),
+                    )
             for asked in canary.cloudwatch:  # DescribeAlarms there: answered while its CloudWatch is up; no hold
                 if publish:
-                    self.metrics.put((canary.region, canary.namespace, routing.CANARY_METRIC,
-                                      ((routing.CANARY_DIMENSION, routing.cloudwatch_target(asked)),)), clock,
-                                     float(self.world.cloudwatch(asked, t)))
+                    self.metrics.put(
+                        (
+                            canary.region,
+                            canary.namespace,
+                            routing.CANARY_METRIC,
+                            ((routing.CANARY_DIMENSION, routing.cloudwatch_target(asked)),),
+                        ),
+                        clock,
+                        float(self.world.cloudwatch(asked, t)),
+                    )
             if not any(answers.values()):
                 continue  # a blind canary holds nothing (its own path is the likelier failure)
             failing = [self.canary_failures.get((canary.region, r), 0) >= canary.threshold for r in canary.chain]
             for position, held in enumerate(canary.chain):
                 # core/routing.py: hold R once R and every region ahead of it failed `threshold` rounds in a
                 # row; never the canary's own region; once per invocation; only drctl releases (publishes 0).
-                if held == canary.region or not all(failing[:position + 1]) or held in self.canary_engaged[canary.region]:
+                if (
+                    held == canary.region
+                    or not all(failing[: position + 1])
+                    or held in self.canary_engaged[canary.region]
+                ):
                     continue
                 if publish:
-                    self.metrics.put((canary.region, canary.hold_namespace, routing.HELD_OUT_METRIC,
-                                      ((routing.HELD_OUT_DIMENSION, held),)), clock, routing.HELD)
+                    self.metrics.put(
+                        (
+                            canary.region,
+                            canary.hold_namespace,
+                            routing.HELD_OUT_METRIC,
+                            ((routing.HELD_OUT_DIMENSION, held),),
+                        ),
+                        clock,
+                        routing.HELD,
+                    )
                     self.canary_engaged[canary.region].add(held)
 
     def _canary_resolve(self, canary: Canary, t: int) -> str | None:
         """The canary's own DNS view of the public name: cached for the answer's TTL."""
-        expires, region = self.canary_dns.get(canary.region, (-10**9, None))
+        expires, region = self.canary_dns.get(canary.region, (-(10**9), None))
         if t >= expires:
             region = self.resolve(self.model.public_name)
             self.canary_dns[canary.region] = (t + self.ttl(self.model.public_name), region)
@@ -802,7 +912,9 @@ class Simulation:
         if record.health_check is not None:
             check = self.model.checks.get(record.health_check)
             if check is None:
-                raise SimulationError(f"record {record.name} ({record.set_id}): health check {record.health_check} not in the stack")
+                raise SimulationError(
+                    f"record {record.name} ({record.set_id}): health check {record.health_check} not in the stack"
+                )
             if not self.status[check.id]:
                 return False
         if record.alias and record.evaluate_target_health:
@@ -827,7 +939,12 @@ class Simulation:
         primary = next((r for r in records if r.failover == "PRIMARY"), records[0])
         secondary = next((r for r in records if r.failover == "SECONDARY"), None)
         chosen = primary
-        if primary.failover and not self.record_healthy(primary) and secondary is not None and self.record_healthy(secondary):
+        if (
+            primary.failover
+            and not self.record_healthy(primary)
+            and secondary is not None
+            and self.record_healthy(secondary)
+        ):
             chosen = secondary
         target = chosen.alias or (chosen.values[0] if chosen.values else None)
         return self.resolve(target, depth + 1) if target else None
@@ -856,8 +973,10 @@ class Simulation:
             if clock % 60 and alarm.region not in back:
                 continue
             end = clock - clock % alarm.period
-            periods = [self.metrics.window(alarm.key, end - (i + 1) * alarm.period, end - i * alarm.period)
-                       for i in reversed(range(alarm.evaluation_periods))]
+            periods = [
+                self.metrics.window(alarm.key, end - (i + 1) * alarm.period, end - i * alarm.period)
+                for i in reversed(range(alarm.evaluation_periods))
+            ]
             key = (alarm.name, alarm.region)
             before = self.alarm_state[key]
             after = evaluate_alarm(alarm, before, periods)
@@ -880,13 +999,22 @@ class Simulation:
             produced = set()
             for probe in self.model.probes:
                 dims = (("ClusterIdentifier", probe.cluster),)
-                produced |= {(probe.region, probe.namespace, m, dims) for m in ("DatabaseReachable", routing.WRITABLE_METRIC)}
+                produced |= {
+                    (probe.region, probe.namespace, m, dims) for m in ("DatabaseReachable", routing.WRITABLE_METRIC)
+                }
             for canary in self.model.canaries:
-                produced |= {(canary.region, canary.namespace, routing.CANARY_METRIC, ((routing.CANARY_DIMENSION, x),))
-                             for x in (*canary.targets, *map(routing.cloudwatch_target, canary.cloudwatch))}
-                produced |= {(canary.region, canary.hold_namespace, routing.HELD_OUT_METRIC, ((routing.HELD_OUT_DIMENSION, r),))
-                             for r in self.model.chain}
-            produced |= {(ROUTE53_METRICS_REGION, "AWS/Route53", "HealthCheckStatus", (("HealthCheckId", c),)) for c in self.model.checks}
+                produced |= {
+                    (canary.region, canary.namespace, routing.CANARY_METRIC, ((routing.CANARY_DIMENSION, x),))
+                    for x in (*canary.targets, *map(routing.cloudwatch_target, canary.cloudwatch))
+                }
+                produced |= {
+                    (canary.region, canary.hold_namespace, routing.HELD_OUT_METRIC, ((routing.HELD_OUT_DIMENSION, r),))
+                    for r in self.model.chain
+                }
+            produced |= {
+                (ROUTE53_METRICS_REGION, "AWS/Route53", "HealthCheckStatus", (("HealthCheckId", c),))
+                for c in self.model.checks
+            }
             self._produced_keys = produced
         return produced
 
@@ -899,7 +1027,10 @@ class Simulation:
         if not self.operator_failover:
             return
         if self.failover_at is None and any(p.t >= 0 for p in self.run.pages):
-            target = next((r for r in self.model.chain if r != self.world.writer_at(t) and not self.world.down(DATABASE, r, t)), None)
+            target = next(
+                (r for r in self.model.chain if r != self.world.writer_at(t) and not self.world.down(DATABASE, r, t)),
+                None,
+            )
             if target is not None:
                 self.failover_at = t + self.promotion_seconds
                 self.failover_target = target
@@ -909,9 +1040,24 @@ class Simulation:
             self.run.actions.append((t, f"Aurora: {self.failover_target} is the writer"))
 
 
-def play(model: Model, outages: Iterable[Outage], *, duration: int, phase: int = 0, operator_failover: bool = False,
-         promotion_seconds: int = 60, warmup: int = 600) -> Run:
+def play(
+    model: Model,
+    outages: Iterable[Outage],
+    *,
+    duration: int,
+    phase: int = 0,
+    operator_failover: bool = False,
+    promotion_seconds: int = 60,
+    warmup: int = 600,
+) -> Run:
     """One play of an incident (outages relative to its start) on the model."""
     world = World(model.chain, outages, writer=model.chain[0])
-    return Simulation(model, world, duration=duration, warmup=warmup, phase=phase,
-                      operator_failover=operator_failover, promotion_seconds=promotion_seconds).play()
+    return Simulation(
+        model,
+        world,
+        duration=duration,
+        warmup=warmup,
+        phase=phase,
+        operator_failover=operator_failover,
+        promotion_seconds=promotion_seconds,
+    ).play()

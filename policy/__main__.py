@@ -83,13 +83,18 @@ def _region(props: Mapping[str, Any], provider: Mapping[str, Any]) -> str | None
 def resource_policy(rule: rules.ResourceRule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         props = _props(args.props, args.provider)
-        for message in rule.check(args.resource_type, props, name=args.name, config=_config(rule.name, args.get_config())):
+        for message in rule.check(
+            args.resource_type, props, name=args.name, config=_config(rule.name, args.get_config())
+        ):
             report_violation(message)
 
     schema = PolicyConfigSchema(properties=dict(rule.config_schema)) if rule.config_schema else None
     return ResourceValidationPolicy(
-        name=rule.name, description=rule.description, validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY, config_schema=schema,
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=schema,
     )
 
 
@@ -99,22 +104,33 @@ def stack_policy(rule: rules.StackRule) -> StackValidationPolicy:
         for r in args.resources:
             props = _props(r.props, r.provider)
             provider = plain(r.provider.props) if r.provider else {}
-            resources.append(rules.Resource(
-                urn=r.urn, type=r.resource_type, name=r.name, props=props,
-                region=_region(props, provider),
-                dependencies=frozenset(d.urn for d in r.dependencies),
-                property_dependencies={k: frozenset(d.urn for d in v) for k, v in r.property_dependencies.items()},
-            ))
+            resources.append(
+                rules.Resource(
+                    urn=r.urn,
+                    type=r.resource_type,
+                    name=r.name,
+                    props=props,
+                    region=_region(props, provider),
+                    dependencies=frozenset(d.urn for d in r.dependencies),
+                    property_dependencies={k: frozenset(d.urn for d in v) for k, v in r.property_dependencies.items()},
+                )
+            )
         for urn, message in rule.check(resources, _config(rule.name, args.get_config())):
             report_violation(message, urn)
 
     return StackValidationPolicy(
-        name=rule.name, description=rule.description, validate=validate, enforcement_level=EnforcementLevel.MANDATORY,
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
     )
 
 
 PolicyPack(
     name="payment-dr",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[*(resource_policy(rule) for rule in rules.RESOURCE_RULES), *(stack_policy(rule) for rule in rules.STACK_RULES)],
+    policies=[
+        *(resource_policy(rule) for rule in rules.RESOURCE_RULES),
+        *(stack_policy(rule) for rule in rules.STACK_RULES),
+    ],
 )

@@ -30,19 +30,26 @@ UNKNOWN = "<computed>"
 REQUIRED_TAGS = ("Environment", "Region", "DR-Role")
 SUFFIX_CONFIG = "environmentSuffix"
 # The same alphabet the stack's config accepts for environmentSuffix (core/naming.py SUFFIX_PATTERN).
-SUFFIX_SCHEMA = {"type": "string", "pattern": r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$|^[a-z]$",
-                 "description": "The stack's environmentSuffix: every physical name must carry it"}
+SUFFIX_SCHEMA = {
+    "type": "string",
+    "pattern": r"^[a-z](?:[a-z0-9]|-(?!-))*[a-z0-9]$|^[a-z]$",
+    "description": "The stack's environmentSuffix: every physical name must carry it",
+}
 POSTGRES_PORT = 5432
 LAG_METRIC = "AuroraGlobalDBReplicationLag"
 MAX_LAG_MS = 1000  # the spec: alarm when Aurora replication lag exceeds 1 second (the metric is in ms)
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_TYPES = frozenset({BUCKET, "aws:s3/bucketV2:BucketV2"})
-VERSIONING_TYPES = frozenset({"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"})
-SSE_TYPES = frozenset({
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-})
+VERSIONING_TYPES = frozenset(
+    {"aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2"}
+)
+SSE_TYPES = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
 REPLICATION_TYPES = frozenset({"aws:s3/bucketReplicationConfig:BucketReplicationConfig"})
 LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
 # S3 delivers server access logs only into buckets whose default encryption is SSE-S3
@@ -59,8 +66,18 @@ KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
 # operators' domain and cannot carry the suffix, so `domainName` is not one of them and Route 53
 # records and zones are exempt.
 NAME_PROPERTIES = (
-    "name", "namePrefix", "bucket", "bucketPrefix", "functionName", "clusterIdentifier", "identifier",
-    "globalClusterIdentifier", "finalSnapshotIdentifier", "alarmName", "dashboardName", "stageName",
+    "name",
+    "namePrefix",
+    "bucket",
+    "bucketPrefix",
+    "functionName",
+    "clusterIdentifier",
+    "identifier",
+    "globalClusterIdentifier",
+    "finalSnapshotIdentifier",
+    "alarmName",
+    "dashboardName",
+    "stageName",
 )
 NAME_EXEMPT_TYPES = frozenset({"aws:route53/record:Record", "aws:route53/zone:Zone"})
 # Names AWS fixes (an HTTP API's auto-deployed stage is always `$default`).
@@ -193,7 +210,9 @@ def metric_names(props: Mapping[str, Any]) -> set[str]:
 # --- resource rules ----------------------------------------------------------------------------
 
 
-def required_tags(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def required_tags(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """Environment, Region and DR-Role on every taggable resource, counting provider default tags.
 
     ``tagsAll`` is what AWS gets (pulumi-aws fills it from the provider's default tags before the
@@ -211,22 +230,28 @@ def required_tags(type_: str, props: Mapping[str, Any], *, name: str = "resource
     missing = [key for key in REQUIRED_TAGS if not is_set(tags.get(key))]
     if not missing:
         return []
-    return [f"{_label(type_, name)} is missing tag(s) {', '.join(missing)} (it has: {', '.join(sorted(tags)) or 'none'}); "
-            "set them as default tags on the resource's provider (core/providers.py)"]
+    return [
+        f"{_label(type_, name)} is missing tag(s) {', '.join(missing)} (it has: {', '.join(sorted(tags)) or 'none'}); "
+        "set them as default tags on the resource's provider (core/providers.py)"
+    ]
 
 
 def _suffix_token(suffix: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){re.escape(suffix)}(?![a-z0-9])")
 
 
-def names_carry_suffix(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def names_carry_suffix(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """Every physical name contains the stack's environmentSuffix as a whole word (`-dev`, not `devices`)."""
     if type_ in NAME_EXEMPT_TYPES:
         return []
     suffix = (config or {}).get(SUFFIX_CONFIG)
     if not isinstance(suffix, str) or not suffix:
-        return [f"{_label(type_, name)}: no {SUFFIX_CONFIG} to check names against; set it in the policy pack "
-                f"config (--policy-pack-config) or as payment-dr:{SUFFIX_CONFIG} in the stack config"]
+        return [
+            f"{_label(type_, name)}: no {SUFFIX_CONFIG} to check names against; set it in the policy pack "
+            f"config (--policy-pack-config) or as payment-dr:{SUFFIX_CONFIG} in the stack config"
+        ]
     token = _suffix_token(suffix)
     # A property that refers to another resource (a bucket setting's `bucket`, an instance's
     # `clusterIdentifier`) holds that resource's name, which is checked on that resource; in a
@@ -237,8 +262,10 @@ def names_carry_suffix(type_: str, props: Mapping[str, Any], *, name: str = "res
         if not isinstance(value, str) or not value or is_unknown(value) or value in RESERVED_NAMES:
             continue
         if not token.search(value):
-            problems.append(f"{_label(type_, name)}: {prop} '{value}' does not contain the environment suffix '{suffix}' "
-                            "(names are built as <base>-<suffix> by core/naming.py)")
+            problems.append(
+                f"{_label(type_, name)}: {prop} '{value}' does not contain the environment suffix '{suffix}' "
+                "(names are built as <base>-<suffix> by core/naming.py)"
+            )
     return problems
 
 
@@ -246,7 +273,9 @@ def _require(label: str, props: Mapping[str, Any], prop: str, why: str) -> list[
     return [] if is_set(props.get(prop)) else [f"{label}: {prop} is not set: {why}"]
 
 
-def kms_encryption(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def kms_encryption(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """Storage encrypted with a customer-managed KMS key: S3 default encryption, DynamoDB tables and
     their replicas, Aurora clusters, SNS topics, SQS queues, secrets and their replicas, log groups."""
     label = _label(type_, name)
@@ -260,32 +289,52 @@ def kms_encryption(type_: str, props: Mapping[str, Any], *, name: str = "resourc
         for index, rule in enumerate(rules):
             default = _dict(_dict(rule).get("applyServerSideEncryptionByDefault"))
             if default.get("sseAlgorithm") in KMS_ALGORITHMS and not is_set(default.get("kmsMasterKeyId")):
-                problems.append(f"{label}: rules[{index}] has no kmsMasterKeyId: objects would use the AWS-managed aws/s3 key, not the region's key")
+                problems.append(
+                    f"{label}: rules[{index}] has no kmsMasterKeyId: objects would use the AWS-managed aws/s3 key, not the region's key"
+                )
     elif type_ == TABLE:
         sse = _dict(props.get("serverSideEncryption"))
         if sse.get("enabled") is not True and not is_unknown(sse.get("enabled")):
             problems.append(f"{label}: serverSideEncryption.enabled is not true: the table would use an AWS-owned key")
         elif not is_set(sse.get("kmsKeyArn")):
-            problems.append(f"{label}: serverSideEncryption.kmsKeyArn is not set: the table would use the AWS-managed key")
+            problems.append(
+                f"{label}: serverSideEncryption.kmsKeyArn is not set: the table would use the AWS-managed key"
+            )
         for replica in _list(props.get("replicas")):
             replica = _dict(replica)
             if not is_set(replica.get("kmsKeyArn")):
-                problems.append(f"{label}: the replica in {replica.get('regionName', '?')} has no kmsKeyArn (each replica needs its own region's key)")
+                problems.append(
+                    f"{label}: the replica in {replica.get('regionName', '?')} has no kmsKeyArn (each replica needs its own region's key)"
+                )
     elif type_ == TABLE_REPLICA:
         problems += _require(label, props, "kmsKeyArn", "the replica needs a key in its own region")
     elif type_ in (RDS_CLUSTER, "aws:rds/instance:Instance"):
         if props.get("storageEncrypted") is not True and not is_unknown(props.get("storageEncrypted")):
             problems.append(f"{label}: storageEncrypted is not true")
-        problems += _require(label, props, "kmsKeyId", "storage would use the AWS-managed aws/rds key (an encrypted "
-                             "secondary needs its own region's key, "
-                             "https://github.com/hashicorp/terraform-provider-aws/issues/13715)")
+        problems += _require(
+            label,
+            props,
+            "kmsKeyId",
+            "storage would use the AWS-managed aws/rds key (an encrypted "
+            "secondary needs its own region's key, "
+            "https://github.com/hashicorp/terraform-provider-aws/issues/13715)",
+        )
     elif type_ == "aws:rds/globalCluster:GlobalCluster":
-        if props.get("storageEncrypted") is not True and not is_unknown(props.get("storageEncrypted")) and not is_set(props.get("sourceDbClusterIdentifier")):
+        if (
+            props.get("storageEncrypted") is not True
+            and not is_unknown(props.get("storageEncrypted"))
+            and not is_set(props.get("sourceDbClusterIdentifier"))
+        ):
             problems.append(f"{label}: storageEncrypted is not true")
     elif type_ == TOPIC:
         problems += _require(label, props, "kmsMasterKeyId", "the topic must be encrypted with the region's KMS key")
     elif type_ == "aws:sqs/queue:Queue":
-        problems += _require(label, props, "kmsMasterKeyId", "the queue must be encrypted with the region's KMS key (not SQS-managed SSE)")
+        problems += _require(
+            label,
+            props,
+            "kmsMasterKeyId",
+            "the queue must be encrypted with the region's KMS key (not SQS-managed SSE)",
+        )
     elif type_ == "aws:cloudwatch/logGroup:LogGroup":
         problems += _require(label, props, "kmsKeyId", "the log group must be encrypted with the region's KMS key")
     elif type_ == "aws:secretsmanager/secret:Secret":
@@ -297,7 +346,9 @@ def kms_encryption(type_: str, props: Mapping[str, Any], *, name: str = "resourc
     return problems
 
 
-def pitr_on_every_replica(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def pitr_on_every_replica(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """Point-in-time recovery on every DynamoDB table and every one of its replicas."""
     label = _label(type_, name)
     problems = []
@@ -308,11 +359,16 @@ def pitr_on_every_replica(type_: str, props: Mapping[str, Any], *, name: str = "
         for replica in _list(props.get("replicas")):
             replica = _dict(replica)
             if replica.get("pointInTimeRecovery") is not True and not is_unknown(replica.get("pointInTimeRecovery")):
-                problems.append(f"{label}: the replica in {replica.get('regionName', '?')} has pointInTimeRecovery off "
-                                "(turning it on later recreates the replica, "
-                                "https://github.com/hashicorp/terraform-provider-aws/issues/29222)")
-    elif (type_ == TABLE_REPLICA and props.get("pointInTimeRecovery") is not True
-          and not is_unknown(props.get("pointInTimeRecovery"))):
+                problems.append(
+                    f"{label}: the replica in {replica.get('regionName', '?')} has pointInTimeRecovery off "
+                    "(turning it on later recreates the replica, "
+                    "https://github.com/hashicorp/terraform-provider-aws/issues/29222)"
+                )
+    elif (
+        type_ == TABLE_REPLICA
+        and props.get("pointInTimeRecovery") is not True
+        and not is_unknown(props.get("pointInTimeRecovery"))
+    ):
         problems.append(f"{label}: pointInTimeRecovery is not true")
     return problems
 
@@ -331,7 +387,9 @@ def _covers_port(protocol: Any, from_port: Any, to_port: Any, port: int) -> bool
     return int(from_port) <= port <= int(to_port)
 
 
-def no_public_database(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def no_public_database(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """No publicly accessible database instance, and no ingress from anywhere on PostgreSQL's port."""
     label = _label(type_, name)
     if type_.startswith("aws:rds/") and props.get("publiclyAccessible") is True:
@@ -350,8 +408,10 @@ def no_public_database(type_: str, props: Mapping[str, Any], *, name: str = "res
     for where, rule, cidrs in rules:
         world = _open_to_world(cidrs)
         if world and _covers_port(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"), POSTGRES_PORT):
-            problems.append(f"{label}: {where} allows {', '.join(world)} on port {POSTGRES_PORT} (PostgreSQL): "
-                            "only the peered VPCs' CIDRs and the stack's security groups may reach the database")
+            problems.append(
+                f"{label}: {where} allows {', '.join(world)} on port {POSTGRES_PORT} (PostgreSQL): "
+                "only the peered VPCs' CIDRs and the stack's security groups may reach the database"
+            )
     return problems
 
 
@@ -359,16 +419,24 @@ def _wildcard(value: Any) -> bool:
     return any(item == "*" for item in _list(value))
 
 
-def no_wildcard_iam(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def no_wildcard_iam(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """No Allow statement with Action "*" on Resource "*" in any IAM or resource policy."""
     problems = []
     for where, document in policy_documents(props):
         for index, statement in enumerate(_list(document.get("Statement"))):
             statement = _dict(statement)
-            if statement.get("Effect", "Allow") == "Allow" and _wildcard(statement.get("Action")) and _wildcard(statement.get("Resource")):
+            if (
+                statement.get("Effect", "Allow") == "Allow"
+                and _wildcard(statement.get("Action"))
+                and _wildcard(statement.get("Resource"))
+            ):
                 sid = f" ({statement['Sid']})" if statement.get("Sid") else ""
-                problems.append(f"{_label(type_, name)}: {where} statement {index}{sid} allows Action \"*\" on Resource \"*\": "
-                                "least privilege means named actions on the stack's ARNs (core/iam.py)")
+                problems.append(
+                    f'{_label(type_, name)}: {where} statement {index}{sid} allows Action "*" on Resource "*": '
+                    "least privilege means named actions on the stack's ARNs (core/iam.py)"
+                )
     return problems
 
 
@@ -391,7 +459,12 @@ def _physical(resource: Resource, prop: str) -> str:
 
 def _log_targets(resources: Sequence[Resource], index: Mapping[str, Resource]) -> dict[str, Resource]:
     """Buckets that receive server access logs, by URN."""
-    return {b.urn: b for logging in resources if logging.type in LOGGING_TYPES for b in logging.refs("targetBucket", BUCKET_TYPES, index)}
+    return {
+        b.urn: b
+        for logging in resources
+        if logging.type in LOGGING_TYPES
+        for b in logging.refs("targetBucket", BUCKET_TYPES, index)
+    }
 
 
 def buckets_encrypted_with_kms(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[StackViolation]:
@@ -412,20 +485,35 @@ def buckets_encrypted_with_kms(resources: Sequence[Resource], config: Mapping[st
                 if is_unknown(algorithm):
                     continue
                 if bucket.urn in log_targets and algorithm != ACCESS_LOG_ALGORITHM:
-                    problems.append((sse.urn, f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r} on "
-                                              f"{_stack_label(bucket)}, which receives server access logs: S3 delivers them "
-                                              f"only into {ACCESS_LOG_ALGORITHM} (SSE-S3) buckets"))
+                    problems.append(
+                        (
+                            sse.urn,
+                            f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r} on "
+                            f"{_stack_label(bucket)}, which receives server access logs: S3 delivers them "
+                            f"only into {ACCESS_LOG_ALGORITHM} (SSE-S3) buckets",
+                        )
+                    )
                 elif bucket.urn not in log_targets and algorithm not in KMS_ALGORITHMS:
-                    problems.append((sse.urn, f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r}, not aws:kms "
-                                              f"(SSE-S3 keys are not ours to control), on {_stack_label(bucket)}"))
+                    problems.append(
+                        (
+                            sse.urn,
+                            f"{_stack_label(sse)}: rules[{position}] sseAlgorithm is {algorithm!r}, not aws:kms "
+                            f"(SSE-S3 keys are not ours to control), on {_stack_label(bucket)}",
+                        )
+                    )
     for bucket in resources:
         if bucket.type not in BUCKET_TYPES or bucket.urn in configured:
             continue
         inline = _list(_dict(bucket.props.get("serverSideEncryptionConfiguration")).get("rules"))
         if inline:
             continue  # the deprecated inline form; kms-encryption does not read it, so say so
-        problems.append((bucket.urn, f"{_stack_label(bucket)} has no BucketServerSideEncryptionConfiguration: "
-                                     "S3 would encrypt it with SSE-S3 instead of the region's KMS key"))
+        problems.append(
+            (
+                bucket.urn,
+                f"{_stack_label(bucket)} has no BucketServerSideEncryptionConfiguration: "
+                "S3 would encrypt it with SSE-S3 instead of the region's KMS key",
+            )
+        )
     return problems
 
 
@@ -447,23 +535,40 @@ def bucket_access_logging(resources: Sequence[Resource], config: Mapping[str, An
         label = _stack_label(bucket)
         if bucket.urn in log_targets:
             if bucket.urn in logged:
-                problems.append((bucket.urn, f"{label} receives server access logs and logs its own requests too: "
-                                             "every delivery would log another (S3 advises against it)"))
+                problems.append(
+                    (
+                        bucket.urn,
+                        f"{label} receives server access logs and logs its own requests too: "
+                        "every delivery would log another (S3 advises against it)",
+                    )
+                )
             continue
         configurations = logged.get(bucket.urn, [])
         if not configurations:
-            problems.append((bucket.urn, f"{label} has no BucketLogging: requests to its objects (receipts, audit "
-                                         "records) leave no access trail"))
+            problems.append(
+                (
+                    bucket.urn,
+                    f"{label} has no BucketLogging: requests to its objects (receipts, audit "
+                    "records) leave no access trail",
+                )
+            )
         for logging in configurations:
             targets = logging.refs("targetBucket", BUCKET_TYPES, index)
             if not targets:
                 problems.append((logging.urn, f"{_stack_label(logging)}: targetBucket is not a bucket of this stack"))
             for target in targets:
                 if target.region != bucket.region:
-                    problems.append((logging.urn, f"{_stack_label(logging)}: logs {label} ({bucket.region}) into "
-                                                  f"{_stack_label(target)} in {target.region}: S3 delivers only within a region"))
+                    problems.append(
+                        (
+                            logging.urn,
+                            f"{_stack_label(logging)}: logs {label} ({bucket.region}) into "
+                            f"{_stack_label(target)} in {target.region}: S3 delivers only within a region",
+                        )
+                    )
             if not is_set(logging.props.get("targetPrefix")):
-                problems.append((logging.urn, f"{_stack_label(logging)}: no targetPrefix: each bucket's logs need their own prefix"))
+                problems.append(
+                    (logging.urn, f"{_stack_label(logging)}: no targetPrefix: each bucket's logs need their own prefix")
+                )
     return problems
 
 
@@ -484,16 +589,32 @@ def versioning_before_replication(resources: Sequence[Resource], config: Mapping
         label = _stack_label(replication)
         sources = replication.refs("bucket", BUCKET_TYPES, index)
         if not sources:
-            problems.append((replication.urn, f"{label}: its bucket is not a bucket of this stack, so its versioning cannot be checked"))
+            problems.append(
+                (
+                    replication.urn,
+                    f"{label}: its bucket is not a bucket of this stack, so its versioning cannot be checked",
+                )
+            )
         for role, buckets in (("source", sources), ("destination", replication.refs("rules", BUCKET_TYPES, index))):
             for bucket in buckets:
                 candidates = versionings.get(bucket.urn, [])
-                enabled = [v for v in candidates if _dict(v.props.get("versioningConfiguration")).get("status") in ("Enabled", UNKNOWN)]
+                enabled = [
+                    v
+                    for v in candidates
+                    if _dict(v.props.get("versioningConfiguration")).get("status") in ("Enabled", UNKNOWN)
+                ]
                 if not enabled:
-                    problems.append((replication.urn, f"{label}: {role} bucket '{bucket.name}' has no enabled BucketVersioning"))
+                    problems.append(
+                        (replication.urn, f"{label}: {role} bucket '{bucket.name}' has no enabled BucketVersioning")
+                    )
                 elif not any(v.urn in replication.dependencies for v in enabled):
-                    problems.append((replication.urn, f"{label}: does not depend on the versioning of its {role} bucket "
-                                                      f"'{bucket.name}' ({enabled[0].name}): add it to depends_on"))
+                    problems.append(
+                        (
+                            replication.urn,
+                            f"{label}: does not depend on the versioning of its {role} bucket "
+                            f"'{bucket.name}' ({enabled[0].name}): add it to depends_on",
+                        )
+                    )
     return problems
 
 
@@ -530,14 +651,21 @@ def lag_alarm(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[
     members = [r for r in resources if r.type == RDS_CLUSTER and is_set(r.props.get("globalClusterIdentifier"))]
     for region in sorted({m.region for m in members if m.region not in good_regions}, key=str):
         clusters = ", ".join(sorted(_physical(m, "clusterIdentifier") for m in members if m.region == region))
-        problems.append((None, f"no alarm on {LAG_METRIC} at <= {MAX_LAG_MS} ms with an SNS action in {region} "
-                               f"(Aurora cluster {clusters} is a global database member there)"))
+        problems.append(
+            (
+                None,
+                f"no alarm on {LAG_METRIC} at <= {MAX_LAG_MS} ms with an SNS action in {region} "
+                f"(Aurora cluster {clusters} is a global database member there)",
+            )
+        )
     if not alarms and not members:
         problems.append((None, f"the stack has no alarm on {LAG_METRIC} (threshold <= {MAX_LAG_MS} ms, SNS action)"))
     return problems
 
 
-def aurora_iam_auth(type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None) -> list[str]:
+def aurora_iam_auth(
+    type_: str, props: Mapping[str, Any], *, name: str = "resource", config: Mapping[str, Any] | None = None
+) -> list[str]:
     """IAM database authentication on every Aurora cluster: application logins use short-lived IAM
     tokens and their own database roles, never a stored password (docs/db-probe.md)."""
     if type_ != RDS_CLUSTER:
@@ -545,23 +673,61 @@ def aurora_iam_auth(type_: str, props: Mapping[str, Any], *, name: str = "resour
     enabled = props.get("iamDatabaseAuthenticationEnabled")
     if enabled is True or is_unknown(enabled):
         return []
-    return [f"{_label(type_, name)}: iamDatabaseAuthenticationEnabled is {enabled!r}: application logins (the probe, "
-            "the ledger poster) need IAM database authentication"]
+    return [
+        f"{_label(type_, name)}: iamDatabaseAuthenticationEnabled is {enabled!r}: application logins (the probe, "
+        "the ledger poster) need IAM database authentication"
+    ]
 
 
 RESOURCE_RULES: tuple[ResourceRule, ...] = (
-    ResourceRule("required-tags", "Every taggable resource has Environment, Region and DR-Role tags (provider default tags count).", required_tags),
-    ResourceRule("names-carry-suffix", "Every physical name contains the stack's environmentSuffix.", names_carry_suffix,
-                 config_schema={SUFFIX_CONFIG: SUFFIX_SCHEMA}),
-    ResourceRule("kms-encryption", "Storage (S3, DynamoDB, Aurora, SNS, SQS, Secrets Manager, CloudWatch Logs) is encrypted with a customer-managed KMS key.", kms_encryption),
-    ResourceRule("pitr-on-every-replica", "DynamoDB point-in-time recovery is on for every table and every replica.", pitr_on_every_replica),
-    ResourceRule("no-public-database", "No publicly accessible database and no 0.0.0.0/0 or ::/0 ingress on PostgreSQL's port.", no_public_database),
-    ResourceRule("no-wildcard-iam", "No policy statement allows Action \"*\" on Resource \"*\".", no_wildcard_iam),
+    ResourceRule(
+        "required-tags",
+        "Every taggable resource has Environment, Region and DR-Role tags (provider default tags count).",
+        required_tags,
+    ),
+    ResourceRule(
+        "names-carry-suffix",
+        "Every physical name contains the stack's environmentSuffix.",
+        names_carry_suffix,
+        config_schema={SUFFIX_CONFIG: SUFFIX_SCHEMA},
+    ),
+    ResourceRule(
+        "kms-encryption",
+        "Storage (S3, DynamoDB, Aurora, SNS, SQS, Secrets Manager, CloudWatch Logs) is encrypted with a customer-managed KMS key.",
+        kms_encryption,
+    ),
+    ResourceRule(
+        "pitr-on-every-replica",
+        "DynamoDB point-in-time recovery is on for every table and every replica.",
+        pitr_on_every_replica,
+    ),
+    ResourceRule(
+        "no-public-database",
+        "No publicly accessible database and no 0.0.0.0/0 or ::/0 ingress on PostgreSQL's port.",
+        no_public_database,
+    ),
+    ResourceRule("no-wildcard-iam", 'No policy statement allows Action "*" on Resource "*".', no_wildcard_iam),
     ResourceRule("aurora-iam-auth", "IAM database authentication is on for every Aurora cluster.", aurora_iam_auth),
 )
 STACK_RULES: tuple[StackRule, ...] = (
-    StackRule("buckets-encrypted-with-kms", "Every S3 bucket has default encryption with a KMS key; server access log targets SSE-S3, the only kind S3 delivers logs into.", buckets_encrypted_with_kms),
-    StackRule("bucket-access-logging", "Every S3 bucket other than an access-log target has server access logging into a log bucket in its region, which does not log itself.", bucket_access_logging),
-    StackRule("versioning-before-replication", "Every S3 replication configuration depends on enabled versioning of its source and destination buckets.", versioning_before_replication),
-    StackRule("replication-lag-alarm", "An AuroraGlobalDBReplicationLag alarm at <= 1000 ms with an SNS action exists in every region with a member cluster.", lag_alarm),
+    StackRule(
+        "buckets-encrypted-with-kms",
+        "Every S3 bucket has default encryption with a KMS key; server access log targets SSE-S3, the only kind S3 delivers logs into.",
+        buckets_encrypted_with_kms,
+    ),
+    StackRule(
+        "bucket-access-logging",
+        "Every S3 bucket other than an access-log target has server access logging into a log bucket in its region, which does not log itself.",
+        bucket_access_logging,
+    ),
+    StackRule(
+        "versioning-before-replication",
+        "Every S3 replication configuration depends on enabled versioning of its source and destination buckets.",
+        versioning_before_replication,
+    ),
+    StackRule(
+        "replication-lag-alarm",
+        "An AuroraGlobalDBReplicationLag alarm at <= 1000 ms with an SNS action exists in every region with a member cluster.",
+        lag_alarm,
+    ),
 )

@@ -51,7 +51,13 @@ class RegionalStack(pulumi.ComponentResource):
     def _outputs(self) -> RegionalOutputs:
         """What the global layer may use of this region (region_factory/outputs.py)."""
         network, database, storage, service, probe, ledger = (
-            self.network, self.database, self.storage, self.service, self.probe, self.ledger)
+            self.network,
+            self.database,
+            self.storage,
+            self.service,
+            self.probe,
+            self.ledger,
+        )
         return RegionalOutputs(
             context=self.ctx,
             vpc_id=network.vpc.id,

@@ -57,8 +57,9 @@ class AlarmSpec:
         return self.evaluation_periods or self.datapoints
 
 
-def declare_alarm(spec: AlarmSpec, *, logical: str, name: str, topic_arn: pulumi.Input[str] | None,
-                  opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+def declare_alarm(
+    spec: AlarmSpec, *, logical: str, name: str, topic_arn: pulumi.Input[str] | None, opts: pulumi.ResourceOptions
+) -> aws.cloudwatch.MetricAlarm:
     """The one place an alarm is created. ``Actions.NOTIFY`` sends ALARM and OK to ``topic_arn``;
     ``Actions.NONE`` takes no topic, so an alarm that must not page cannot be given one by mistake."""
     if spec.actions is Actions.NOTIFY and topic_arn is None:

@@ -49,7 +49,11 @@ def topic_policy(ctx: RegionContext, topic_arn: pulumi.Output[str]) -> pulumi.Ou
 
 class Alerts(pulumi.ComponentResource):
     def __init__(
-        self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource, topic: naming.NameSpec = naming.FAILOVER_TOPIC
+        self,
+        ctx: RegionContext,
+        key: aws.kms.Key,
+        parent: pulumi.Resource,
+        topic: naming.NameSpec = naming.FAILOVER_TOPIC,
     ):
         super().__init__("payment-dr:region:Alerts", ctx.logical("alerts"), None, pulumi.ResourceOptions(parent=parent))
         self.topic = aws.sns.Topic(
@@ -59,7 +63,10 @@ class Alerts(pulumi.ComponentResource):
             opts=ctx.opts(self),
         )
         aws.sns.TopicPolicy(
-            ctx.logical("failover-events"), arn=self.topic.arn, policy=topic_policy(ctx, self.topic.arn), opts=ctx.opts(self)
+            ctx.logical("failover-events"),
+            arn=self.topic.arn,
+            policy=topic_policy(ctx, self.topic.arn),
+            opts=ctx.opts(self),
         )
         # E-mail subscriptions stay pending until each address confirms (an AWS rule).
         for index, email in enumerate(ctx.cfg.alert_emails):

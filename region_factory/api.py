@@ -99,27 +99,30 @@ GATEWAY_RESPONSES = {
 
 # Access log: JSON, one line per request. No body, headers or query string (card data must never reach
 # a log, docs/payment-validation.md), and no validation error string (it can echo request values).
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "extendedRequestId": "$context.extendedRequestId",
-    "requestTimeEpoch": "$context.requestTimeEpoch",
-    "sourceIp": "$context.identity.sourceIp",
-    "userAgent": "$context.identity.userAgent",
-    "domainName": "$context.domainName",
-    "stage": "$context.stage",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "protocol": "$context.protocol",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "responseLatency": "$context.responseLatency",
-    "integrationStatus": "$context.integration.status",
-    "integrationLatency": "$context.integration.latency",
-    "integrationError": "$context.integrationErrorMessage",
-    "errorType": "$context.error.responseType",
-    "errorMessage": "$context.error.message",
-    "xrayTraceId": "$context.xrayTraceId",
-}, separators=(",", ":"))
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "requestTimeEpoch": "$context.requestTimeEpoch",
+        "sourceIp": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "domainName": "$context.domainName",
+        "stage": "$context.stage",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "protocol": "$context.protocol",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "responseLatency": "$context.responseLatency",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "integrationError": "$context.integrationErrorMessage",
+        "errorType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+        "xrayTraceId": "$context.xrayTraceId",
+    },
+    separators=(",", ":"),
+)
 
 
 def _gateway_response(status: int, code: str, region: str) -> dict[str, Any]:
@@ -152,7 +155,9 @@ def openapi_document(title: str, invoke_arn: str, region: str) -> dict[str, Any]
         if route.validated:
             operation |= {
                 "x-amazon-apigateway-request-validator": VALIDATOR,
-                "parameters": [{"name": IDEMPOTENCY_KEY_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": IDEMPOTENCY_KEY_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaymentRequest"}}},
@@ -182,7 +187,9 @@ def definition_hash(title: str) -> str:
 def apigateway_logs_trust() -> pulumi.Output[str]:
     """API Gateway is not documented to send aws:SourceAccount when it assumes the account's CloudWatch
     role (a condition on a missing key denies), hence no condition."""
-    return iam.document({"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    return iam.document(
+        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
 
 
 def apigateway_logs_policy(ctx: RegionContext) -> pulumi.Output[str]:
@@ -191,7 +198,13 @@ def apigateway_logs_policy(ctx: RegionContext) -> pulumi.Output[str]:
     return iam.document(
         iam.statement(
             # AmazonAPIGatewayPushToCloudWatchLogs without its two read actions: API Gateway only writes.
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+            ],
             [ctx.arn("logs", "log-group:*")],
             sid="ApiGatewayLogsInThisRegion",
         )
@@ -213,7 +226,9 @@ class PaymentApi(pulumi.ComponentResource):
     health_check_path: str
 
     def __init__(self, ctx: RegionContext, function: aws.lambda_.Function, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:PaymentApi", ctx.logical("payment-api"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:PaymentApi", ctx.logical("payment-api"), None, pulumi.ResourceOptions(parent=parent)
+        )
         self.ctx = ctx
         cfg = ctx.cfg
         title = ctx.name(naming.API)
@@ -222,7 +237,9 @@ class PaymentApi(pulumi.ComponentResource):
             ctx.logical("api"),
             name=title,
             description="payment-dr payment API (docs/service.md)",
-            body=function.invoke_arn.apply(lambda arn: json.dumps(openapi_document(title, arn, ctx.region), sort_keys=True)),
+            body=function.invoke_arn.apply(
+                lambda arn: json.dumps(openapi_document(title, arn, ctx.region), sort_keys=True)
+            ),
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             # A warning while importing the document (an ignored extension, a bad schema) fails the update.
             fail_on_warnings=True,
@@ -236,7 +253,9 @@ class PaymentApi(pulumi.ComponentResource):
             triggers={"definition": definition_hash(title)},
             opts=ctx.opts(self),
         )
-        self.access_log_group = ctx.log_group("api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key.arn, self)
+        self.access_log_group = ctx.log_group(
+            "api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key.arn, self
+        )
         self.account = self._account() if cfg.manage_api_gateway_account else None
         self.stage = aws.apigateway.Stage(
             ctx.logical("api"),
@@ -245,14 +264,19 @@ class PaymentApi(pulumi.ComponentResource):
             stage_name=stage_name,
             xray_tracing_enabled=True,
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
-                destination_arn=self.access_log_group.arn, format=ACCESS_LOG_FORMAT,
+                destination_arn=self.access_log_group.arn,
+                format=ACCESS_LOG_FORMAT,
             ),
             # Access logging fails to enable until the account's CloudWatch role is set.
             opts=ctx.opts(self, depends_on=[self.account] if self.account else None),
         )
         self._method_settings("*/*", cfg.api_throttle_rate_limit, cfg.api_throttle_burst_limit, "all")
-        self._method_settings("health/GET", min(HEALTH_RATE_LIMIT, cfg.api_throttle_rate_limit),
-                              min(HEALTH_BURST_LIMIT, cfg.api_throttle_burst_limit), "health")
+        self._method_settings(
+            "health/GET",
+            min(HEALTH_RATE_LIMIT, cfg.api_throttle_rate_limit),
+            min(HEALTH_BURST_LIMIT, cfg.api_throttle_burst_limit),
+            "health",
+        )
         self._allow_invocations(function, stage_name)
         self.certificate, self.validation_record, self.certificate_validation = self._certificate()
         self.domain = aws.apigateway.DomainName(
@@ -275,12 +299,14 @@ class PaymentApi(pulumi.ComponentResource):
         # The execute-api endpoint stays enabled for this: Route 53 checks each region on its own host.
         self.health_check_fqdn = pulumi.Output.concat(self.rest_api.id, f".execute-api.{ctx.region}.amazonaws.com")
         self.health_check_path = f"/{stage_name}/health"
-        self.register_outputs({
-            "restApiId": self.rest_api.id,
-            "stageName": self.stage.stage_name,
-            "regionalDomainName": self.domain.regional_domain_name,
-            "regionalZoneId": self.domain.regional_zone_id,
-        })
+        self.register_outputs(
+            {
+                "restApiId": self.rest_api.id,
+                "stageName": self.stage.stage_name,
+                "regionalDomainName": self.domain.regional_domain_name,
+                "regionalZoneId": self.domain.regional_zone_id,
+            }
+        )
 
     def _account(self) -> aws.apigateway.Account:
         """API Gateway's CloudWatch role: one setting per account and region, and since the v6 Terraform

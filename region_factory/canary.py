@@ -41,7 +41,9 @@ MAX_EVENT_AGE_SECONDS = 60
 # 2 attempts x (1 s connect + 2 s read) end by 67 s.
 PUBLISH_BUDGET_SECONDS = 2 * 2 * (1 + 2)
 TIMEOUT_SECONDS = (
-    (routing.CANARY_ROUNDS - 1) * routing.CANARY_INTERVAL_SECONDS + routing.CANARY_HTTP_TIMEOUT_SECONDS + PUBLISH_BUDGET_SECONDS
+    (routing.CANARY_ROUNDS - 1) * routing.CANARY_INTERVAL_SECONDS
+    + routing.CANARY_HTTP_TIMEOUT_SECONDS
+    + PUBLISH_BUDGET_SECONDS
 )
 ALARM_PERIOD_SECONDS = 60
 
@@ -54,8 +56,9 @@ def targets(urls: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
     )
 
 
-def environment(ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]],
-                cloudwatch_alarms: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+def environment(
+    ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], cloudwatch_alarms: Mapping[str, pulumi.Input[str]]
+) -> dict[str, pulumi.Input[str]]:
     """Exactly what functions/canary/app.py reads; the names are core/routing.py's (the simulation reads them)."""
     cfg = ctx.cfg
     return {
@@ -75,7 +78,8 @@ def alarm_arns(ctx: RegionContext, cloudwatch_alarms: Mapping[str, pulumi.Input[
     """The alarms this canary describes: every other region's (its own region's CloudWatch is not asked)."""
     return [
         pulumi.Output.concat(f"arn:aws:cloudwatch:{region}:{ctx.account_id}:alarm:", name)
-        for region, name in sorted(cloudwatch_alarms.items()) if region != ctx.region
+        for region, name in sorted(cloudwatch_alarms.items())
+        if region != ctx.region
     ]
 
 
@@ -83,15 +87,27 @@ def execution_policy(log_group_arn: pulumi.Output[str], described: list[pulumi.O
     """Logs to its own group, metrics in its two namespaces, and DescribeAlarms on the other regions' probe
     alarms: nothing else."""
     return iam.document(
-        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
+        iam.statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+            sid="OwnLogGroup",
+        ),
         # PutMetricData has no resource-level permissions: "*", held to the canary's and the holds' namespaces.
         iam.statement(
-            ["cloudwatch:PutMetricData"], ["*"], sid="PutCanaryMetricsAndHolds",
-            conditions={"StringEquals": {"cloudwatch:namespace": [routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE]}},
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PutCanaryMetricsAndHolds",
+            conditions={
+                "StringEquals": {"cloudwatch:namespace": [routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE]}
+            },
         ),
         # DescribeAlarms takes alarm ARNs as resources (Service Authorization Reference, Amazon CloudWatch:
         # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
-        *([iam.statement(["cloudwatch:DescribeAlarms"], described, sid="AskOtherRegionsCloudWatch")] if described else []),
+        *(
+            [iam.statement(["cloudwatch:DescribeAlarms"], described, sid="AskOtherRegionsCloudWatch")]
+            if described
+            else []
+        ),
     )
 
 
@@ -111,15 +127,32 @@ class RegionCanary(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
     def __init__(
-        self, ctx: RegionContext, urls: Mapping[str, pulumi.Input[str]], key_arn: pulumi.Input[str], topic_arn: pulumi.Input[str],
-        parent: pulumi.Resource, cloudwatch_alarms: Mapping[str, pulumi.Input[str]],
+        self,
+        ctx: RegionContext,
+        urls: Mapping[str, pulumi.Input[str]],
+        key_arn: pulumi.Input[str],
+        topic_arn: pulumi.Input[str],
+        parent: pulumi.Resource,
+        cloudwatch_alarms: Mapping[str, pulumi.Input[str]],
     ):
-        super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent)
+        )
         cfg = ctx.cfg
         name = ctx.name(naming.CANARY_FUNCTION)
         self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key_arn, self)
-        self.role = aws.iam.Role(ctx.logical("canary"), name=ctx.name(naming.CANARY_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self))
-        policy = aws.iam.RolePolicy(ctx.logical("canary"), role=self.role.id, policy=execution_policy(self.log_group.arn, alarm_arns(ctx, cloudwatch_alarms)), opts=ctx.opts(self))
+        self.role = aws.iam.Role(
+            ctx.logical("canary"),
+            name=ctx.name(naming.CANARY_ROLE),
+            assume_role_policy=lambda_trust(),
+            opts=ctx.opts(self),
+        )
+        policy = aws.iam.RolePolicy(
+            ctx.logical("canary"),
+            role=self.role.id,
+            policy=execution_policy(self.log_group.arn, alarm_arns(ctx, cloudwatch_alarms)),
+            opts=ctx.opts(self),
+        )
         self.function = aws.lambda_.Function(
             ctx.logical("canary"),
             name=name,
@@ -138,48 +171,74 @@ class RegionCanary(pulumi.ComponentResource):
             opts=ctx.opts(self, depends_on=[policy, self.log_group]),
         )
         aws.lambda_.FunctionEventInvokeConfig(
-            ctx.logical("canary"), function_name=self.function.name, maximum_retry_attempts=0,
-            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS, opts=ctx.opts(self),
+            ctx.logical("canary"),
+            function_name=self.function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
+            opts=ctx.opts(self),
         )
         self.schedule = aws.cloudwatch.EventRule(
-            ctx.logical("canary"), name=ctx.name(naming.CANARY_SCHEDULE), description="payment-dr: one minute of canary rounds",
-            schedule_expression=routing.CANARY_SCHEDULE, opts=ctx.opts(self),
+            ctx.logical("canary"),
+            name=ctx.name(naming.CANARY_SCHEDULE),
+            description="payment-dr: one minute of canary rounds",
+            schedule_expression=routing.CANARY_SCHEDULE,
+            opts=ctx.opts(self),
         )
         aws.lambda_.Permission(
-            ctx.logical("canary-schedule"), function=self.function.name, action="lambda:InvokeFunction",
-            principal="events.amazonaws.com", source_arn=self.schedule.arn, opts=ctx.opts(self),
+            ctx.logical("canary-schedule"),
+            function=self.function.name,
+            action="lambda:InvokeFunction",
+            principal="events.amazonaws.com",
+            source_arn=self.schedule.arn,
+            opts=ctx.opts(self),
         )
         aws.cloudwatch.EventTarget(
-            ctx.logical("canary"), rule=self.schedule.name, arn=self.function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS),
+            ctx.logical("canary"),
+            rule=self.schedule.name,
+            arn=self.function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
+            ),
             opts=ctx.opts(self),
         )
         failures = probe.failures_to_alarm(cfg.health_check_failure_threshold)
-        watched = {routing.cloudwatch_target(region): region for region in sorted(cloudwatch_alarms) if region != ctx.region}
+        watched = {
+            routing.cloudwatch_target(region): region for region in sorted(cloudwatch_alarms) if region != ctx.region
+        }
         self.alarms = {
             target: declare_alarm(
                 AlarmSpec(
                     key=f"canary-{target}",
                     description=(
-                        (f"The {ctx.region} canary got no answer from CloudWatch in {watched[target]} (its alarms cannot "
-                         "page) " if target in watched else
-                         f"The {ctx.region} canary could not reach the payment API's /health "
-                         f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) ")
+                        (
+                            f"The {ctx.region} canary got no answer from CloudWatch in {watched[target]} (its alarms cannot "
+                            "page) "
+                            if target in watched
+                            else f"The {ctx.region} canary could not reach the payment API's /health "
+                            f"({'the public name ' + cfg.domain_name if target == routing.PUBLIC_TARGET else 'in ' + target}) "
+                        )
                         + f"in at least {failures} of the minute's {routing.CANARY_ROUNDS} rounds, or the canary "
                         "published nothing. docs/failover.md"
                     ),
-                    namespace=routing.CANARY_NAMESPACE, metric=routing.CANARY_METRIC,
+                    namespace=routing.CANARY_NAMESPACE,
+                    metric=routing.CANARY_METRIC,
                     dimensions={routing.CANARY_DIMENSION: target},
                     # An average of the minute's rounds, as the probe's alarm (same 10-second grid, same threshold rule).
-                    statistic="Average", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold",
+                    statistic="Average",
+                    period=ALARM_PERIOD_SECONDS,
+                    comparison="LessThanThreshold",
                     threshold=probe.alarm_threshold(cfg.health_check_failure_threshold),
                     # Breaching: this alarm is what pages during another region's outage. A canary that stops
                     # reporting (not invoked, throttled, failing, unable to publish) must page too, not stay quiet.
                     missing_data="breaching",
                 ),
-                logical=ctx.logical(f"canary-{target}"), name=alarm_name(ctx, target), topic_arn=topic_arn,
+                logical=ctx.logical(f"canary-{target}"),
+                name=alarm_name(ctx, target),
+                topic_arn=topic_arn,
                 opts=ctx.opts(self),
             )
             for target in [*sorted(urls), *watched]
         }
-        self.register_outputs({"functionName": self.function.name, "alarmNames": {t: a.name for t, a in self.alarms.items()}})
+        self.register_outputs(
+            {"functionName": self.function.name, "alarmNames": {t: a.name for t, a in self.alarms.items()}}
+        )

@@ -54,7 +54,9 @@ class RegionContext:
         region = self.region if regional else ""
         return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"
 
-    def log_group(self, logical: str, name: str, key_arn: pulumi.Input[str], parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    def log_group(
+        self, logical: str, name: str, key_arn: pulumi.Input[str], parent: pulumi.Resource
+    ) -> aws.cloudwatch.LogGroup:
         """Every log group of the stack: named, retained for `logRetentionDays`, encrypted with the region's key."""
         return aws.cloudwatch.LogGroup(
             self.logical(logical),

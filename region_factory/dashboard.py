@@ -47,7 +47,9 @@ class DashboardData:
     ledger_lag_threshold_seconds: float = 300
 
 
-def search(namespace: str, dimensions: Sequence[str], metric: str, filters: Mapping[str, str], statistic: str, period: int) -> str:
+def search(
+    namespace: str, dimensions: Sequence[str], metric: str, filters: Mapping[str, str], statistic: str, period: int
+) -> str:
     """A CloudWatch SEARCH expression: every metric of that schema whose dimensions equal ``filters``
     (quoted values match exactly: CloudWatch User Guide, "CloudWatch search expression syntax")."""
     for value in (*filters.values(), metric):
@@ -69,8 +71,15 @@ def _expression(identifier: str, expression: str, label: str) -> list[dict[str, 
     return [{"expression": expression, "id": identifier, "label": label}]
 
 
-def _graph(title: str, data: DashboardData, metrics: list[list[Any]], *, period: int, unit: str,
-           threshold: tuple[str, float] | None = None) -> dict[str, Any]:
+def _graph(
+    title: str,
+    data: DashboardData,
+    metrics: list[list[Any]],
+    *,
+    period: int,
+    unit: str,
+    threshold: tuple[str, float] | None = None,
+) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "title": title,
         "view": "timeSeries",
@@ -98,28 +107,65 @@ COUNTS = "count"
 LATENCY = (("p99", "p99"), ("Average", "average"))
 
 
-def _lines(title: str, data: DashboardData, namespace: str, dimensions: Mapping[str, str],
-           lines: Sequence[tuple[str, str, str]], unit: str, **options: Any) -> dict[str, Any]:
+def _lines(
+    title: str,
+    data: DashboardData,
+    namespace: str,
+    dimensions: Mapping[str, str],
+    lines: Sequence[tuple[str, str, str]],
+    unit: str,
+    **options: Any,
+) -> dict[str, Any]:
     """A graph of one resource's metrics: (metric, statistic, label) per line."""
-    return _graph(title, data, [_metric(namespace, metric, dimensions, stat=stat, label=label) for metric, stat, label in lines],
-                  period=options.pop("period", data.minute), unit=unit, **options)
+    return _graph(
+        title,
+        data,
+        [_metric(namespace, metric, dimensions, stat=stat, label=label) for metric, stat, label in lines],
+        period=options.pop("period", data.minute),
+        unit=unit,
+        **options,
+    )
 
 
-def _latency(title: str, data: DashboardData, namespace: str, dimensions: Mapping[str, str], metric: str) -> dict[str, Any]:
+def _latency(
+    title: str, data: DashboardData, namespace: str, dimensions: Mapping[str, str], metric: str
+) -> dict[str, Any]:
     return _lines(title, data, namespace, dimensions, [(metric, stat, label) for stat, label in LATENCY], "ms")
 
 
-def _searches(title: str, data: DashboardData, prefix: str, namespace: str, schema: Sequence[str], metric: str,
-              pinned: str, names: Mapping[str, str], statistic: str, shown: tuple[str, str], unit: str, **options: Any) -> dict[str, Any]:
+def _searches(
+    title: str,
+    data: DashboardData,
+    prefix: str,
+    namespace: str,
+    schema: Sequence[str],
+    metric: str,
+    pinned: str,
+    names: Mapping[str, str],
+    statistic: str,
+    shown: tuple[str, str],
+    unit: str,
+    **options: Any,
+) -> dict[str, Any]:
     """One SEARCH per kind of this region's resource (``names``: kind -> name) with dimension ``pinned`` set to
     it; the other dimensions stay open, and each line is labelled "<kind> <word> <value of dimension>" (``shown``)."""
     period = options.pop("period", data.minute)
     word, dimension = shown
-    return _graph(title, data, [
-        _expression(f"{prefix}{index}", search(namespace, schema, metric, {pinned: name}, statistic, period),
-                    f"{kind} {word} ${{PROP('Dim.{dimension}')}}")
-        for index, (kind, name) in enumerate(sorted(names.items()))
-    ], period=period, unit=unit, **options)
+    return _graph(
+        title,
+        data,
+        [
+            _expression(
+                f"{prefix}{index}",
+                search(namespace, schema, metric, {pinned: name}, statistic, period),
+                f"{kind} {word} ${{PROP('Dim.{dimension}')}}",
+            )
+            for index, (kind, name) in enumerate(sorted(names.items()))
+        ],
+        period=period,
+        unit=unit,
+        **options,
+    )
 
 
 def rows(data: DashboardData) -> list[tuple[int, list[tuple[int, dict[str, Any]]]]]:
@@ -131,63 +177,228 @@ def rows(data: DashboardData) -> list[tuple[int, list[tuple[int, dict[str, Any]]
     probe = {data.probe_dimension: data.cluster}
     s3_schema = ("SourceBucket", "DestinationBucket", "RuleId")
     return [
-        (2, [(24, _text(
-            f"## payment-dr in {data.region}\n"
-            "Top row: is anything alarming (Route 53 health checks, then this region's alarms). Then replication: "
-            "Aurora, DynamoDB, S3; then the service: API, payment function, database probe. docs/observability.md"
-        ))]),
-        (4, [
-            (12, _alarms("Route 53 health checks of this region (alarms in the Route 53 metrics region)", data.health_alarm_arns)),
-            (12, _alarms("Alarms on this region's resources", data.region_alarm_arns)),
-        ]),
-        (6, [
-            # Published by the secondary cluster only: empty while this region holds the primary.
-            (12, _lines("Aurora global database lag of this region's cluster (ms; empty while primary)", data, rds, cluster, [
-                ("AuroraGlobalDBReplicationLag", "Maximum", "replication lag"), ("AuroraGlobalDBRPOLag", "Maximum", "RPO lag"),
-            ], "ms", threshold=("alarm", data.lag_threshold_ms))),
-            (12, _lines("Aurora global database: replicated write I/O and bytes received", data, rds, cluster, [
-                ("AuroraGlobalDBReplicatedWriteIO", "Sum", "replicated write I/O"), ("AuroraGlobalDBDataTransferBytes", "Sum", "bytes"),
-            ], COUNTS)),
-        ]),
-        (6, [
-            # Published in the sending region: one line per table and receiving region, found by SEARCH.
-            (12, _searches("DynamoDB replication latency from this region, per table and receiving region (ms)", data, "ddb",
-                           "AWS/DynamoDB", ("TableName", "ReceivingRegion"), "ReplicationLatency", "TableName", data.tables,
-                           "Average", ("to", "ReceivingRegion"), "ms", period=data.dynamodb_period, threshold=("alarm", data.dynamodb_threshold_ms))),
-            # Published in the destination region (S3 User Guide, "Using S3 Replication metrics").
-            (12, _searches("S3 replication latency into this region's buckets, per rule (s)", data, "s3lag", s3, s3_schema,
-                           "ReplicationLatency", "DestinationBucket", data.buckets, "Maximum", ("from", "SourceBucket"), "s",
-                           threshold=("S3 RTC (15 min)", data.s3_threshold_seconds))),
-        ]),
-        (6, [
-            (12, _searches("S3 operations pending replication into this region's buckets", data, "s3pending", s3, s3_schema,
-                           "OperationsPendingReplication", "DestinationBucket", data.buckets, "Maximum", ("from", "SourceBucket"), COUNTS)),
-            # Published in the source region: this region's outgoing rules.
-            (12, _searches("S3 operations that failed to replicate out of this region's buckets", data, "s3failed", s3, s3_schema,
-                           "OperationsFailedReplication", "SourceBucket", data.buckets, "Sum", ("rule", "RuleId"), COUNTS)),
-        ]),
-        (6, [
-            (8, _lines("Payment API: 4xx and 5xx responses", data, "AWS/ApiGateway", api,
-                       [("4XXError", "Sum", "4xx"), ("5XXError", "Sum", "5xx")], COUNTS)),
-            (8, _latency("Payment API: latency (ms)", data, "AWS/ApiGateway", api, "Latency")),
-            (8, _lines("Payment API: requests", data, "AWS/ApiGateway", api, [("Count", "Sum", "requests")], COUNTS)),
-        ]),
-        (6, [
-            (6, _lines("Payment function: errors and throttles", data, "AWS/Lambda", function,
-                       [("Errors", "Sum", "errors"), ("Throttles", "Sum", "throttles")], COUNTS)),
-            (6, _latency("Payment function: duration (ms)", data, "AWS/Lambda", function, "Duration")),
-            # Averages of 0/1 datapoints: the share of the minute's probes that succeeded.
-            (6, _lines("Database probe: reachable and writable (share of probes)", data, data.probe_namespace, probe,
-                       [("DatabaseReachable", "Average", "reachable"), ("DatabaseWritable", "Average", "writable")], "share")),
-            (6, _latency("Database probe: latency (ms)", data, data.probe_namespace, probe, "ProbeLatencyMs")),
-        ]),
-        (6, [
-            (12, _lines("Ledger: oldest unposted payment (s), per poster batch", data, data.ledger_namespace, {},
-                        [("OldestUnpostedSeconds", "Maximum", "oldest unposted")], "s",
-                        threshold=("alarm", data.ledger_lag_threshold_seconds))),
-            (12, _lines("Ledger: batches in the on-failure queue", data, "AWS/SQS", {"QueueName": data.ledger_failures_queue},
-                        [("ApproximateNumberOfMessagesVisible", "Maximum", "failed batches")], COUNTS)),
-        ]),
+        (
+            2,
+            [
+                (
+                    24,
+                    _text(
+                        f"## payment-dr in {data.region}\n"
+                        "Top row: is anything alarming (Route 53 health checks, then this region's alarms). Then replication: "
+                        "Aurora, DynamoDB, S3; then the service: API, payment function, database probe. docs/observability.md"
+                    ),
+                )
+            ],
+        ),
+        (
+            4,
+            [
+                (
+                    12,
+                    _alarms(
+                        "Route 53 health checks of this region (alarms in the Route 53 metrics region)",
+                        data.health_alarm_arns,
+                    ),
+                ),
+                (12, _alarms("Alarms on this region's resources", data.region_alarm_arns)),
+            ],
+        ),
+        (
+            6,
+            [
+                # Published by the secondary cluster only: empty while this region holds the primary.
+                (
+                    12,
+                    _lines(
+                        "Aurora global database lag of this region's cluster (ms; empty while primary)",
+                        data,
+                        rds,
+                        cluster,
+                        [
+                            ("AuroraGlobalDBReplicationLag", "Maximum", "replication lag"),
+                            ("AuroraGlobalDBRPOLag", "Maximum", "RPO lag"),
+                        ],
+                        "ms",
+                        threshold=("alarm", data.lag_threshold_ms),
+                    ),
+                ),
+                (
+                    12,
+                    _lines(
+                        "Aurora global database: replicated write I/O and bytes received",
+                        data,
+                        rds,
+                        cluster,
+                        [
+                            ("AuroraGlobalDBReplicatedWriteIO", "Sum", "replicated write I/O"),
+                            ("AuroraGlobalDBDataTransferBytes", "Sum", "bytes"),
+                        ],
+                        COUNTS,
+                    ),
+                ),
+            ],
+        ),
+        (
+            6,
+            [
+                # Published in the sending region: one line per table and receiving region, found by SEARCH.
+                (
+                    12,
+                    _searches(
+                        "DynamoDB replication latency from this region, per table and receiving region (ms)",
+                        data,
+                        "ddb",
+                        "AWS/DynamoDB",
+                        ("TableName", "ReceivingRegion"),
+                        "ReplicationLatency",
+                        "TableName",
+                        data.tables,
+                        "Average",
+                        ("to", "ReceivingRegion"),
+                        "ms",
+                        period=data.dynamodb_period,
+                        threshold=("alarm", data.dynamodb_threshold_ms),
+                    ),
+                ),
+                # Published in the destination region (S3 User Guide, "Using S3 Replication metrics").
+                (
+                    12,
+                    _searches(
+                        "S3 replication latency into this region's buckets, per rule (s)",
+                        data,
+                        "s3lag",
+                        s3,
+                        s3_schema,
+                        "ReplicationLatency",
+                        "DestinationBucket",
+                        data.buckets,
+                        "Maximum",
+                        ("from", "SourceBucket"),
+                        "s",
+                        threshold=("S3 RTC (15 min)", data.s3_threshold_seconds),
+                    ),
+                ),
+            ],
+        ),
+        (
+            6,
+            [
+                (
+                    12,
+                    _searches(
+                        "S3 operations pending replication into this region's buckets",
+                        data,
+                        "s3pending",
+                        s3,
+                        s3_schema,
+                        "OperationsPendingReplication",
+                        "DestinationBucket",
+                        data.buckets,
+                        "Maximum",
+                        ("from", "SourceBucket"),
+                        COUNTS,
+                    ),
+                ),
+                # Published in the source region: this region's outgoing rules.
+                (
+                    12,
+                    _searches(
+                        "S3 operations that failed to replicate out of this region's buckets",
+                        data,
+                        "s3failed",
+                        s3,
+                        s3_schema,
+                        "OperationsFailedReplication",
+                        "SourceBucket",
+                        data.buckets,
+                        "Sum",
+                        ("rule", "RuleId"),
+                        COUNTS,
+                    ),
+                ),
+            ],
+        ),
+        (
+            6,
+            [
+                (
+                    8,
+                    _lines(
+                        "Payment API: 4xx and 5xx responses",
+                        data,
+                        "AWS/ApiGateway",
+                        api,
+                        [("4XXError", "Sum", "4xx"), ("5XXError", "Sum", "5xx")],
+                        COUNTS,
+                    ),
+                ),
+                (8, _latency("Payment API: latency (ms)", data, "AWS/ApiGateway", api, "Latency")),
+                (
+                    8,
+                    _lines(
+                        "Payment API: requests", data, "AWS/ApiGateway", api, [("Count", "Sum", "requests")], COUNTS
+                    ),
+                ),
+            ],
+        ),
+        (
+            6,
+            [
+                (
+                    6,
+                    _lines(
+                        "Payment function: errors and throttles",
+                        data,
+                        "AWS/Lambda",
+                        function,
+                        [("Errors", "Sum", "errors"), ("Throttles", "Sum", "throttles")],
+                        COUNTS,
+                    ),
+                ),
+                (6, _latency("Payment function: duration (ms)", data, "AWS/Lambda", function, "Duration")),
+                # Averages of 0/1 datapoints: the share of the minute's probes that succeeded.
+                (
+                    6,
+                    _lines(
+                        "Database probe: reachable and writable (share of probes)",
+                        data,
+                        data.probe_namespace,
+                        probe,
+                        [("DatabaseReachable", "Average", "reachable"), ("DatabaseWritable", "Average", "writable")],
+                        "share",
+                    ),
+                ),
+                (6, _latency("Database probe: latency (ms)", data, data.probe_namespace, probe, "ProbeLatencyMs")),
+            ],
+        ),
+        (
+            6,
+            [
+                (
+                    12,
+                    _lines(
+                        "Ledger: oldest unposted payment (s), per poster batch",
+                        data,
+                        data.ledger_namespace,
+                        {},
+                        [("OldestUnpostedSeconds", "Maximum", "oldest unposted")],
+                        "s",
+                        threshold=("alarm", data.ledger_lag_threshold_seconds),
+                    ),
+                ),
+                (
+                    12,
+                    _lines(
+                        "Ledger: batches in the on-failure queue",
+                        data,
+                        "AWS/SQS",
+                        {"QueueName": data.ledger_failures_queue},
+                        [("ApproximateNumberOfMessagesVisible", "Maximum", "failed batches")],
+                        COUNTS,
+                    ),
+                ),
+            ],
+        ),
     ]
 
 

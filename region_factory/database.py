@@ -34,22 +34,28 @@ def check_engine_version(ctx: RegionContext) -> aws.rds.GetEngineVersionResult:
     version = ctx.cfg.aurora_engine_version
     try:
         # include_all stays false: deprecated versions are then not listed, which is the point.
-        found = aws.rds.get_engine_version(engine=ENGINE, version=version, opts=pulumi.InvokeOptions(provider=ctx.provider))
+        found = aws.rds.get_engine_version(
+            engine=ENGINE, version=version, opts=pulumi.InvokeOptions(provider=ctx.provider)
+        )
     except Exception as error:  # the invoke raises a plain Exception carrying the provider's message
         if VERSION_NOT_FOUND not in str(error):
             raise
-        raise ConfigError([
-            f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} cannot be used for new clusters in "
-            f"{ctx.region} (AWS lists no such available version; minor versions are deprecated over time). "
-            f"Choose a supported one, e.g. {SUGGESTED_VERSION}; list them with `aws rds describe-db-engine-versions "
-            f"--engine {ENGINE} --region {ctx.region} --query 'DBEngineVersions[].EngineVersion'` "
-            "(docs/data-tier.md, \"Engine version\")"
-        ]) from error
+        raise ConfigError(
+            [
+                f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} cannot be used for new clusters in "
+                f"{ctx.region} (AWS lists no such available version; minor versions are deprecated over time). "
+                f"Choose a supported one, e.g. {SUGGESTED_VERSION}; list them with `aws rds describe-db-engine-versions "
+                f"--engine {ENGINE} --region {ctx.region} --query 'DBEngineVersions[].EngineVersion'` "
+                '(docs/data-tier.md, "Engine version")'
+            ]
+        ) from error
     if found.supports_global_databases is False:
-        raise ConfigError([
-            f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} does not support Aurora Global Database "
-            f"in {ctx.region}; choose another version, e.g. {SUGGESTED_VERSION}"
-        ])
+        raise ConfigError(
+            [
+                f"auroraEngineVersion={version!r}: Aurora PostgreSQL {version} does not support Aurora Global Database "
+                f"in {ctx.region}; choose another version, e.g. {SUGGESTED_VERSION}"
+            ]
+        )
     return found
 
 
@@ -60,7 +66,9 @@ class DatabaseAccess(pulumi.ComponentResource):
     monitoring_role: aws.iam.Role
 
     def __init__(self, ctx: RegionContext, network: Network, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:DatabaseAccess", ctx.logical("database"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:DatabaseAccess", ctx.logical("database"), None, pulumi.ResourceOptions(parent=parent)
+        )
         self.ctx = ctx
         engine = check_engine_version(ctx)
         self.subnet_group = aws.rds.SubnetGroup(
@@ -92,22 +100,40 @@ class DatabaseAccess(pulumi.ComponentResource):
         self.monitoring_role = aws.iam.Role(
             ctx.logical("rds-monitoring"),
             name=ctx.name(naming.DB_MONITORING_ROLE),
-            assume_role_policy=iam.service_trust("monitoring.rds.amazonaws.com", ctx.account_id, ctx.arn("rds", "db:*")),
+            assume_role_policy=iam.service_trust(
+                "monitoring.rds.amazonaws.com", ctx.account_id, ctx.arn("rds", "db:*")
+            ),
             opts=ctx.opts(self),
         )
         aws.iam.RolePolicyAttachment(
-            ctx.logical("rds-monitoring"), role=self.monitoring_role.name, policy_arn=ENHANCED_MONITORING_POLICY, opts=ctx.opts(self)
+            ctx.logical("rds-monitoring"),
+            role=self.monitoring_role.name,
+            policy_arn=ENHANCED_MONITORING_POLICY,
+            opts=ctx.opts(self),
         )
         self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
 
     def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup) -> None:
         """Lets an app security group of this region (same VPC) reach PostgreSQL."""
-        postgres_ingress(self.ctx, self.ctx.logical(f"db-from-{label}"), self.security_group.id, self,
-                         description=f"PostgreSQL from {label}", referenced_security_group_id=source.id)
+        postgres_ingress(
+            self.ctx,
+            self.ctx.logical(f"db-from-{label}"),
+            self.security_group.id,
+            self,
+            description=f"PostgreSQL from {label}",
+            referenced_security_group_id=source.id,
+        )
 
 
-def postgres_ingress(ctx: RegionContext, logical: str, security_group_id: pulumi.Input[str], parent: pulumi.Resource, *,
-                     description: str, **source: pulumi.Input[str]) -> aws.vpc.SecurityGroupIngressRule:
+def postgres_ingress(
+    ctx: RegionContext,
+    logical: str,
+    security_group_id: pulumi.Input[str],
+    parent: pulumi.Resource,
+    *,
+    description: str,
+    **source: pulumi.Input[str],
+) -> aws.vpc.SecurityGroupIngressRule:
     """PostgreSQL into a region's database security group, built from its id: the global layer uses it for its
     links (a peered VPC's CIDR, the migrator's group) under its own components, so a new region only adds rules."""
     return aws.vpc.SecurityGroupIngressRule(
@@ -132,6 +158,8 @@ def cluster_parameters(ctx: RegionContext) -> list[aws.rds.ClusterParameterGroup
         # Managed RPO (off by default, docs/data-tier.md): when every secondary lags more than this,
         # the primary blocks commits. Set in every region: it only acts on the current primary.
         parameters.append(
-            aws.rds.ClusterParameterGroupParameterArgs(name="rds.global_db_rpo", value=str(rpo), apply_method="immediate")
+            aws.rds.ClusterParameterGroupParameterArgs(
+                name="rds.global_db_rpo", value=str(rpo), apply_method="immediate"
+            )
         )
     return parameters

@@ -52,38 +52,78 @@ def stream_arn_pattern(ctx: RegionContext) -> str:
     return ctx.arn("dynamodb", f"table/{ctx.cfg.namer(naming.TRANSACTIONS_TABLE)}/stream/*")
 
 
-def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str], key_arn: pulumi.Input[str],
-                     queue_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+def execution_policy(
+    ctx: RegionContext, log_group_arn: pulumi.Output[str], key_arn: pulumi.Input[str], queue_arn: pulumi.Input[str]
+) -> pulumi.Output[str]:
     """This region's own resources only; the per-cluster login grants come from global_resources/ledger.py."""
     global_cluster = ctx.arn("rds", f"global-cluster:{ctx.cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
     return iam.document(
-        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
+        iam.statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+            sid="OwnLogGroup",
+        ),
         # Lambda reads the stream with the execution role (DynamoDB Developer Guide,
         # iam-policy-example-lamda-process-dynamodb-streams.html): this region's replica only.
-        iam.statement(["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
-                      [stream_arn_pattern(ctx)], sid="OwnReplicaStream"),
+        iam.statement(
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+            [stream_arn_pattern(ctx)],
+            sid="OwnReplicaStream",
+        ),
         # The table and its stream are encrypted with this region's key; the on-failure queue too.
-        iam.statement(["kms:Decrypt", "kms:GenerateDataKey"], [key_arn], sid="RegionKeyThroughItsServices", conditions={
-            "StringEquals": {"kms:ViaService": [f"dynamodb.{ctx.region}.amazonaws.com", f"sqs.{ctx.region}.amazonaws.com"]}}),
+        iam.statement(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [key_arn],
+            sid="RegionKeyThroughItsServices",
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [f"dynamodb.{ctx.region}.amazonaws.com", f"sqs.{ctx.region}.amazonaws.com"]
+                }
+            },
+        ),
         iam.statement(["sqs:SendMessage"], [queue_arn], sid="OnFailureDestination"),
         # Which cluster is the writer now.
         iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
-        iam.statement(["cloudwatch:PutMetricData"], ["*"], sid="PutLedgerLag",
-                      conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}),
+        iam.statement(
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PutLedgerLag",
+            conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+        ),
         iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
         iam.statement(
-            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            [ctx.arn("ec2", "*/*")], sid=VPC_ENI_SID,
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            [ctx.arn("ec2", "*/*")],
+            sid=VPC_ENI_SID,
         ),
     )
 
 
-def egress(ctx: RegionContext, logical: str, security_group_id: pulumi.Input[str], parent: pulumi.Resource, *,
-           port: int, cidr: str, description: str) -> aws.vpc.SecurityGroupEgressRule:
+def egress(
+    ctx: RegionContext,
+    logical: str,
+    security_group_id: pulumi.Input[str],
+    parent: pulumi.Resource,
+    *,
+    port: int,
+    cidr: str,
+    description: str,
+) -> aws.vpc.SecurityGroupEgressRule:
     """Egress as separate rules (the group declares none inline), so other regions' rules can be added later."""
     return aws.vpc.SecurityGroupEgressRule(
-        logical, security_group_id=security_group_id, ip_protocol="tcp", from_port=port, to_port=port, cidr_ipv4=cidr,
-        description=description, opts=ctx.opts(parent),
+        logical,
+        security_group_id=security_group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        cidr_ipv4=cidr,
+        description=description,
+        opts=ctx.opts(parent),
     )
 
 
@@ -95,8 +135,12 @@ class LedgerPoster(pulumi.ComponentResource):
     failure_queue: aws.sqs.Queue
     bundle: object  # the pulumi-command build; the migrator in the data home region runs the same archive
 
-    def __init__(self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:LedgerPoster", ctx.logical("ledger"), None, pulumi.ResourceOptions(parent=parent))
+    def __init__(
+        self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, parent: pulumi.Resource
+    ):
+        super().__init__(
+            "payment-dr:region:LedgerPoster", ctx.logical("ledger"), None, pulumi.ResourceOptions(parent=parent)
+        )
         name = ctx.name(naming.LEDGER_POSTER_FUNCTION)
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("ledger-poster"),
@@ -106,10 +150,24 @@ class LedgerPoster(pulumi.ComponentResource):
             tags={"Name": ctx.name(naming.LEDGER_POSTER_SG)},
             opts=ctx.opts(self),
         )
-        egress(ctx, ctx.logical("ledger-poster-https"), self.security_group.id, self, port=HTTPS, cidr="0.0.0.0/0",
-               description="AWS APIs over HTTPS (RDS, CloudWatch, SQS)")
-        egress(ctx, ctx.logical("ledger-poster-db"), self.security_group.id, self, port=PORT, cidr=ctx.spec.cidr,
-               description="PostgreSQL in this VPC (the writer when it is this region's cluster)")
+        egress(
+            ctx,
+            ctx.logical("ledger-poster-https"),
+            self.security_group.id,
+            self,
+            port=HTTPS,
+            cidr="0.0.0.0/0",
+            description="AWS APIs over HTTPS (RDS, CloudWatch, SQS)",
+        )
+        egress(
+            ctx,
+            ctx.logical("ledger-poster-db"),
+            self.security_group.id,
+            self,
+            port=PORT,
+            cidr=ctx.spec.cidr,
+            description="PostgreSQL in this VPC (the writer when it is this region's cluster)",
+        )
         database.allow_postgres_from("ledger-poster", self.security_group)
         self.failure_queue = aws.sqs.Queue(
             ctx.logical("ledger-failures"),
@@ -122,19 +180,34 @@ class LedgerPoster(pulumi.ComponentResource):
         )
         log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{name}", key.arn, self)
         self.role = aws.iam.Role(
-            ctx.logical("ledger-poster"), name=ctx.name(naming.LEDGER_POSTER_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
+            ctx.logical("ledger-poster"),
+            name=ctx.name(naming.LEDGER_POSTER_ROLE),
+            assume_role_policy=lambda_trust(),
+            opts=ctx.opts(self),
         )
         self.role_policy = aws.iam.RolePolicy(
-            ctx.logical("ledger-poster"), role=self.role.id,
-            policy=execution_policy(ctx, log_group.arn, key.arn, self.failure_queue.arn), opts=ctx.opts(self),
+            ctx.logical("ledger-poster"),
+            role=self.role.id,
+            policy=execution_policy(ctx, log_group.arn, key.arn, self.failure_queue.arn),
+            opts=ctx.opts(self),
         )
         self.bundle = packaging.bundle(packaging.LEDGER, ctx.logical("ledger-bundle"), ctx.region, self)
         self.function = lambda_runtime.function_in_vpc(
-            ctx, ctx.logical("ledger-poster"), self,
+            ctx,
+            ctx.logical("ledger-poster"),
+            self,
             name=name,
             description="payment-dr ledger poster: accepted payments from this region's stream into the ledger (idempotent)",
-            role=self.role, code=self.bundle.archive, handler=HANDLER, memory_mb=MEMORY_MB, timeout_seconds=TIMEOUT_SECONDS,
-            reserved_concurrency=RESERVED_CONCURRENCY, variables=environment(ctx), subnet_ids=network.private_subnet_ids,
-            security_group=self.security_group, log_group=log_group, role_policy=self.role_policy,
+            role=self.role,
+            code=self.bundle.archive,
+            handler=HANDLER,
+            memory_mb=MEMORY_MB,
+            timeout_seconds=TIMEOUT_SECONDS,
+            reserved_concurrency=RESERVED_CONCURRENCY,
+            variables=environment(ctx),
+            subnet_ids=network.private_subnet_ids,
+            security_group=self.security_group,
+            log_group=log_group,
+            role_policy=self.role_policy,
         )
         self.register_outputs({"functionArn": self.function.arn, "failureQueue": self.failure_queue.name})

@@ -95,12 +95,17 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
                 "while this region holds the primary there is no data and the alarm stays OK; after a switchover or "
                 "failover the same alarm watches this cluster as a secondary. docs/observability.md"
             ),
-            namespace="AWS/RDS", metric="AuroraGlobalDBReplicationLag", dimensions={"DBClusterIdentifier": cluster},
-            statistic="Maximum", period=AURORA_PERIOD, comparison="GreaterThanThreshold",
+            namespace="AWS/RDS",
+            metric="AuroraGlobalDBReplicationLag",
+            dimensions={"DBClusterIdentifier": cluster},
+            statistic="Maximum",
+            period=AURORA_PERIOD,
+            comparison="GreaterThanThreshold",
             threshold=cfg.replication_lag_threshold_ms,
             # No data is the normal state of the primary's cluster: not a breach. A secondary that stops
             # reporting altogether is caught by the db health check (the probe), not by this alarm.
-            missing_data="notBreaching", datapoints=AURORA_DATAPOINTS,
+            missing_data="notBreaching",
+            datapoints=AURORA_DATAPOINTS,
         ),
         AlarmSpec(
             key=names.API_5XX,
@@ -108,13 +113,18 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
                 f"More than {API_5XX_RATE_THRESHOLD:.0%} of payment API answers were 5xx in {SERVICE_DATAPOINTS} of "
                 f"{SERVICE_EVALUATIONS} minutes. docs/observability.md"
             ),
-            namespace="AWS/ApiGateway", metric="5XXError",
+            namespace="AWS/ApiGateway",
+            metric="5XXError",
             dimensions={"ApiName": ctx.name(naming.API), "Stage": ctx.name(naming.API_STAGE)},
-            statistic="Average", period=SERVICE_PERIOD, comparison="GreaterThanThreshold", threshold=API_5XX_RATE_THRESHOLD,
+            statistic="Average",
+            period=SERVICE_PERIOD,
+            comparison="GreaterThanThreshold",
+            threshold=API_5XX_RATE_THRESHOLD,
             # No requests, no datapoint: the normal state of a standby region. A region that stops answering
             # altogether is the canaries' to page (region_factory/canary.py: their silence is breaching).
             missing_data="notBreaching",
-            evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
+            evaluation_periods=SERVICE_EVALUATIONS,
+            datapoints=SERVICE_DATAPOINTS,
         ),
         AlarmSpec(
             key=names.FUNCTION_ERRORS,
@@ -122,22 +132,34 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
                 f"The payment function failed invocations in {SERVICE_DATAPOINTS} of {SERVICE_EVALUATIONS} minutes "
                 "(unhandled errors, timeouts). docs/observability.md"
             ),
-            namespace="AWS/Lambda", metric="Errors", dimensions={"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)},
-            statistic="Sum", period=SERVICE_PERIOD, comparison="GreaterThanThreshold", threshold=0,
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions={"FunctionName": ctx.name(naming.VALIDATOR_FUNCTION)},
+            statistic="Sum",
+            period=SERVICE_PERIOD,
+            comparison="GreaterThanThreshold",
+            threshold=0,
             # Lambda publishes Errors only for invocations: an idle function is not failing (see the 5xx alarm).
             missing_data="notBreaching",
-            evaluation_periods=SERVICE_EVALUATIONS, datapoints=SERVICE_DATAPOINTS,
+            evaluation_periods=SERVICE_EVALUATIONS,
+            datapoints=SERVICE_DATAPOINTS,
         ),
         AlarmSpec(
             key=names.LEDGER_LAG,
             description=(
                 f"Accepted payments waited more than {LEDGER_LAG_THRESHOLD_SECONDS} s for their ledger posting in "
                 f"{LEDGER_LAG_DATAPOINTS} consecutive minutes (PaymentDR/Ledger OldestUnpostedSeconds, published per batch "
-                "by this region's poster). No data: no payments to post. docs/data-tier.md, \"The ledger\""
+                'by this region\'s poster). No data: no payments to post. docs/data-tier.md, "The ledger"'
             ),
-            namespace=ledger.METRIC_NAMESPACE, metric=ledger.METRIC_NAME, dimensions={},
-            statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=LEDGER_LAG_THRESHOLD_SECONDS,
-            missing_data="notBreaching", datapoints=LEDGER_LAG_DATAPOINTS,
+            namespace=ledger.METRIC_NAMESPACE,
+            metric=ledger.METRIC_NAME,
+            dimensions={},
+            statistic="Maximum",
+            period=MINUTE,
+            comparison="GreaterThanThreshold",
+            threshold=LEDGER_LAG_THRESHOLD_SECONDS,
+            missing_data="notBreaching",
+            datapoints=LEDGER_LAG_DATAPOINTS,
         ),
         AlarmSpec(
             key=names.LEDGER_FAILURES,
@@ -145,9 +167,14 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
                 "A stream batch could not be posted to the ledger after every retry: its coordinates are in the "
                 "on-failure queue. Post them with `drctl reconcile` once the cause is fixed. docs/runbook.md"
             ),
-            namespace="AWS/SQS", metric="ApproximateNumberOfMessagesVisible",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
             dimensions={"QueueName": ctx.name(naming.LEDGER_FAILURES_QUEUE)},
-            statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=0, missing_data="notBreaching",
+            statistic="Maximum",
+            period=MINUTE,
+            comparison="GreaterThanThreshold",
+            threshold=0,
+            missing_data="notBreaching",
         ),
     ]
 
@@ -160,44 +187,71 @@ def link_alarms(ctx: RegionContext) -> list[AlarmSpec]:
         for kind, table in TABLES.items():
             name = cfg.namer(table)
             # Published in the sending region, one series per receiving region.
-            specs.append(AlarmSpec(
-                key=f"ddb-replication-{kind}-to-{other}",
-                description=(
-                    f"DynamoDB {name}: items written in {here} reach {other} more than {DYNAMODB_LATENCY_THRESHOLD_MS} ms "
-                    f"later on average over {DYNAMODB_PERIOD // MINUTE} minutes. docs/observability.md"
-                ),
-                namespace="AWS/DynamoDB", metric="ReplicationLatency", dimensions={"TableName": name, "ReceivingRegion": other},
-                statistic="Average", period=DYNAMODB_PERIOD, comparison="GreaterThanThreshold",
-                threshold=DYNAMODB_LATENCY_THRESHOLD_MS,
-                # No writes, no replication, no datapoint: an idle table is not lagging.
-                missing_data="notBreaching", datapoints=DYNAMODB_DATAPOINTS,
-            ))
+            specs.append(
+                AlarmSpec(
+                    key=f"ddb-replication-{kind}-to-{other}",
+                    description=(
+                        f"DynamoDB {name}: items written in {here} reach {other} more than {DYNAMODB_LATENCY_THRESHOLD_MS} ms "
+                        f"later on average over {DYNAMODB_PERIOD // MINUTE} minutes. docs/observability.md"
+                    ),
+                    namespace="AWS/DynamoDB",
+                    metric="ReplicationLatency",
+                    dimensions={"TableName": name, "ReceivingRegion": other},
+                    statistic="Average",
+                    period=DYNAMODB_PERIOD,
+                    comparison="GreaterThanThreshold",
+                    threshold=DYNAMODB_LATENCY_THRESHOLD_MS,
+                    # No writes, no replication, no datapoint: an idle table is not lagging.
+                    missing_data="notBreaching",
+                    datapoints=DYNAMODB_DATAPOINTS,
+                )
+            )
         for kind in BUCKET_KINDS:
             local, remote = cfg.namer(BUCKET_NAMES[kind], here), cfg.namer(BUCKET_NAMES[kind], other)
             # Latency is published in the destination's region, failures in the source's (S3 User Guide,
             # "Using S3 Replication metrics"): this region watches the rule into it and its rule out.
-            specs.append(AlarmSpec(
-                key=f"s3-replication-latency-{kind}-from-{other}",
-                description=(
-                    f"S3 replication {remote} -> {local} more than {S3_RTC_THRESHOLD_SECONDS} s behind: objects are "
-                    "missing the Replication Time Control threshold. docs/observability.md"
-                ),
-                namespace="AWS/S3", metric="ReplicationLatency",
-                dimensions={"SourceBucket": remote, "DestinationBucket": local, "RuleId": names.replication_rule_id(here)},
-                statistic="Maximum", period=MINUTE, comparison="GreaterThanThreshold", threshold=S3_RTC_THRESHOLD_SECONDS,
-                # AWS's advice for replication-metric alarms: missing data keeps the alarm's state
-                # (S3 User Guide, metrics-dimensions.html, "S3 Replication metrics in CloudWatch").
-                missing_data="ignore",
-            ))
-            specs.append(AlarmSpec(
-                key=f"s3-replication-failed-{kind}-to-{other}",
-                description=f"S3 replication {local} -> {remote}: operations failed to replicate. docs/observability.md",
-                namespace="AWS/S3", metric="OperationsFailedReplication",
-                dimensions={"SourceBucket": local, "DestinationBucket": remote, "RuleId": names.replication_rule_id(other)},
-                statistic="Sum", period=MINUTE, comparison="GreaterThanThreshold", threshold=0,
-                # Published only when operations fail.
-                missing_data="notBreaching",
-            ))
+            specs.append(
+                AlarmSpec(
+                    key=f"s3-replication-latency-{kind}-from-{other}",
+                    description=(
+                        f"S3 replication {remote} -> {local} more than {S3_RTC_THRESHOLD_SECONDS} s behind: objects are "
+                        "missing the Replication Time Control threshold. docs/observability.md"
+                    ),
+                    namespace="AWS/S3",
+                    metric="ReplicationLatency",
+                    dimensions={
+                        "SourceBucket": remote,
+                        "DestinationBucket": local,
+                        "RuleId": names.replication_rule_id(here),
+                    },
+                    statistic="Maximum",
+                    period=MINUTE,
+                    comparison="GreaterThanThreshold",
+                    threshold=S3_RTC_THRESHOLD_SECONDS,
+                    # AWS's advice for replication-metric alarms: missing data keeps the alarm's state
+                    # (S3 User Guide, metrics-dimensions.html, "S3 Replication metrics in CloudWatch").
+                    missing_data="ignore",
+                )
+            )
+            specs.append(
+                AlarmSpec(
+                    key=f"s3-replication-failed-{kind}-to-{other}",
+                    description=f"S3 replication {local} -> {remote}: operations failed to replicate. docs/observability.md",
+                    namespace="AWS/S3",
+                    metric="OperationsFailedReplication",
+                    dimensions={
+                        "SourceBucket": local,
+                        "DestinationBucket": remote,
+                        "RuleId": names.replication_rule_id(other),
+                    },
+                    statistic="Sum",
+                    period=MINUTE,
+                    comparison="GreaterThanThreshold",
+                    threshold=0,
+                    # Published only when operations fail.
+                    missing_data="notBreaching",
+                )
+            )
     return specs
 
 
@@ -208,19 +262,29 @@ def health_check_alarm(cfg: StackConfig, region: str, kind: str, health_check_id
             f"Route 53 health check {cfg.namer.qualified(naming.HEALTH_CHECK, kind, region)} unhealthy: DNS sends "
             f"traffic away from {region} (the `{kind}` check, docs/failover.md). docs/observability.md"
         ),
-        namespace="AWS/Route53", metric="HealthCheckStatus", dimensions={"HealthCheckId": health_check_id},
-        statistic="Minimum", period=HEALTH_PERIOD, comparison="LessThanThreshold", threshold=1,
+        namespace="AWS/Route53",
+        metric="HealthCheckStatus",
+        dimensions={"HealthCheckId": health_check_id},
+        statistic="Minimum",
+        period=HEALTH_PERIOD,
+        comparison="LessThanThreshold",
+        threshold=1,
         # A check that publishes nothing is not known to be healthy (as the db check treats its alarm).
-        missing_data="breaching", datapoints=HEALTH_DATAPOINTS,
+        missing_data="breaching",
+        datapoints=HEALTH_DATAPOINTS,
     )
 
 
-def declare_alarms(ctx: RegionContext, specs: list[AlarmSpec], topic_arn: pulumi.Input[str],
-                   parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
+def declare_alarms(
+    ctx: RegionContext, specs: list[AlarmSpec], topic_arn: pulumi.Input[str], parent: pulumi.Resource
+) -> dict[str, aws.cloudwatch.MetricAlarm]:
     """A region's alarms named by their keys: logical ``<region>-alarm-<key>``, physical ``payment-<key>-<suffix>``."""
     return {
         spec.key: declare_alarm(
-            spec, logical=ctx.logical(f"alarm-{spec.key}"), name=alarm_name(ctx.cfg, spec.key), topic_arn=topic_arn,
+            spec,
+            logical=ctx.logical(f"alarm-{spec.key}"),
+            name=alarm_name(ctx.cfg, spec.key),
+            topic_arn=topic_arn,
             opts=ctx.opts(parent),
         )
         for spec in specs
@@ -242,7 +306,8 @@ def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
         probe_dimension=probe.DIMENSION,
         region_alarm_arns=[alarm_arn(ctx.region, ctx.account_id, alarm_name(cfg, what)) for what in own_alarms],
         health_alarm_arns=[
-            alarm_arn(ROUTE53_METRICS_REGION, ctx.account_id, health_alarm_name(cfg, ctx.region, kind)) for kind in routing.ALARMED_CHECK_KINDS
+            alarm_arn(ROUTE53_METRICS_REGION, ctx.account_id, health_alarm_name(cfg, ctx.region, kind))
+            for kind in routing.ALARMED_CHECK_KINDS
         ],
         lag_threshold_ms=cfg.replication_lag_threshold_ms,
         dynamodb_threshold_ms=DYNAMODB_LATENCY_THRESHOLD_MS,
@@ -261,7 +326,9 @@ class RegionalMonitoring(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
     def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent)
+        )
         self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic_arn, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
 
@@ -278,7 +345,12 @@ class LinkMonitoring(pulumi.ComponentResource):
     dashboard: aws.cloudwatch.Dashboard
 
     def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
-        super().__init__("payment-dr:global:LinkMonitoring", ctx.logical("link-monitoring"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:global:LinkMonitoring",
+            ctx.logical("link-monitoring"),
+            None,
+            pulumi.ResourceOptions(parent=parent),
+        )
         self.alarms = declare_alarms(ctx, link_alarms(ctx), topic_arn, self)
         # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
         self.dashboard = aws.cloudwatch.Dashboard(

@@ -51,7 +51,9 @@ class Network(pulumi.ComponentResource):
     private_route_tables: list[aws.ec2.RouteTable]
 
     def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Network", ctx.logical("network"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:Network", ctx.logical("network"), None, pulumi.ResourceOptions(parent=parent)
+        )
         self.ctx = ctx
         self.subnet_plan = plan_subnets(ctx.spec.cidr, availability_zones(ctx))
         self.vpc = aws.ec2.Vpc(
@@ -104,7 +106,10 @@ class Network(pulumi.ComponentResource):
         ids = []
         for plan, subnet in list(zip(self.subnet_plan, public_subnets, strict=True))[:count]:
             eip = aws.ec2.Eip(
-                ctx.logical(f"nat-{plan.az}"), domain="vpc", tags={"Name": ctx.name(naming.NAT_GATEWAY, plan.az)}, opts=ctx.opts(self)
+                ctx.logical(f"nat-{plan.az}"),
+                domain="vpc",
+                tags={"Name": ctx.name(naming.NAT_GATEWAY, plan.az)},
+                opts=ctx.opts(self),
             )
             nat = aws.ec2.NatGateway(
                 ctx.logical(f"nat-{plan.az}"),
@@ -116,7 +121,9 @@ class Network(pulumi.ComponentResource):
             ids.append(nat.id)
         return ids
 
-    def _private_subnet(self, plan: SubnetPlan, nat_id: pulumi.Output[str]) -> tuple[aws.ec2.Subnet, aws.ec2.RouteTable]:
+    def _private_subnet(
+        self, plan: SubnetPlan, nat_id: pulumi.Output[str]
+    ) -> tuple[aws.ec2.Subnet, aws.ec2.RouteTable]:
         ctx = self.ctx
         subnet = aws.ec2.Subnet(
             ctx.logical(f"private-{plan.az}"),

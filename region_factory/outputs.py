@@ -67,7 +67,11 @@ class RegionalOutputs:
 
     def published(self) -> dict[str, Any]:
         """The record as the stack's outputs (camelCase), without the context and the ordering-only resources."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "context" and not f.name.startswith("ready_")}
+        values = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "context" and not f.name.startswith("ready_")
+        }
         return {"region": self.region, **{_camel(k): _plain(v) for k, v in values.items()}}
 
 
@@ -82,4 +86,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     return value
-

@@ -77,8 +77,12 @@ class BundleSpec:
 PROBE = BundleSpec(SOURCE_DIR, BUILD_DIR, ("app.py",))
 # The ledger functions (poster, migrator) share one bundle; the payment function's currency table is
 # copied in, so the ledger and the payment path read the same ISO 4217 minor units.
-LEDGER = BundleSpec("functions/ledger", "build/ledger", ("poster.py", "migrate.py", "ledger_db.py"),
-                    ("functions/payment_validation/payment_money.py",))
+LEDGER = BundleSpec(
+    "functions/ledger",
+    "build/ledger",
+    ("poster.py", "migrate.py", "ledger_db.py"),
+    ("functions/payment_validation/payment_money.py",),
+)
 
 
 def source_files(spec: BundleSpec = PROBE) -> list[Path]:

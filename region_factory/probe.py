@@ -104,13 +104,19 @@ def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str]) -> p
     cluster = ctx.arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, ctx.region)}")
     global_cluster = ctx.arn("rds", f"global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
     return iam.document(
-        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
+        iam.statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+            sid="OwnLogGroup",
+        ),
         # Which endpoint to probe (writer or reader) is read from the cluster and its global cluster.
         iam.statement(["rds:DescribeDBClusters"], [cluster], sid="DescribeOwnCluster"),
         iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
         # PutMetricData has no resource-level permissions: "*", held to the probe's namespace.
         iam.statement(
-            ["cloudwatch:PutMetricData"], ["*"], sid="PutProbeMetrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            sid="PutProbeMetrics",
             conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
         ),
         # Lambda manages the function's network interfaces with this role (as for the payment function).
@@ -141,10 +147,17 @@ class DatabaseProbe(pulumi.ComponentResource):
     writable_alarm: aws.cloudwatch.MetricAlarm
 
     def __init__(
-        self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, topic: aws.sns.Topic,
+        self,
+        ctx: RegionContext,
+        network: Network,
+        database: DatabaseAccess,
+        key: aws.kms.Key,
+        topic: aws.sns.Topic,
         parent: pulumi.Resource,
     ):
-        super().__init__("payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, pulumi.ResourceOptions(parent=parent)
+        )
         cfg = ctx.cfg
         name = ctx.name(naming.DB_PROBE_FUNCTION)
         cluster_identifier = cfg.namer(naming.DB_CLUSTER, ctx.region)
@@ -156,11 +169,19 @@ class DatabaseProbe(pulumi.ComponentResource):
             egress=[
                 # Only this region's cluster: the probe never connects across regions (Route 53 compares regions).
                 aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp", from_port=PORT, to_port=PORT, cidr_blocks=[ctx.spec.cidr], description="PostgreSQL in this VPC",
+                    protocol="tcp",
+                    from_port=PORT,
+                    to_port=PORT,
+                    cidr_blocks=[ctx.spec.cidr],
+                    description="PostgreSQL in this VPC",
                 ),
                 # RDS and CloudWatch APIs through the NAT gateways.
                 aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_blocks=["0.0.0.0/0"], description="AWS APIs over HTTPS",
+                    protocol="tcp",
+                    from_port=HTTPS,
+                    to_port=HTTPS,
+                    cidr_blocks=["0.0.0.0/0"],
+                    description="AWS APIs over HTTPS",
                 ),
             ],
             tags={"Name": ctx.name(naming.DB_PROBE_SG)},
@@ -169,10 +190,16 @@ class DatabaseProbe(pulumi.ComponentResource):
         database.allow_postgres_from("db-probe", self.security_group)
         self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key.arn, self)
         self.role = aws.iam.Role(
-            ctx.logical("db-probe"), name=ctx.name(naming.DB_PROBE_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
+            ctx.logical("db-probe"),
+            name=ctx.name(naming.DB_PROBE_ROLE),
+            assume_role_policy=lambda_trust(),
+            opts=ctx.opts(self),
         )
         policy = aws.iam.RolePolicy(
-            ctx.logical("db-probe"), role=self.role.id, policy=execution_policy(ctx, self.log_group.arn), opts=ctx.opts(self)
+            ctx.logical("db-probe"),
+            role=self.role.id,
+            policy=execution_policy(ctx, self.log_group.arn),
+            opts=ctx.opts(self),
         )
         self.ctx = ctx
         bundle = packaging.bundle(packaging.PROBE, ctx.logical("db-probe-bundle"), ctx.region, self)
@@ -220,7 +247,9 @@ class DatabaseProbe(pulumi.ComponentResource):
             ctx.logical("db-probe"),
             rule=self.schedule.name,
             arn=self.function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS),
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
+            ),
             opts=ctx.opts(self),
         )
         self.alarm = declare_alarm(
@@ -232,14 +261,20 @@ class DatabaseProbe(pulumi.ComponentResource):
                     "probes failed, or the probe published nothing. Backs this region's `db` Route 53 health check "
                     "(docs/failover.md)."
                 ),
-                namespace=METRIC_NAMESPACE, metric=METRIC_NAME, dimensions={DIMENSION: cluster_identifier},
-                statistic="Average", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold",
+                namespace=METRIC_NAMESPACE,
+                metric=METRIC_NAME,
+                dimensions={DIMENSION: cluster_identifier},
+                statistic="Average",
+                period=ALARM_PERIOD_SECONDS,
+                comparison="LessThanThreshold",
                 threshold=alarm_threshold(cfg.health_check_failure_threshold),
                 # A silent probe (not running, not allowed to publish, timing out) is a failure.
                 missing_data="breaching",
             ),
-            logical=ctx.logical(alarms.DB_REACHABLE), name=ctx.name(naming.ALARM, alarms.DB_REACHABLE),
-            topic_arn=topic.arn, opts=ctx.opts(self),
+            logical=ctx.logical(alarms.DB_REACHABLE),
+            name=ctx.name(naming.ALARM, alarms.DB_REACHABLE),
+            topic_arn=topic.arn,
+            opts=ctx.opts(self),
         )
         self.writable_alarm = declare_alarm(
             AlarmSpec(
@@ -250,9 +285,14 @@ class DatabaseProbe(pulumi.ComponentResource):
                     "secondary region; backs this region's `writer` Route 53 health check, which guards the private "
                     "writer name (docs/failover.md)."
                 ),
-                namespace=METRIC_NAMESPACE, metric=WRITABLE_METRIC, dimensions={DIMENSION: cluster_identifier},
+                namespace=METRIC_NAMESPACE,
+                metric=WRITABLE_METRIC,
+                dimensions={DIMENSION: cluster_identifier},
                 # Minimum: one read-only answer in the minute is enough to move the writer name away.
-                statistic="Minimum", period=ALARM_PERIOD_SECONDS, comparison="LessThanThreshold", threshold=1,
+                statistic="Minimum",
+                period=ALARM_PERIOD_SECONDS,
+                comparison="LessThanThreshold",
+                threshold=1,
                 # An unreachable cluster publishes no datapoint: not known to be writable.
                 missing_data="breaching",
                 # No actions: in a secondary region this alarm is in ALARM by design (a reader), so it would page at
@@ -260,17 +300,28 @@ class DatabaseProbe(pulumi.ComponentResource):
                 # alarm above and the canaries, and drctl announces every role change on the failover topics.
                 actions=Actions.NONE,
             ),
-            logical=ctx.logical(alarms.DB_WRITABLE), name=ctx.name(naming.ALARM, alarms.DB_WRITABLE),
-            topic_arn=None, opts=ctx.opts(self),
+            logical=ctx.logical(alarms.DB_WRITABLE),
+            name=ctx.name(naming.ALARM, alarms.DB_WRITABLE),
+            topic_arn=None,
+            opts=ctx.opts(self),
         )
-        self.register_outputs({"functionArn": self.function.arn, "alarmName": self.alarm.name, "writableAlarmName": self.writable_alarm.name})
+        self.register_outputs(
+            {
+                "functionArn": self.function.arn,
+                "alarmName": self.alarm.name,
+                "writableAlarmName": self.writable_alarm.name,
+            }
+        )
 
 
-def allow_connect(ctx: RegionContext, probe_role_id: pulumi.Input[str], cluster: aws.rds.Cluster,
-                  parent: pulumi.Resource) -> aws.iam.RolePolicy:
+def allow_connect(
+    ctx: RegionContext, probe_role_id: pulumi.Input[str], cluster: aws.rds.Cluster, parent: pulumi.Resource
+) -> aws.iam.RolePolicy:
     """Lets the region's probe (its role, RegionalOutputs.probe_role_id) log in to the region's cluster as DB_USER.
     Declared by the global data tier, which creates the cluster; the cluster's resource id is known only then."""
     return aws.iam.RolePolicy(
-        ctx.logical("db-probe-connect"), role=probe_role_id, policy=connect_policy(ctx, cluster.cluster_resource_id),
+        ctx.logical("db-probe-connect"),
+        role=probe_role_id,
+        policy=connect_policy(ctx, cluster.cluster_resource_id),
         opts=ctx.opts(parent),
     )

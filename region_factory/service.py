@@ -63,14 +63,18 @@ def check_function_settings(cfg: StackConfig) -> None:
     unit it does not know; stop here instead, naming the setting."""
     unknown = sorted(set(cfg.allowed_currencies) - payment_money.MINOR_UNITS.keys())
     if unknown:
-        raise ConfigError([
-            f"allowedCurrencies={list(cfg.allowed_currencies)!r}: the payment function knows no minor unit for "
-            f"{', '.join(unknown)}; allowed: {', '.join(sorted(payment_money.MINOR_UNITS))} "
-            "(functions/payment_validation/payment_money.py)"
-        ])
+        raise ConfigError(
+            [
+                f"allowedCurrencies={list(cfg.allowed_currencies)!r}: the payment function knows no minor unit for "
+                f"{', '.join(unknown)}; allowed: {', '.join(sorted(payment_money.MINOR_UNITS))} "
+                "(functions/payment_validation/payment_money.py)"
+            ]
+        )
 
 
-def environment(cfg: StackConfig, receipts_bucket: pulumi.Input[str], audit_bucket: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+def environment(
+    cfg: StackConfig, receipts_bucket: pulumi.Input[str], audit_bucket: pulumi.Input[str]
+) -> dict[str, pulumi.Input[str]]:
     """Exactly the variables functions/payment_validation/payment_settings.py reads. Tables and secret
     carry the same name in every region (global tables, replicated secret); the buckets are this region's."""
     return {
@@ -106,8 +110,14 @@ def vpc_access_statements(ctx: RegionContext) -> list[dict[str, Any]]:
     return [
         iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
         iam.statement(
-            ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            [ctx.arn("ec2", f"{kind}/*") for kind in ENI_RESOURCE_TYPES], sid=VPC_ENI_SID,
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            [ctx.arn("ec2", f"{kind}/*") for kind in ENI_RESOURCE_TYPES],
+            sid=VPC_ENI_SID,
         ),
     ]
 
@@ -130,16 +140,34 @@ def execution_policy(
     secret = ctx.arn("secretsmanager", f"secret:{cfg.namer(naming.CARD_HASH_SECRET)}-??????")
     via = [f"{service}.{ctx.region}.amazonaws.com" for service in ("dynamodb", "s3", "secretsmanager", "sqs")]
     return iam.document(
-        iam.statement(["logs:CreateLogStream", "logs:PutLogEvents"], [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")], sid="OwnLogGroup"),
-        # No index ARNs: the function writes and describes the tables; nothing in it queries merchant-time-index.
-        iam.statement(["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"], [transactions], sid="TransactionsReplica"),
         iam.statement(
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"],
-            [idempotency], sid="IdempotencyReplica",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+            sid="OwnLogGroup",
+        ),
+        # No index ARNs: the function writes and describes the tables; nothing in it queries merchant-time-index.
+        iam.statement(
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
+            [transactions],
+            sid="TransactionsReplica",
+        ),
+        iam.statement(
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:DescribeTable",
+            ],
+            [idempotency],
+            sid="IdempotencyReplica",
         ),
         iam.statement(
             ["s3:PutObject"],
-            [receipts_bucket_arn.apply(lambda arn: f"{arn}/{RECEIPTS_PREFIX}/*"), audit_bucket_arn.apply(lambda arn: f"{arn}/{AUDIT_PREFIX}/*")],
+            [
+                receipts_bucket_arn.apply(lambda arn: f"{arn}/{RECEIPTS_PREFIX}/*"),
+                audit_bucket_arn.apply(lambda arn: f"{arn}/{AUDIT_PREFIX}/*"),
+            ],
             sid="WriteReceiptsAndAuditRecords",
         ),
         # HeadBucket (GET /health) is authorised by s3:ListBucket on the bucket.
@@ -148,7 +176,9 @@ def execution_policy(
         # The region's key encrypts the table replicas, buckets, secret replica and failure queue; the
         # function only ever uses it through those services.
         iam.statement(
-            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [key_arn], sid="RegionKeyThroughItsServices",
+            ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            [key_arn],
+            sid="RegionKeyThroughItsServices",
             conditions={"StringEquals": {"kms:ViaService": via}},
         ),
         iam.statement(["sqs:SendMessage"], [queue_arn], sid="OnFailureDestination"),
@@ -160,7 +190,9 @@ def execution_policy(
 def lambda_trust() -> pulumi.Output[str]:
     """Lambda is not documented to send aws:SourceAccount/SourceArn when it assumes an execution role, and
     a condition on a missing key denies: unlike core.iam.service_trust, no condition here."""
-    return iam.document({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+    return iam.document(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
 
 
 class PaymentService(pulumi.ComponentResource):
@@ -179,8 +211,15 @@ class PaymentService(pulumi.ComponentResource):
     health_check_fqdn: pulumi.Output[str]
     health_check_path: str
 
-    def __init__(self, ctx: RegionContext, network: Network, key: aws.kms.Key, storage: RegionalStorage, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:PaymentService", ctx.logical("payment-service"), None, pulumi.ResourceOptions(parent=parent))
+    def __init__(
+        self, ctx: RegionContext, network: Network, key: aws.kms.Key, storage: RegionalStorage, parent: pulumi.Resource
+    ):
+        super().__init__(
+            "payment-dr:region:PaymentService",
+            ctx.logical("payment-service"),
+            None,
+            pulumi.ResourceOptions(parent=parent),
+        )
         check_function_settings(ctx.cfg)
         name = ctx.name(naming.VALIDATOR_FUNCTION)
         self.log_group = ctx.log_group("validator", f"/aws/lambda/{name}", key.arn, self)
@@ -199,14 +238,23 @@ class PaymentService(pulumi.ComponentResource):
             description="payment-dr payment validator: no inbound, HTTPS out only",
             vpc_id=network.vpc.id,
             # DynamoDB and S3 through the gateway endpoints, Secrets Manager through the NAT: all HTTPS.
-            egress=[aws.ec2.SecurityGroupEgressArgs(
-                protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_blocks=["0.0.0.0/0"], description="AWS APIs over HTTPS",
-            )],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp",
+                    from_port=HTTPS,
+                    to_port=HTTPS,
+                    cidr_blocks=["0.0.0.0/0"],
+                    description="AWS APIs over HTTPS",
+                )
+            ],
             tags={"Name": ctx.name(naming.VALIDATOR_SG)},
             opts=ctx.opts(self),
         )
         self.role = aws.iam.Role(
-            ctx.logical("validator"), name=ctx.name(naming.VALIDATOR_ROLE), assume_role_policy=lambda_trust(), opts=ctx.opts(self)
+            ctx.logical("validator"),
+            name=ctx.name(naming.VALIDATOR_ROLE),
+            assume_role_policy=lambda_trust(),
+            opts=ctx.opts(self),
         )
         policy = aws.iam.RolePolicy(
             ctx.logical("validator"),
@@ -250,7 +298,9 @@ class PaymentService(pulumi.ComponentResource):
             maximum_retry_attempts=0,
             maximum_event_age_in_seconds=FAILED_EVENT_MAX_AGE_SECONDS,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=self.failure_queue.arn),
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=self.failure_queue.arn
+                ),
             ),
             opts=ctx.opts(self),
         )
@@ -261,9 +311,11 @@ class PaymentService(pulumi.ComponentResource):
         self.certificate = self.api.certificate
         self.health_check_fqdn = self.api.health_check_fqdn
         self.health_check_path = self.api.health_check_path
-        self.register_outputs({
-            "functionArn": self.function.arn,
-            "restApiId": self.rest_api.id,
-            "healthCheckFqdn": self.health_check_fqdn,
-            "regionalDomainName": self.domain.regional_domain_name,
-        })
+        self.register_outputs(
+            {
+                "functionArn": self.function.arn,
+                "restApiId": self.rest_api.id,
+                "healthCheckFqdn": self.health_check_fqdn,
+                "regionalDomainName": self.domain.regional_domain_name,
+            }
+        )

@@ -56,14 +56,24 @@ def bucket_policy(bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str]) -
         _deny("DenyInsecureTransport", ["s3:*"], [bucket_arn, objects], {"Bool": {"aws:SecureTransport": "false"}}),
         # Uploads naming another encryption (SSE-S3, another key) are refused; uploads naming none get
         # the bucket default (this key). Null=false: the condition applies only when the header is sent.
-        _deny("DenyOtherEncryption", ["s3:PutObject"], [objects], {
-            "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
-            "Null": {"s3:x-amz-server-side-encryption": "false"},
-        }),
-        _deny("DenyOtherKmsKey", ["s3:PutObject"], [objects], {
-            "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
-            "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
-        }),
+        _deny(
+            "DenyOtherEncryption",
+            ["s3:PutObject"],
+            [objects],
+            {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"},
+                "Null": {"s3:x-amz-server-side-encryption": "false"},
+            },
+        ),
+        _deny(
+            "DenyOtherKmsKey",
+            ["s3:PutObject"],
+            [objects],
+            {
+                "StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn},
+                "Null": {"s3:x-amz-server-side-encryption-aws-kms-key-id": "false"},
+            },
+        ),
     )
 
 
@@ -78,9 +88,13 @@ def access_log_policy(
     grants = [
         {
             **iam.statement(
-                ["s3:PutObject"], [bucket_arn.apply(lambda arn, k=kind: f"{arn}/{access_log_prefix(k)}*")],
+                ["s3:PutObject"],
+                [bucket_arn.apply(lambda arn, k=kind: f"{arn}/{access_log_prefix(k)}*")],
                 sid=f"ServerAccessLogsFrom{kind.capitalize()}",
-                conditions={"ArnLike": {"aws:SourceArn": source_arn}, "StringEquals": {"aws:SourceAccount": account_id}},
+                conditions={
+                    "ArnLike": {"aws:SourceArn": source_arn},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
             ),
             "Principal": {"Service": LOGGING_SERVICE},
         }
@@ -88,10 +102,15 @@ def access_log_policy(
     ]
     return iam.document(
         *grants,
-        _deny("DenyInsecureTransport", ["s3:*"], [bucket_arn, objects], {
-            "Bool": {"aws:SecureTransport": "false"},
-            "StringNotEquals": {"aws:PrincipalServiceName": LOGGING_SERVICE},
-        }),
+        _deny(
+            "DenyInsecureTransport",
+            ["s3:*"],
+            [bucket_arn, objects],
+            {
+                "Bool": {"aws:SecureTransport": "false"},
+                "StringNotEquals": {"aws:PrincipalServiceName": LOGGING_SERVICE},
+            },
+        ),
     )
 
 
@@ -130,18 +149,24 @@ def lifecycle_rules(ctx: RegionContext, kind: str) -> list[dict[str, Any]]:
             "id": "noncurrent-versions",
             "status": "Enabled",
             "filter": {"prefix": ""},
-            "noncurrent_version_transitions": [{"noncurrent_days": NONCURRENT_TRANSITION[0], "storage_class": NONCURRENT_TRANSITION[1]}],
+            "noncurrent_version_transitions": [
+                {"noncurrent_days": NONCURRENT_TRANSITION[0], "storage_class": NONCURRENT_TRANSITION[1]}
+            ],
             "noncurrent_version_expiration": {"noncurrent_days": max(noncurrent_days, NONCURRENT_TRANSITION[0] + 1)},
             "expiration": {"expired_object_delete_marker": True},
         },
     ]
     if kind == AUDIT:
-        rules.append({
-            "id": "audit-storage-classes",
-            "status": "Enabled",
-            "filter": {"prefix": ""},
-            "transitions": [{"days": days, "storage_class": storage_class} for days, storage_class in AUDIT_TRANSITIONS],
-        })
+        rules.append(
+            {
+                "id": "audit-storage-classes",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "transitions": [
+                    {"days": days, "storage_class": storage_class} for days, storage_class in AUDIT_TRANSITIONS
+                ],
+            }
+        )
     return rules
 
 
@@ -152,7 +177,9 @@ class RegionalStorage(pulumi.ComponentResource):
     versionings: list[aws.s3.BucketVersioning]
 
     def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Storage", ctx.logical("storage"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__(
+            "payment-dr:region:Storage", ctx.logical("storage"), None, pulumi.ResourceOptions(parent=parent)
+        )
         self.ctx = ctx
         self.buckets: dict[str, aws.s3.Bucket] = {}
         self.versionings = []
@@ -163,25 +190,40 @@ class RegionalStorage(pulumi.ComponentResource):
         self.audit_bucket = self.buckets[AUDIT]
         self.receipts_bucket = self.buckets[RECEIPTS]
         self.access_log_bucket = self._access_logs()
-        self.register_outputs({
-            **{f"{kind}Bucket": bucket.bucket for kind, bucket in self.buckets.items()},
-            "accessLogBucket": self.access_log_bucket.bucket,
-        })
+        self.register_outputs(
+            {
+                **{f"{kind}Bucket": bucket.bucket for kind, bucket in self.buckets.items()},
+                "accessLogBucket": self.access_log_bucket.bucket,
+            }
+        )
 
-    def _private_and_versioned(self, name: str, bucket: aws.s3.Bucket) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
+    def _private_and_versioned(
+        self, name: str, bucket: aws.s3.Bucket
+    ) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
         """What every bucket of the stack has: no public access, no ACLs (the bucket owner owns every object),
         versioning."""
         ctx = self.ctx
         opts = ctx.opts(self)
         access = aws.s3.BucketPublicAccessBlock(
-            ctx.logical(name), bucket=bucket.bucket, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=opts,
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=opts,
         )
         aws.s3.BucketOwnershipControls(
-            ctx.logical(name), bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts,
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=opts,
         )
         versioning = aws.s3.BucketVersioning(
-            ctx.logical(name), bucket=bucket.bucket, versioning_configuration={"status": "Enabled"}, opts=opts,
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            versioning_configuration={"status": "Enabled"},
+            opts=opts,
         )
         return access, versioning
 
@@ -207,11 +249,16 @@ class RegionalStorage(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             ctx.logical(name),
             bucket=bucket.bucket,
-            policy=access_log_policy(bucket.arn, ctx.account_id, {kind: source.arn for kind, source in self.buckets.items()}),
+            policy=access_log_policy(
+                bucket.arn, ctx.account_id, {kind: source.arn for kind, source in self.buckets.items()}
+            ),
             opts=ctx.opts(self, depends_on=[access]),
         )
         aws.s3.BucketLifecycleConfiguration(
-            ctx.logical(name), bucket=bucket.bucket, rules=access_log_lifecycle(ctx), opts=ctx.opts(self, depends_on=[versioning]),
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            rules=access_log_lifecycle(ctx),
+            opts=ctx.opts(self, depends_on=[versioning]),
         )
         for kind, source in self.buckets.items():
             aws.s3.BucketLogging(
@@ -248,15 +295,22 @@ class RegionalStorage(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             ctx.logical(name),
             bucket=bucket.bucket,
-            rules=[{
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn},
-                # One KMS request per bucket-level key instead of one per object: cheaper, fewer throttles.
-                "bucket_key_enabled": True,
-            }],
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key.arn,
+                    },
+                    # One KMS request per bucket-level key instead of one per object: cheaper, fewer throttles.
+                    "bucket_key_enabled": True,
+                }
+            ],
             opts=opts,
         )
         aws.s3.BucketPolicy(
-            ctx.logical(name), bucket=bucket.bucket, policy=bucket_policy(bucket.arn, key.arn),
+            ctx.logical(name),
+            bucket=bucket.bucket,
+            policy=bucket_policy(bucket.arn, key.arn),
             opts=ctx.opts(self, depends_on=[access]),
         )
         aws.s3.BucketLifecycleConfiguration(
@@ -270,7 +324,9 @@ class RegionalStorage(pulumi.ComponentResource):
             aws.s3.BucketObjectLockConfiguration(
                 ctx.logical(name),
                 bucket=bucket.bucket,
-                rule={"default_retention": {"mode": cfg.audit_object_lock_mode.value, "days": cfg.audit_retention_days}},
+                rule={
+                    "default_retention": {"mode": cfg.audit_object_lock_mode.value, "days": cfg.audit_retention_days}
+                },
                 opts=ctx.opts(self, depends_on=[versioning]),
             )
         return bucket, versioning

@@ -36,8 +36,14 @@ def fitting_consistency(regions: list[str]) -> dict[str, str]:
 
 def deployed_in(regions: list[str], **overrides: Any) -> dict[str, Any]:
     """The example stack deployed afresh in `regions`, the first one primary and the data tier's home."""
-    return {**example_config(), "primaryRegion": regions[0], "secondaryRegions": list(regions[1:]),
-            "dataHomeRegion": regions[0], **fitting_consistency(regions), **overrides}
+    return {
+        **example_config(),
+        "primaryRegion": regions[0],
+        "secondaryRegions": list(regions[1:]),
+        "dataHomeRegion": regions[0],
+        **fitting_consistency(regions),
+        **overrides,
+    }
 
 
 @pytest.fixture
@@ -54,4 +60,6 @@ def dev() -> engine.Evaluation:
 
 @pytest.fixture(scope="session")
 def three_regions() -> engine.Evaluation:
-    return engine.evaluate({**example_config(), "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""})
+    return engine.evaluate(
+        {**example_config(), "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""}
+    )

@@ -75,7 +75,11 @@ def tracked_files() -> list[Path]:
     except (OSError, subprocess.CalledProcessError):  # not a git checkout (an unpacked archive)
         skip = {".git", ".venv", "venv", "__pycache__", ".hypothesis", ".pytest_cache", ".benchmarks", "build"}
         paths = [p for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
-    return [p for p in paths if p.is_file() and p.suffix in TEXT_SUFFIXES and p.name != "LICENSE" and p != Path(__file__).resolve()]
+    return [
+        p
+        for p in paths
+        if p.is_file() and p.suffix in TEXT_SUFFIXES and p.name != "LICENSE" and p != Path(__file__).resolve()
+    ]
 
 
 def outside_references(path: Path, text: str) -> list[str]:
@@ -94,7 +98,11 @@ def outside_references(path: Path, text: str) -> list[str]:
 def test_no_tracked_file_refers_outside_the_repository():
     files = tracked_files()
     assert any(p.name == "README.md" for p in files) and any(p.suffix == ".py" for p in files)
-    found = {str(p.relative_to(ROOT)): problems for p in files if (problems := outside_references(p, p.read_text(errors="replace")))}
+    found = {
+        str(p.relative_to(ROOT)): problems
+        for p in files
+        if (problems := outside_references(p, p.read_text(errors="replace")))
+    }
     assert not found, found
 
 

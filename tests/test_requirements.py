@@ -40,7 +40,10 @@ def pins(path: Path) -> list[Requirement]:
 
 def closure(floor: Version) -> dict[str, tuple[str, str | None, str]]:
     """name -> (installed version, Requires-Python, who pulled it in), following markers as on the floor."""
-    environment = {"python_version": f"{floor.major}.{floor.minor}", "python_full_version": f"{floor.major}.{floor.minor}.0"}
+    environment = {
+        "python_version": f"{floor.major}.{floor.minor}",
+        "python_full_version": f"{floor.major}.{floor.minor}.0",
+    }
     seen: dict[str, tuple[str, str | None, str]] = {}
     followed: set[tuple[str, frozenset[str]]] = set()
     todo = [(req, path) for path in REQUIREMENT_FILES for req in pins(ROOT / path)]
@@ -60,17 +63,20 @@ def closure(floor: Version) -> dict[str, tuple[str, str | None, str]]:
         seen.setdefault(name, (dist.version, dist.metadata.get("Requires-Python"), via))
         for text in dist.requires or []:
             dependency = Requirement(text)
-            if dependency.marker is None or any(dependency.marker.evaluate({**environment, "extra": extra})
-                                                for extra in [*requirement.extras, ""]):
+            if dependency.marker is None or any(
+                dependency.marker.evaluate({**environment, "extra": extra}) for extra in [*requirement.extras, ""]
+            ):
                 todo.append((dependency, f"{via} > {requirement.name}"))
     return seen
 
 
 def test_the_floor_is_one_every_pin_and_its_dependencies_accept():
     floor = stated_floor()
-    refusing = {name: f"{version} requires Python {requires} (via {via})"
-                for name, (version, requires, via) in closure(floor).items()
-                if requires and not SpecifierSet(requires).contains(floor)}
+    refusing = {
+        name: f"{version} requires Python {requires} (via {via})"
+        for name, (version, requires, via) in closure(floor).items()
+        if requires and not SpecifierSet(requires).contains(floor)
+    }
     assert not refusing, f"requires-python says >={floor}, but: {refusing}"
 
 

@@ -90,14 +90,18 @@ class Settings:
     cloudwatch_alarms: Mapping[str, str] = field(default_factory=dict)  # other region -> alarm to describe there
 
 
-def _number(environ: Mapping[str, str], name: str, low: float, high: float, problems: list[str], whole: bool = False) -> float:
+def _number(
+    environ: Mapping[str, str], name: str, low: float, high: float, problems: list[str], whole: bool = False
+) -> float:
     raw = environ.get(name, "").strip()
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        problems.append(f"{name} must be {'a whole number' if whole else 'a number'} from {low:g} to {high:g}, got {raw!r}")
+        problems.append(
+            f"{name} must be {'a whole number' if whole else 'a number'} from {low:g} to {high:g}, got {raw!r}"
+        )
         return low
     return value
 
@@ -105,7 +109,14 @@ def _number(environ: Mapping[str, str], name: str, low: float, high: float, prob
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Validated settings, or ConfigurationError naming every missing or invalid variable."""
     problems: list[str] = []
-    for name in ("AWS_REGION", ENV_CHAIN, ENV_TARGETS, ENV_CANARY_NAMESPACE, ENV_ROUTING_NAMESPACE, ENV_CLOUDWATCH_ALARMS):
+    for name in (
+        "AWS_REGION",
+        ENV_CHAIN,
+        ENV_TARGETS,
+        ENV_CANARY_NAMESPACE,
+        ENV_ROUTING_NAMESPACE,
+        ENV_CLOUDWATCH_ALARMS,
+    ):
         if not environ.get(name, "").strip():
             problems.append(f"{name} is not set")
     chain = tuple(region.strip() for region in environ.get(ENV_CHAIN, "").split(",") if region.strip())
@@ -113,12 +124,18 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         targets = json.loads(environ.get(ENV_TARGETS) or "{}")
     except json.JSONDecodeError:
         targets = None
-    if not isinstance(targets, dict) or not all(isinstance(v, str) and v.startswith(("https://", "http://")) for v in targets.values()):
-        problems.append(f"{ENV_TARGETS} must be a JSON object of target -> http(s) URL, got {environ.get(ENV_TARGETS)!r}")
+    if not isinstance(targets, dict) or not all(
+        isinstance(v, str) and v.startswith(("https://", "http://")) for v in targets.values()
+    ):
+        problems.append(
+            f"{ENV_TARGETS} must be a JSON object of target -> http(s) URL, got {environ.get(ENV_TARGETS)!r}"
+        )
         targets = {}
     missing = [region for region in chain if region not in targets]
     if missing:
-        problems.append(f"{ENV_TARGETS} lacks the /health URL of {', '.join(missing)} (every region of {ENV_CHAIN} is probed)")
+        problems.append(
+            f"{ENV_TARGETS} lacks the /health URL of {', '.join(missing)} (every region of {ENV_CHAIN} is probed)"
+        )
     alarms = _cloudwatch_alarms(environ, chain, environ.get("AWS_REGION", "").strip(), problems)
     interval = _number(environ, ENV_INTERVAL, 1, SCHEDULE_SECONDS, problems)
     rounds = int(_number(environ, ENV_ROUNDS, 1, SCHEDULE_SECONDS, problems, whole=True))
@@ -141,7 +158,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     return settings
 
 
-def _cloudwatch_alarms(environ: Mapping[str, str], chain: tuple[str, ...], own_region: str, problems: list[str]) -> dict[str, str]:
+def _cloudwatch_alarms(
+    environ: Mapping[str, str], chain: tuple[str, ...], own_region: str, problems: list[str]
+) -> dict[str, str]:
     """CLOUDWATCH_ALARMS: a JSON object, region of the chain -> the alarm name to describe there (the same text in
     every region); this canary asks the other regions only (its own CloudWatch is the one it publishes to)."""
     raw = environ.get(ENV_CLOUDWATCH_ALARMS) or "{}"
@@ -187,14 +206,23 @@ def cloudwatch_answers(client: Any, alarm_name: str) -> bool:
     try:
         client.describe_alarms(AlarmNames=[alarm_name], MaxRecords=1)
     except (BotoCoreError, ClientError) as error:
-        print(json.dumps({"event": "cloudwatch check failed", "region": client.meta.region_name,
-                          "error": type(error).__name__, "detail": str(error)}))
+        print(
+            json.dumps(
+                {
+                    "event": "cloudwatch check failed",
+                    "region": client.meta.region_name,
+                    "error": type(error).__name__,
+                    "detail": str(error),
+                }
+            )
+        )
         return False
     return True
 
 
-def holds_to_engage(chain: Iterable[str], streaks: Mapping[str, int], threshold: int, own_region: str,
-                    round_results: Mapping[str, bool]) -> list[str]:
+def holds_to_engage(
+    chain: Iterable[str], streaks: Mapping[str, int], threshold: int, own_region: str, round_results: Mapping[str, bool]
+) -> list[str]:
     """The regions to hold out now (module docstring): failed `threshold` consecutive rounds, and so has
     every region ahead of them in the chain; never this canary's own region, nothing when blind."""
     if not any(round_results.values()):
@@ -202,8 +230,7 @@ def holds_to_engage(chain: Iterable[str], streaks: Mapping[str, int], threshold:
     order = list(chain)
     failing = [streaks.get(region, 0) >= threshold for region in order]
     return [
-        region for index, region in enumerate(order)
-        if failing[index] and all(failing[:index]) and region != own_region
+        region for index, region in enumerate(order) if failing[index] and all(failing[:index]) and region != own_region
     ]
 
 
@@ -223,35 +250,62 @@ class Canary:
         targets = dict(settings.targets)
         alarms = dict(settings.cloudwatch_alarms)
         with ThreadPoolExecutor(max_workers=(len(targets) + len(alarms)) or 1) as pool:
-            http = {target: pool.submit(self.probe, url, settings.http_timeout_seconds) for target, url in targets.items()}
-            calls = {CLOUDWATCH_TARGET_PREFIX + region: pool.submit(self.check_cloudwatch, self.regional[region], name)
-                     for region, name in alarms.items()}
+            http = {
+                target: pool.submit(self.probe, url, settings.http_timeout_seconds) for target, url in targets.items()
+            }
+            calls = {
+                CLOUDWATCH_TARGET_PREFIX + region: pool.submit(self.check_cloudwatch, self.regional[region], name)
+                for region, name in alarms.items()
+            }
             answers = {target: future.result() for target, future in http.items()}
             # Kept apart from `answers`: a CloudWatch failure never feeds a streak, a hold or the blind guard.
             watched = {target: future.result() for target, future in calls.items()}
         for target, ok in answers.items():
             self.streaks[target] = 0 if ok else self.streaks.get(target, 0) + 1
-        published = self._put(settings.canary_namespace, [
-            _datum(TARGET_METRIC, TARGET_DIMENSION, target, float(ok), at) for target, ok in (answers | watched).items()
-        ])
+        published = self._put(
+            settings.canary_namespace,
+            [
+                _datum(TARGET_METRIC, TARGET_DIMENSION, target, float(ok), at)
+                for target, ok in (answers | watched).items()
+            ],
+        )
         holds = [
-            region for region in holds_to_engage(settings.chain, self.streaks, settings.failure_threshold, settings.region, answers)
+            region
+            for region in holds_to_engage(
+                settings.chain, self.streaks, settings.failure_threshold, settings.region, answers
+            )
             if region not in self.engaged
         ]
         held = bool(holds) and self._put(
-            settings.routing_namespace, [_datum(HELD_OUT_METRIC, HELD_OUT_DIMENSION, region, HELD, at) for region in holds]
+            settings.routing_namespace,
+            [_datum(HELD_OUT_METRIC, HELD_OUT_DIMENSION, region, HELD, at) for region in holds],
         )
         if held:
             self.engaged.extend(holds)  # once per invocation; a failed publish is tried again next round
             print(json.dumps({"event": "hold engaged", "regions": holds, "streaks": self.streaks}))
-        return {"at": at.isoformat(), "healthy": answers, "cloudwatch": watched, "published": published, "held": holds if held else []}
+        return {
+            "at": at.isoformat(),
+            "healthy": answers,
+            "cloudwatch": watched,
+            "published": published,
+            "held": holds if held else [],
+        }
 
     def _put(self, namespace: str, data: list[dict[str, Any]]) -> bool:
         try:
             self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
         except (BotoCoreError, ClientError) as error:
             # The TargetHealthy alarms treat missing data as breaching: a canary that cannot publish still pages.
-            print(json.dumps({"event": "publish failed", "namespace": namespace, "error": type(error).__name__, "detail": str(error)}))
+            print(
+                json.dumps(
+                    {
+                        "event": "publish failed",
+                        "namespace": namespace,
+                        "error": type(error).__name__,
+                        "detail": str(error),
+                    }
+                )
+            )
             return False
         return True
 
@@ -281,12 +335,20 @@ def run_rounds(canary: Canary, sleep: Callable[[float], None], clock: Callable[[
 
 settings = load_settings(os.environ)
 # Short timeouts and one retry: a publish must fit between two rounds.
-_SDK_CONFIG = Config(region_name=settings.region, connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2})
+_SDK_CONFIG = Config(
+    region_name=settings.region,
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
 cloudwatch = boto3.client("cloudwatch", config=_SDK_CONFIG)
 # One attempt of 1 s connect + 2 s read: within the HTTP timeout (5 s), so the round's length and the
 # function's timeout (region_factory/canary.py) stay what the HTTP probes make them.
 _DESCRIBE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1})
-regional = {region: boto3.client("cloudwatch", region_name=region, config=_DESCRIBE_CONFIG) for region in settings.cloudwatch_alarms}
+regional = {
+    region: boto3.client("cloudwatch", region_name=region, config=_DESCRIBE_CONFIG)
+    for region in settings.cloudwatch_alarms
+}
 # Module attributes so tests can run a minute of rounds without waiting for it.
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic

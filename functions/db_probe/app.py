@@ -229,7 +229,9 @@ def ssl_context_for(mode: str, ca_bundle: str | None) -> ssl.SSLContext:
     return context
 
 
-def query_in_recovery(target: Target, user: str, token: str, database: str, tls: ssl.SSLContext, timeout: float) -> bool:
+def query_in_recovery(
+    target: Target, user: str, token: str, database: str, tls: ssl.SSLContext, timeout: float
+) -> bool:
     """Connects, asks whether the server is a standby, disconnects. `timeout` bounds the TCP connect
     and every read, so a black-holed endpoint fails the probe instead of hanging the invocation."""
     with pg8000.native.Connection(
@@ -322,7 +324,9 @@ class Prober:
         settings = self.settings
         token = self.token_for(target)
         started = time.perf_counter()
-        in_recovery = query_in_recovery(target, settings.db_user, token, settings.database, self.tls, settings.connect_timeout_seconds)
+        in_recovery = query_in_recovery(
+            target, settings.db_user, token, settings.database, self.tls, settings.connect_timeout_seconds
+        )
         result.latency_ms = round((time.perf_counter() - started) * 1000, 3)
         # Writable: the global database's writer (the role decides which endpoint was probed) and a server
         # that is not a standby. Either alone is not enough: a cluster mid-failover can be one but not the other.

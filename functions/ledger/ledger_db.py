@@ -86,7 +86,9 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
         migrations.append(Migration(int(match[1]), match[2], path.read_text()))
     versions = [m.version for m in migrations]
     if versions != list(range(1, len(versions) + 1)):
-        raise MigrationError(f"migration versions must run 1, 2, 3... without gaps or repeats; found {versions} in {directory}")
+        raise MigrationError(
+            f"migration versions must run 1, 2, 3... without gaps or repeats; found {versions} in {directory}"
+        )
     return migrations
 
 
@@ -124,7 +126,9 @@ def migrate(connection: pg8000.native.Connection, migrations: Sequence[Migration
     connection.run("SELECT pg_advisory_lock(:key)", key=MIGRATION_LOCK_KEY)
     try:
         connection.run(SCHEMA_MIGRATIONS)
-        recorded = {int(v): (n, c) for v, n, c in connection.run("SELECT version, name, checksum FROM public.schema_migrations")}
+        recorded = {
+            int(v): (n, c) for v, n, c in connection.run("SELECT version, name, checksum FROM public.schema_migrations")
+        }
         applied, already = [], []
         for migration in migrations:
             if migration.version in recorded:
@@ -132,14 +136,17 @@ def migrate(connection: pg8000.native.Connection, migrations: Sequence[Migration
                 if checksum != migration.checksum or name != migration.name:
                     raise MigrationError(
                         f"migration {migration.label} was applied as {migration.version:04d}_{name} with checksum {checksum[:12]}, "
-                        f"the file now has {migration.checksum[:12]}: never edit an applied migration, add a new one")
+                        f"the file now has {migration.checksum[:12]}: never edit an applied migration, add a new one"
+                    )
                 already.append(migration.label)
                 continue
             _apply(connection, migration)
             applied.append(migration.label)
         unknown = sorted(set(recorded) - {m.version for m in migrations})
         if unknown:
-            raise MigrationError(f"the database has migrations {unknown} that this bundle does not: deploy the newer code")
+            raise MigrationError(
+                f"the database has migrations {unknown} that this bundle does not: deploy the newer code"
+            )
         return MigrationReport(applied, already)
     finally:
         connection.run("SELECT pg_advisory_unlock(:key)", key=MIGRATION_LOCK_KEY)
@@ -151,7 +158,9 @@ def _apply(connection: pg8000.native.Connection, migration: Migration) -> None:
         connection.run(migration.sql)  # no parameters: the simple protocol, several statements at once
         connection.run(
             "INSERT INTO public.schema_migrations (version, name, checksum) VALUES (:v, :n, :c)",
-            v=migration.version, n=migration.name, c=migration.checksum,
+            v=migration.version,
+            n=migration.name,
+            c=migration.checksum,
         )
         connection.run("COMMIT")
     except Exception as error:
@@ -192,12 +201,17 @@ def payment_from_item(item: Mapping[str, Any]) -> Payment:
     try:
         created = datetime.fromisoformat(str(item["created_at"]).replace("Z", "+00:00"))
         return Payment(
-            transaction_id=str(item["transaction_id"]), merchant_id=str(item["merchant_id"]),
-            currency=str(item["currency"]), amount_minor=minor_units(Decimal(str(item["amount"])), str(item["currency"])),
-            accepted_at=created, region=str(item["region"]),
+            transaction_id=str(item["transaction_id"]),
+            merchant_id=str(item["merchant_id"]),
+            currency=str(item["currency"]),
+            amount_minor=minor_units(Decimal(str(item["amount"])), str(item["currency"])),
+            accepted_at=created,
+            region=str(item["region"]),
         )
     except (KeyError, ValueError, ArithmeticError) as error:
-        raise NotPostable(f"transaction {item.get('transaction_id')}: unusable item ({type(error).__name__}: {error})") from error
+        raise NotPostable(
+            f"transaction {item.get('transaction_id')}: unusable item ({type(error).__name__}: {error})"
+        ) from error
 
 
 POSTED, ALREADY_POSTED = "posted", "already-posted"
@@ -212,15 +226,23 @@ def post(connection: pg8000.native.Connection, payment: Payment) -> str:
             "INSERT INTO ledger.journal_entries (transaction_id, merchant_id, currency, amount_minor, accepted_at, recorded_region) "
             "VALUES (CAST(:id AS uuid), :merchant, :currency, :amount, :accepted, :region) "
             "ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id",
-            id=payment.transaction_id, merchant=payment.merchant_id, currency=payment.currency,
-            amount=payment.amount_minor, accepted=payment.accepted_at, region=payment.region,
+            id=payment.transaction_id,
+            merchant=payment.merchant_id,
+            currency=payment.currency,
+            amount=payment.amount_minor,
+            accepted=payment.accepted_at,
+            region=payment.region,
         )
         if inserted:
             for account, side in payment.postings:
                 connection.run(
                     "INSERT INTO ledger.postings (transaction_id, account, side, amount_minor, currency) "
                     "VALUES (CAST(:id AS uuid), :account, :side, :amount, :currency)",
-                    id=payment.transaction_id, account=account, side=side, amount=payment.amount_minor, currency=payment.currency,
+                    id=payment.transaction_id,
+                    account=account,
+                    side=side,
+                    amount=payment.amount_minor,
+                    currency=payment.currency,
                 )
             connection.run("COMMIT")  # the balance check runs here
             return POSTED
@@ -235,7 +257,8 @@ def post(connection: pg8000.native.Connection, payment: Payment) -> str:
     if (merchant, currency, int(amount)) != (payment.merchant_id, payment.currency, payment.amount_minor):
         raise PostingConflict(
             f"transaction {payment.transaction_id}: the ledger holds {amount} {currency} for {merchant}, "
-            f"the payment says {payment.amount_minor} {payment.currency} for {payment.merchant_id}")
+            f"the payment says {payment.amount_minor} {payment.currency} for {payment.merchant_id}"
+        )
     return ALREADY_POSTED
 
 
@@ -250,14 +273,16 @@ def posted_ids(connection: pg8000.native.Connection, transaction_ids: Iterable[s
     if not ids:
         return set()
     rows = connection.run(
-        "SELECT transaction_id::text FROM ledger.journal_entries WHERE transaction_id = ANY(CAST(:ids AS uuid[]))", ids=ids
+        "SELECT transaction_id::text FROM ledger.journal_entries WHERE transaction_id = ANY(CAST(:ids AS uuid[]))",
+        ids=ids,
     )
     return {row[0] for row in rows}
 
 
 def entry_count(connection: pg8000.native.Connection, since: datetime | None = None) -> int:
     [[count]] = connection.run(
-        "SELECT count(*) FROM ledger.journal_entries WHERE CAST(:since AS timestamptz) IS NULL OR accepted_at >= :since", since=since
+        "SELECT count(*) FROM ledger.journal_entries WHERE CAST(:since AS timestamptz) IS NULL OR accepted_at >= :since",
+        since=since,
     )
     return int(count)
 
@@ -305,10 +330,17 @@ def tls_context(verify: bool = False, ca_bundle: str | None = None) -> ssl.SSLCo
     return context
 
 
-def connect(host: str, port: int, user: str, password: str, database: str, tls: ssl.SSLContext | bool,
-            timeout: float = 10) -> pg8000.native.Connection:
+def connect(
+    host: str, port: int, user: str, password: str, database: str, tls: ssl.SSLContext | bool, timeout: float = 10
+) -> pg8000.native.Connection:
     return pg8000.native.Connection(
-        user=user, password=password, database=database, host=host, port=port, ssl_context=tls, timeout=timeout,
+        user=user,
+        password=password,
+        database=database,
+        host=host,
+        port=port,
+        ssl_context=tls,
+        timeout=timeout,
         application_name=APPLICATION_NAME,
     )
 

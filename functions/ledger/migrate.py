@@ -25,11 +25,17 @@ def run(event: dict[str, Any], env: dict[str, str], secrets: Any) -> dict[str, A
     labels = [m.label for m in migrations]
     expected = event.get("migrations")
     if expected is not None and expected != labels:
-        raise ledger_db.MigrationError(f"the deployment expects migrations {expected}, this bundle holds {labels}: redeploy")
+        raise ledger_db.MigrationError(
+            f"the deployment expects migrations {expected}, this bundle holds {labels}: redeploy"
+        )
     secret = json.loads(secrets.get_secret_value(SecretId=env["DB_SECRET_NAME"])["SecretString"])
     tls = ledger_db.tls_context(env.get("DB_SSL_MODE", "require") == "verify-full")
     host, port = env["DB_HOST"], int(env.get("DB_PORT", ledger_db.PORT))
-    with closing(ledger_db.connect(host, port, secret["username"], secret["password"], secret.get("dbname") or env["DB_NAME"], tls)) as connection:
+    with closing(
+        ledger_db.connect(
+            host, port, secret["username"], secret["password"], secret.get("dbname") or env["DB_NAME"], tls
+        )
+    ) as connection:
         report = ledger_db.migrate(connection, migrations)
     return {"host": host, **report.as_dict()}
 

@@ -56,8 +56,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     missing = [k for k in ("AWS_REGION", "GLOBAL_CLUSTER_IDENTIFIER", "DB_NAME", "METRIC_NAMESPACE") if not env.get(k)]
     if missing:
         raise RuntimeError(f"ledger poster misconfigured: {', '.join(missing)} not set")
-    return Settings(env["AWS_REGION"], env["GLOBAL_CLUSTER_IDENTIFIER"], env["DB_NAME"], env["METRIC_NAMESPACE"],
-                    float(env.get("CONNECT_TIMEOUT_SECONDS", "5")), env.get("DB_SSL_MODE", "require") == "verify-full")
+    return Settings(
+        env["AWS_REGION"],
+        env["GLOBAL_CLUSTER_IDENTIFIER"],
+        env["DB_NAME"],
+        env["METRIC_NAMESPACE"],
+        float(env.get("CONNECT_TIMEOUT_SECONDS", "5")),
+        env.get("DB_SSL_MODE", "require") == "verify-full",
+    )
 
 
 def item_of(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -109,29 +115,52 @@ class Poster:
                 logger.error("Ledger conflict", extra={"transaction_id": payment.transaction_id, "reason": str(error)})
                 failed = sequence
             except RETRYABLE as error:
-                logger.warning("Posting failed", extra={"transaction_id": payment.transaction_id, "reason": ledger_db.describe(error)})
+                logger.warning(
+                    "Posting failed",
+                    extra={"transaction_id": payment.transaction_id, "reason": ledger_db.describe(error)},
+                )
                 self.drop()
                 failed = sequence
             if failed:
                 break  # stream order: Lambda retries from this record on
-        oldest = max(ages, default=0.0) if counts[ledger_db.POSTED] or counts[ledger_db.ALREADY_POSTED] or failed else 0.0
+        oldest = (
+            max(ages, default=0.0) if counts[ledger_db.POSTED] or counts[ledger_db.ALREADY_POSTED] or failed else 0.0
+        )
         self.publish(oldest)
-        logger.info("Batch", extra={"records": len(records), **counts, "failed_at": failed, "oldest_unposted_seconds": round(oldest, 3)})
+        logger.info(
+            "Batch",
+            extra={"records": len(records), **counts, "failed_at": failed, "oldest_unposted_seconds": round(oldest, 3)},
+        )
         return {"batchItemFailures": [{"itemIdentifier": failed}] if failed else []}
 
     def publish(self, oldest: float) -> None:
         try:
-            self.cloudwatch.put_metric_data(Namespace=self.settings.metric_namespace, MetricData=[{
-                "MetricName": METRIC_NAME, "Value": round(oldest, 3), "Unit": "Seconds",
-                "Timestamp": datetime.now(UTC), "StorageResolution": 60,
-            }])
+            self.cloudwatch.put_metric_data(
+                Namespace=self.settings.metric_namespace,
+                MetricData=[
+                    {
+                        "MetricName": METRIC_NAME,
+                        "Value": round(oldest, 3),
+                        "Unit": "Seconds",
+                        "Timestamp": datetime.now(UTC),
+                        "StorageResolution": 60,
+                    }
+                ],
+            )
         except (BotoCoreError, ClientError) as error:  # the postings stand; a missing point is not a failure to retry
             logger.error("Could not publish the ledger lag", extra={"reason": ledger_db.describe(error)})
 
 
 def open_connection(settings: Settings, writer: ledger_db.Writer, password: str) -> pg8000.native.Connection:
-    return ledger_db.connect(writer.host, writer.port, ledger_db.POSTER_ROLE, password, settings.database,
-                             ledger_db.tls_context(settings.verify_tls), settings.connect_timeout)
+    return ledger_db.connect(
+        writer.host,
+        writer.port,
+        ledger_db.POSTER_ROLE,
+        password,
+        settings.database,
+        ledger_db.tls_context(settings.verify_tls),
+        settings.connect_timeout,
+    )
 
 
 settings = load_settings(os.environ)

@@ -422,8 +422,12 @@ def _malformed_event() -> dict[str, Any]:
     _count("PaymentRejected", Reason="MalformedRequest")
     logger.info("Request rejected", reason="MalformedRequest", violations=["event:event_malformed"])
     violation = Violation("event", "event_malformed", "is not an API Gateway REST API proxy event")
-    response = _error(400, "invalid_request", f"Invalid request: {violation.field}: {violation.message}",
-                      violations=[violation.as_dict()])
+    response = _error(
+        400,
+        "invalid_request",
+        f"Invalid request: {violation.field}: {violation.message}",
+        violations=[violation.as_dict()],
+    )
     return {
         "statusCode": response.status_code,
         "multiValueHeaders": {name: [value] for name, value in response.headers.items()},

@@ -88,8 +88,11 @@ def _canonical_char(char: str) -> str:
     if _is_separator(char):
         return " "
     compatible = unicodedata.normalize("NFKC", char)  # "①" -> "1", "⑫" -> "12", "．" -> ".", "¹" -> "1"
-    if compatible != char and compatible and all((c.isascii() and c.isdigit()) or _is_separator(c) or c in "._/\\"
-                                                 for c in compatible):
+    if (
+        compatible != char
+        and compatible
+        and all((c.isascii() and c.isdigit()) or _is_separator(c) or c in "._/\\" for c in compatible)
+    ):
         return "".join(c if c.isdigit() else " " for c in compatible)
     return "x"
 

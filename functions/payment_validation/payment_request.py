@@ -145,7 +145,9 @@ class PaymentRequest(BaseModel):
         | None
     ) = None
     reference: (
-        Annotated[StrictStr, _full_match(REFERENCE_PATTERN, "reference_format", REFERENCE_MESSAGE), AfterValidator(_no_pan)]
+        Annotated[
+            StrictStr, _full_match(REFERENCE_PATTERN, "reference_format", REFERENCE_MESSAGE), AfterValidator(_no_pan)
+        ]
         | None
     ) = None
 
@@ -153,7 +155,9 @@ class PaymentRequest(BaseModel):
 def field_name(path: tuple[str | int, ...]) -> str:
     """A field's dotted path as a violation names it; keys that are not plain names are not repeated."""
     parts = [
-        str(part) if isinstance(part, int) or (_ECHOABLE_KEY.fullmatch(part) and not contains_pan(part)) else UNNAMED_KEY
+        str(part)
+        if isinstance(part, int) or (_ECHOABLE_KEY.fullmatch(part) and not contains_pan(part))
+        else UNNAMED_KEY
         for part in path
     ]
     return ".".join(parts)[:128] or "body"
@@ -165,7 +169,9 @@ def violations_from(error: ValidationError) -> list[Violation]:
         Violation(
             field=field_name(detail["loc"]),
             code=detail["type"],
-            message=_MESSAGES.get(detail["type"], "is not valid" if detail["type"] in _OPAQUE_ERRORS else detail["msg"]),
+            message=_MESSAGES.get(
+                detail["type"], "is not valid" if detail["type"] in _OPAQUE_ERRORS else detail["msg"]
+            ),
         )
         for detail in error.errors(include_url=False, include_input=False, include_context=False)
     ]

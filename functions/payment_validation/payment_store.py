@@ -234,7 +234,9 @@ class Ledger:
         first failure (in this order) is raised once every write has finished."""
         writes: list[Callable[[], None]] = [
             lambda: self._put_transaction(item),
-            lambda: self._put_json(self._receipts_bucket, _object_key("receipts", item), payment_view(item), "receipts_bucket"),
+            lambda: self._put_json(
+                self._receipts_bucket, _object_key("receipts", item), payment_view(item), "receipts_bucket"
+            ),
             lambda: self._put_json(self._audit_bucket, _object_key("audit", item), _audit_record(item), "audit_bucket"),
         ]
         futures = [_copy_writers().submit(write) for write in writes]

@@ -202,7 +202,10 @@ class Floor:
             ConditionExpression="attribute_not_exists(transaction_id)",
         )
         module.s3.put_object(
-            Bucket=self.api.env["RECEIPTS_BUCKET_NAME"], Key=f"floor/{key}.json", Body=self._body, ContentType="application/json"
+            Bucket=self.api.env["RECEIPTS_BUCKET_NAME"],
+            Key=f"floor/{key}.json",
+            Body=self._body,
+            ContentType="application/json",
         )
         self.samples.append(time.perf_counter() - start)
         self.sdk_timer.paused = False
@@ -220,7 +223,12 @@ class Floor:
 def new_payment() -> dict[str, Any]:
     """Every round is a new payment (a new idempotency key). A UUID, not a clock reading: a 19-digit
     nanosecond count is Luhn-valid one time in ten, and the function refuses a card number in any field."""
-    return api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"bench-{uuid.uuid4()}", "Content-Type": "application/json"})
+    return api_event(
+        "POST",
+        "/payments",
+        json.dumps(payment()),
+        {"Idempotency-Key": f"bench-{uuid.uuid4()}", "Content-Type": "application/json"},
+    )
 
 
 def test_rejected_payment_latency(
@@ -228,7 +236,9 @@ def test_rejected_payment_latency(
 ) -> None:
     # A Luhn-invalid card is rejected before any AWS call: pure handler overhead.
     body = json.dumps(payment(card={"number": "4111111111111112"}))
-    event = api_event("POST", "/payments", body, {"Idempotency-Key": "bench-rejected", "Content-Type": "application/json"})
+    event = api_event(
+        "POST", "/payments", body, {"Idempotency-Key": "bench-rejected", "Content-Type": "application/json"}
+    )
     api.invoke(event)  # warm up
     floor = Floor(api, sdk_timer)
     floor.measure()  # warm up: creates the clients
@@ -324,7 +334,12 @@ def test_cold_start(
     samples: list[dict[str, Any]] = []
 
     def cold_start_in_fresh_interpreter() -> None:
-        event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": f"cold-{uuid.uuid4()}", "Content-Type": "application/json"})
+        event = api_event(
+            "POST",
+            "/payments",
+            json.dumps(payment()),
+            {"Idempotency-Key": f"cold-{uuid.uuid4()}", "Content-Type": "application/json"},
+        )
         probe = subprocess.run(
             [sys.executable, "-c", _COLD_START_PROBE],
             env=env,

@@ -52,20 +52,35 @@ def machine(tmp_path: Path) -> dict[str, str]:
     (aws / "sso" / "cache").mkdir(parents=True)
     (aws / "config").write_text(AWS_CONFIG)
     (aws / "credentials").write_text("")
-    expired = {"startUrl": SSO_START, "region": "us-east-1", "accessToken": "expired", "expiresAt": "2020-01-01T00:00:00Z"}
+    expired = {
+        "startUrl": SSO_START,
+        "region": "us-east-1",
+        "accessToken": "expired",
+        "expiresAt": "2020-01-01T00:00:00Z",
+    }
     for cache_key in (SSO_START, "ops"):  # legacy profiles hash the start URL, sso-session profiles the session name
         (aws / "sso" / "cache" / f"{hashlib.sha1(cache_key.encode()).hexdigest()}.json").write_text(json.dumps(expired))
     write_config(tmp_path / "Pulumi.qa.yaml", stack_config(("us-east-1", "us-east-2")))
     return {
-        "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(aws / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials"), "AWS_EC2_METADATA_DISABLED": "true",
-        "DRCTL_ENDPOINT_URL": dead_endpoint(), "DRCTL_PROJECT_DIR": str(tmp_path),
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(aws / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "DRCTL_ENDPOINT_URL": dead_endpoint(),
+        "DRCTL_PROJECT_DIR": str(tmp_path),
     }
 
 
 def drctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "drctl", "--stack", "qa", "--audit-log", str(Path(env["HOME"]) / "audit.jsonl"), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "drctl", "--stack", "qa", "--audit-log", str(Path(env["HOME"]) / "audit.jsonl"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def assert_one_line(done: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -77,14 +92,23 @@ def assert_one_line(done: subprocess.CompletedProcess[str], *fragments: str) -> 
         assert fragment in line, (fragment, line)
 
 
-@pytest.mark.parametrize(("variables", "fragments"), [
-    ({"AWS_PROFILE": "nonexistent"}, ["AWS profile 'nonexistent' not found", "AWS_PROFILE"]),
-    ({"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}, ["incomplete AWS credentials", "missing: AWS_SECRET_ACCESS_KEY"]),
-    ({"AWS_PROFILE": "legacy-sso"}, ["sign-in session has expired", "aws sso login"]),
-    ({"AWS_PROFILE": "session-sso"}, ["sign-in session has expired", "Token has expired", "aws sso login"]),
-    ({}, ["no AWS credentials found", "assume the DR operator role"]),
-], ids=["missing-profile", "partial-credentials", "expired-sso", "expired-sso-session", "no-credentials"])
-def test_each_credential_problem_is_one_line_and_exit_2(machine: dict[str, str], variables: dict[str, str], fragments: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("variables", "fragments"),
+    [
+        ({"AWS_PROFILE": "nonexistent"}, ["AWS profile 'nonexistent' not found", "AWS_PROFILE"]),
+        (
+            {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"},
+            ["incomplete AWS credentials", "missing: AWS_SECRET_ACCESS_KEY"],
+        ),
+        ({"AWS_PROFILE": "legacy-sso"}, ["sign-in session has expired", "aws sso login"]),
+        ({"AWS_PROFILE": "session-sso"}, ["sign-in session has expired", "Token has expired", "aws sso login"]),
+        ({}, ["no AWS credentials found", "assume the DR operator role"]),
+    ],
+    ids=["missing-profile", "partial-credentials", "expired-sso", "expired-sso-session", "no-credentials"],
+)
+def test_each_credential_problem_is_one_line_and_exit_2(
+    machine: dict[str, str], variables: dict[str, str], fragments: list[str]
+) -> None:
     for command in COMMANDS:
         assert_one_line(drctl(machine | variables, *command), *fragments)
 
@@ -93,14 +117,23 @@ def test_an_unknown_target_is_refused_from_the_stack_file_with_aws_unreachable(m
     """Credentials that work, AWS that does not answer: the region is still named as the problem."""
     keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     for command in (["switchover", "--to", "eu-west-1", "--yes"], ["failover", "--to", "eu-west-1"]):
-        assert_one_line(drctl(machine | keys, *command), "unknown region 'eu-west-1': this stack deploys us-east-1, us-east-2")
+        assert_one_line(
+            drctl(machine | keys, *command), "unknown region 'eu-west-1': this stack deploys us-east-1, us-east-2"
+        )
 
 
-@pytest.mark.parametrize("args", [
-    ["switchover", "--to", "eu-west-1", "--yes"], ["switchover", "--to", "eu-west-1", "--if-needed", "--yes"],
-    ["failover", "--to", "eu-west-1", "--allow-data-loss", "--yes"], ["failover", "--to", "eu-west-1"],
-    ["dns", "--to", "eu-west-1", "--yes"], ["drill", "--to", "eu-west-1", "--yes"],
-], ids=lambda a: "".join(a).replace("--to", "-").replace("eu-west-1", ""))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["switchover", "--to", "eu-west-1", "--yes"],
+        ["switchover", "--to", "eu-west-1", "--if-needed", "--yes"],
+        ["failover", "--to", "eu-west-1", "--allow-data-loss", "--yes"],
+        ["failover", "--to", "eu-west-1"],
+        ["dns", "--to", "eu-west-1", "--yes"],
+        ["drill", "--to", "eu-west-1", "--yes"],
+    ],
+    ids=lambda a: "".join(a).replace("--to", "-").replace("eu-west-1", ""),
+)
 def test_an_unknown_target_makes_no_aws_call(bare: World, args: list[str]) -> None:
     lost = RecordingClients(bare.url, lost=frozenset(bare.regions))  # every region down: a call would show
     result = bare.invoke(*args, clients=lost)

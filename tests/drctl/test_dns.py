@@ -9,7 +9,11 @@ from tests.drctl.conftest import THREE_REGIONS, World, flat
 
 def updates(world: World) -> list[tuple[str, bool, bool]]:
     ids = {check_id: region for (kind, region), check_id in world.checks.items()}
-    return [(ids[p["HealthCheckId"]], p["Disabled"], p["Inverted"]) for _, _, op, p in world.clients.calls if op == "UpdateHealthCheck"]
+    return [
+        (ids[p["HealthCheckId"]], p["Disabled"], p["Inverted"])
+        for _, _, op, p in world.clients.calls
+        if op == "UpdateHealthCheck"
+    ]
 
 
 def test_force_traffic_then_run_again_then_release(world: World) -> None:
@@ -22,7 +26,10 @@ def test_force_traffic_then_run_again_then_release(world: World) -> None:
     assert "clients follow within the record TTL, 60 s, plus resolver caching" in out
     assert "api.payments.example.com: PRIMARY us-east-1 unhealthy, SECONDARY us-east-2 healthy → SECONDARY" in out
     assert "traffic goes to: us-east-2" in out
-    assert world.messages("us-east-1")[0]["details"]["changed"] == ["payment-health-region-us-east-2-qa", "payment-health-region-us-east-1-qa"]
+    assert world.messages("us-east-1")[0]["details"]["changed"] == [
+        "payment-health-region-us-east-2-qa",
+        "payment-health-region-us-east-1-qa",
+    ]
 
     again = world.invoke("dns", "--to", "us-east-2", "--route53", "--yes")  # idempotent
     assert again.exit_code == 0 and len(updates(world)) == 2
@@ -49,6 +56,9 @@ def test_three_regions_traffic_reaches_the_end_of_the_chain(make_world: Callable
     result = world.invoke("dns", "--to", "us-west-2", "--route53", "--yes")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
-    assert "failover-1-qa.api.payments.example.com: PRIMARY us-east-2 unhealthy, SECONDARY us-west-2 healthy → SECONDARY" in out
+    assert (
+        "failover-1-qa.api.payments.example.com: PRIMARY us-east-2 unhealthy, SECONDARY us-west-2 healthy → SECONDARY"
+        in out
+    )
     assert "traffic goes to: us-west-2" in out
     assert updates(world)[0] == ("us-west-2", True, False)

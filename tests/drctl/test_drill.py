@@ -21,15 +21,25 @@ def test_drill_measures_the_rto_both_ways(world: World) -> None:
     gc = world.global_clusters
     home.add_response("describe_global_clusters", gc("us-east-1"))
     away.add_response("describe_db_clusters", world.db_cluster("us-east-2"))
-    away.add_response("switchover_global_cluster", {}, {"GlobalClusterIdentifier": world.stack.global_cluster,
-                                                        "TargetDbClusterIdentifier": world.arn("us-east-2")})
+    away.add_response(
+        "switchover_global_cluster",
+        {},
+        {"GlobalClusterIdentifier": world.stack.global_cluster, "TargetDbClusterIdentifier": world.arn("us-east-2")},
+    )
     away.add_response("describe_global_clusters", gc("us-east-1", "modifying", "switching-over"))
     away.add_response("describe_global_clusters", gc("us-east-2"))
     home.add_response("describe_global_clusters", gc("us-east-2"))  # ready to come back?
     home.add_response("describe_db_clusters", world.db_cluster("us-east-1"))
-    home.add_response("switchover_global_cluster", {}, {"GlobalClusterIdentifier": world.stack.global_cluster,
-                                                        "TargetDbClusterIdentifier": world.arn("us-east-1")})
-    for state in (gc("us-east-2", "modifying", "switching-over"), gc("us-east-2", "modifying", "switching-over"), gc("us-east-1")):
+    home.add_response(
+        "switchover_global_cluster",
+        {},
+        {"GlobalClusterIdentifier": world.stack.global_cluster, "TargetDbClusterIdentifier": world.arn("us-east-1")},
+    )
+    for state in (
+        gc("us-east-2", "modifying", "switching-over"),
+        gc("us-east-2", "modifying", "switching-over"),
+        gc("us-east-1"),
+    ):
         home.add_response("describe_global_clusters", state)
     result = world.invoke("drill", "--yes")
     assert result.exit_code == 0, result.output
@@ -69,5 +79,8 @@ def test_a_failure_on_the_way_back_says_where_the_writer_is(world: World) -> Non
     errors = flat(result.stderr)
     assert "us-east-1: InvalidGlobalClusterStateFault: global cluster is busy" in errors
     assert "state now: global cluster available, writer us-east-2" in errors
-    assert f"roll back once the global cluster is available: drctl --config-file {world.config_file} switchover --to us-east-1" in errors
+    assert (
+        f"roll back once the global cluster is available: drctl --config-file {world.config_file} switchover --to us-east-1"
+        in errors
+    )
     assert world.messages("us-east-1")[0]["outcome"] == "failed"

@@ -21,13 +21,16 @@ from tests.drctl.conftest import RecordingClients, World, flat
 
 OLD, NEW = "us-east-1", "us-east-2"
 OLD_CLUSTER = "payment-db-us-east-1-qa"
-FIND = (f"aws rds describe-db-cluster-snapshots --region {OLD} --snapshot-type automated --db-cluster-identifier {OLD_CLUSTER} "
-        f"--query \"DBClusterSnapshots[?starts_with(DBClusterSnapshotIdentifier, 'rds:unplanned-global-failover-{OLD_CLUSTER}-')]"
-        ".[DBClusterSnapshotIdentifier,SnapshotCreateTime,Status]\" --output text")
+FIND = (
+    f"aws rds describe-db-cluster-snapshots --region {OLD} --snapshot-type automated --db-cluster-identifier {OLD_CLUSTER} "
+    f"--query \"DBClusterSnapshots[?starts_with(DBClusterSnapshotIdentifier, 'rds:unplanned-global-failover-{OLD_CLUSTER}-')]"
+    '.[DBClusterSnapshotIdentifier,SnapshotCreateTime,Status]" --output text'
+)
 COPY = re.compile(
     rf"aws rds copy-db-cluster-snapshot --region {OLD} "
     rf"--source-db-cluster-snapshot-identifier rds:unplanned-global-failover-{OLD_CLUSTER}-<timestamp> "
-    rf"--target-db-cluster-snapshot-identifier (lost-writes-(\d{{8}})-{OLD}-qa)(?: |$)")
+    rf"--target-db-cluster-snapshot-identifier (lost-writes-(\d{{8}})-{OLD}-qa)(?: |$)"
+)
 SNAPSHOT_CALLS = {"DescribeDBClusterSnapshots", "CopyDBClusterSnapshot", "CreateDBClusterSnapshot", "DeleteDBCluster"}
 
 
@@ -37,7 +40,9 @@ def lost_region(world: World) -> tuple[RecordingClients, Stubber, dict[str, str]
     name = {"GlobalClusterIdentifier": world.stack.global_cluster}
     rds.add_response("describe_global_clusters", world.global_clusters(OLD), name)
     rds.add_response("describe_db_clusters", world.db_cluster(NEW), {"DBClusterIdentifier": world.stack.cluster(NEW)})
-    rds.add_response("failover_global_cluster", {}, {**name, "TargetDbClusterIdentifier": world.arn(NEW), "AllowDataLoss": True})
+    rds.add_response(
+        "failover_global_cluster", {}, {**name, "TargetDbClusterIdentifier": world.arn(NEW), "AllowDataLoss": True}
+    )
     return clients, rds, name
 
 
@@ -62,7 +67,10 @@ def test_a_failover_ends_with_the_commands_that_keep_the_lost_writes(world: Worl
     assert f"rds:unplanned-global-failover-{OLD_CLUSTER}-<timestamp>" in out[keep:]
     assert f"1. find it (none listed: see the runbook before changing {OLD_CLUSTER}): {FIND}" in out[keep:]
     copy = copy_made_today(out[keep:])
-    assert f"3. wait for the copy: aws rds wait db-cluster-snapshot-available --region {OLD} --db-cluster-snapshot-identifier {copy}" in out
+    assert (
+        f"3. wait for the copy: aws rds wait db-cluster-snapshot-available --region {OLD} --db-cluster-snapshot-identifier {copy}"
+        in out
+    )
     # Keeping them comes before the switch back, which is a switchover (RPO 0), not another failover.
     switch_back = out.index(f"switchover --to {OLD}")
     assert keep < out.index("1. find it") < out.index("2. copy it") < switch_back

@@ -17,9 +17,17 @@ def test_failover_promotes_the_survivor_and_reports_the_lost_region(world: World
     rds = lost.stub("rds", "us-east-2")
     name = {"GlobalClusterIdentifier": world.stack.global_cluster}
     rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), name)
-    rds.add_response("describe_db_clusters", world.db_cluster("us-east-2"), {"DBClusterIdentifier": world.stack.cluster("us-east-2")})
-    rds.add_response("failover_global_cluster", {}, {**name, "TargetDbClusterIdentifier": world.arn("us-east-2"), "AllowDataLoss": True})
-    rds.add_response("describe_global_clusters", world.global_clusters("us-east-1", "failing-over", "failing-over"), name)
+    rds.add_response(
+        "describe_db_clusters", world.db_cluster("us-east-2"), {"DBClusterIdentifier": world.stack.cluster("us-east-2")}
+    )
+    rds.add_response(
+        "failover_global_cluster",
+        {},
+        {**name, "TargetDbClusterIdentifier": world.arn("us-east-2"), "AllowDataLoss": True},
+    )
+    rds.add_response(
+        "describe_global_clusters", world.global_clusters("us-east-1", "failing-over", "failing-over"), name
+    )
     rds.add_response("describe_global_clusters", world.global_clusters("us-east-2"), name)
     result = world.invoke("failover", "--to", "us-east-2", "--allow-data-loss", input="us-east-2\n", clients=lost)
     assert result.exit_code == 0, result.output
@@ -43,8 +51,10 @@ def test_rpo_is_unknown_when_no_lag_was_measured(make_world: Callable[..., World
     result = world.invoke("failover", "--to", "us-east-2", "--allow-data-loss", "--dry-run")
     assert result.exit_code == 0, result.output
     out = flat(result.stdout)
-    assert ("RPO accepted: unknown: no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint for payment-db-us-east-2-qa "
-            "in the last minutes") in out
+    assert (
+        "RPO accepted: unknown: no AuroraGlobalDBRPOLag or AuroraGlobalDBReplicationLag datapoint for payment-db-us-east-2-qa "
+        "in the last minutes"
+    ) in out
     assert "1. [change] aws rds failover-global-cluster --allow-data-loss --region us-east-2" in out
     assert world.clients.mutations() == []
 

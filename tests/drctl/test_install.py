@@ -38,8 +38,12 @@ def test_the_launcher_runs_drctl_from_any_directory(tmp_path):
     version = subprocess.run(["drctl", "--version"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"drctl {drctl.__version__} (payment-dr)"
-    usage = subprocess.run(["drctl", "--stack", "nope", "status"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
-    assert usage.returncode == 2 and "Pulumi.nope.yaml" in usage.stdout + usage.stderr  # the stack file is read from the current directory
+    usage = subprocess.run(
+        ["drctl", "--stack", "nope", "status"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        usage.returncode == 2 and "Pulumi.nope.yaml" in usage.stdout + usage.stderr
+    )  # the stack file is read from the current directory
 
 
 def test_install_says_how_to_put_the_bindir_on_path(tmp_path, capsys, monkeypatch):
@@ -55,7 +59,9 @@ def test_install_says_how_to_put_the_bindir_on_path(tmp_path, capsys, monkeypatc
 
 def test_make_drctl_runs_the_installer():
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(r"^drctl: \$\(VENV\)/\.installed\n\t\$\(PY\) -m drctl\.install --bindir \$\(BINDIR\)$", makefile, re.MULTILINE)
+    assert re.search(
+        r"^drctl: \$\(VENV\)/\.installed\n\t\$\(PY\) -m drctl\.install --bindir \$\(BINDIR\)$", makefile, re.MULTILINE
+    )
     assert re.search(r"^\.PHONY:.*\bdrctl\b", makefile, re.MULTILINE)
 
 
@@ -64,7 +70,9 @@ def test_the_installed_package_carries_every_module_drctl_imports(tmp_path):
     reconcile's ledger code under functions/ included, from a directory outside the checkout."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     probe = "import drctl.cli, drctl.ledger, functions.ledger.ledger_db as m; print(m.__file__)"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     # The checkout the editable install points at (this one, or the main one for a git worktree).
     assert Path(result.stdout.strip()).parts[-3:] == ("functions", "ledger", "ledger_db.py")

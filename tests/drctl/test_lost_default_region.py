@@ -23,7 +23,11 @@ def default_region_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def regional_calls(clients: RecordingClients, region: str) -> list[tuple[str, str]]:
-    return [(service, operation) for service, where, operation, _ in clients.calls if where == region and service != "route53"]
+    return [
+        (service, operation)
+        for service, where, operation, _ in clients.calls
+        if where == region and service != "route53"
+    ]
 
 
 def test_failover_asks_sts_and_everything_in_the_survivor(world: World) -> None:
@@ -31,8 +35,12 @@ def test_failover_asks_sts_and_everything_in_the_survivor(world: World) -> None:
     rds = lost.stub("rds", SURVIVOR)
     name = {"GlobalClusterIdentifier": world.stack.global_cluster}
     rds.add_response("describe_global_clusters", world.global_clusters(LOST), name)
-    rds.add_response("describe_db_clusters", world.db_cluster(SURVIVOR), {"DBClusterIdentifier": world.stack.cluster(SURVIVOR)})
-    rds.add_response("failover_global_cluster", {}, {**name, "TargetDbClusterIdentifier": world.arn(SURVIVOR), "AllowDataLoss": True})
+    rds.add_response(
+        "describe_db_clusters", world.db_cluster(SURVIVOR), {"DBClusterIdentifier": world.stack.cluster(SURVIVOR)}
+    )
+    rds.add_response(
+        "failover_global_cluster", {}, {**name, "TargetDbClusterIdentifier": world.arn(SURVIVOR), "AllowDataLoss": True}
+    )
     rds.add_response("describe_global_clusters", world.global_clusters(SURVIVOR), name)
     result = world.invoke("failover", "--to", SURVIVOR, "--allow-data-loss", "--yes", clients=lost)
     assert result.exit_code == 0, result.output
@@ -51,7 +59,10 @@ def test_hold_with_the_default_region_and_route53_lost(world: World) -> None:
     assert result.exit_code == 0, result.output
     assert lost.calls[0][:3] == ("sts", SURVIVOR, "GetCallerIdentity")
     assert world.held_out(LOST, SURVIVOR) == [1.0]
-    assert set(regional_calls(lost, LOST)) <= {("cloudwatch", "DescribeAlarms"), ("sns", "Publish")}  # reads of the holds, the notice
+    assert set(regional_calls(lost, LOST)) <= {
+        ("cloudwatch", "DescribeAlarms"),
+        ("sns", "Publish"),
+    }  # reads of the holds, the notice
     assert not [call for call in lost.calls if call[0] == "route53"]
 
 

@@ -20,14 +20,21 @@ def test_moto_cannot_switch_or_fail_over_a_global_cluster(bare: World, operation
     # moto answers "not implemented" with an HTML 500 page, which botocore cannot parse.
     with pytest.raises((ResponseParserError, ClientError)):
         getattr(world.aws("rds", "us-east-2"), operation)(
-            GlobalClusterIdentifier=world.stack.global_cluster, TargetDbClusterIdentifier=world.arn("us-east-2"), **extra)
+            GlobalClusterIdentifier=world.stack.global_cluster,
+            TargetDbClusterIdentifier=world.arn("us-east-2"),
+            **extra,
+        )
 
 
 def test_moto_has_no_global_table_replicas(bare: World) -> None:
     world, table = bare, bare.stack.tables[0]
-    world.aws("dynamodb").create_table(TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                                       AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                                       StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    world.aws("dynamodb").create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
     world.aws("dynamodb").update_table(TableName=table, ReplicaUpdates=[{"Create": {"RegionName": "us-east-2"}}])
     assert "Replicas" not in world.aws("dynamodb").describe_table(TableName=table)["Table"]
 
@@ -36,6 +43,8 @@ def test_moto_reports_every_health_check_as_passing(bare: World) -> None:
     # So an unhealthy region is simulated through the HealthCheckStatus metric of its CALCULATED check,
     # the status drctl reads for that type anyway (GetHealthCheckStatus refuses calculated checks in AWS).
     route53 = bare.aws("route53")
-    check = route53.create_health_check(CallerReference="calc", HealthCheckConfig={"Type": "CALCULATED", "ChildHealthChecks": [], "HealthThreshold": 1})
+    check = route53.create_health_check(
+        CallerReference="calc", HealthCheckConfig={"Type": "CALCULATED", "ChildHealthChecks": [], "HealthThreshold": 1}
+    )
     status = route53.get_health_check_status(HealthCheckId=check["HealthCheck"]["Id"])
     assert all(o["StatusReport"]["Status"].startswith("Success") for o in status["HealthCheckObservations"])

@@ -41,10 +41,22 @@ class _Rds:
             self.shared["blips"] -= 1
             raise EndpointConnectionError(endpoint_url=f"https://rds.{self.region}.amazonaws.com")
         switched = self.shared["calls"] > 4
-        members = [{"DBClusterArn": f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{self.stack.cluster(region)}",
-                    "IsWriter": (region == "us-east-2") == switched} for region in TWO_REGIONS]
-        return {"GlobalClusters": [{"GlobalClusterIdentifier": params["GlobalClusterIdentifier"], "Status": "available",
-                                    "GlobalClusterMembers": members}]}
+        members = [
+            {
+                "DBClusterArn": f"arn:aws:rds:{region}:{ACCOUNT}:cluster:{self.stack.cluster(region)}",
+                "IsWriter": (region == "us-east-2") == switched,
+            }
+            for region in TWO_REGIONS
+        ]
+        return {
+            "GlobalClusters": [
+                {
+                    "GlobalClusterIdentifier": params["GlobalClusterIdentifier"],
+                    "Status": "available",
+                    "GlobalClusterMembers": members,
+                }
+            ]
+        }
 
 
 class _BlippingClients(Clients):
@@ -98,8 +110,18 @@ class _ExpiredClients(Clients):
         class Expired:
             def __getattr__(self, operation: str) -> Any:
                 def call(**_: Any) -> Any:
-                    raise ClientError({"Error": {"Code": "ExpiredToken", "Message": "The security token included in the request is expired"}}, operation)
+                    raise ClientError(
+                        {
+                            "Error": {
+                                "Code": "ExpiredToken",
+                                "Message": "The security token included in the request is expired",
+                            }
+                        },
+                        operation,
+                    )
+
                 return call
+
         return Expired()
 
 
@@ -107,17 +129,25 @@ def test_credentials_expiring_mid_operation_keep_the_failure_its_state_and_the_a
     stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     audit = tmp_path / "audit.jsonl"
-    runtime = cli.Runtime(_ExpiredClients(), FakeClock(), Console(width=250), Console(stderr=True, width=250), audit_log=audit)
+    runtime = cli.Runtime(
+        _ExpiredClients(), FakeClock(), Console(width=250), Console(stderr=True, width=250), audit_log=audit
+    )
     ctx = Context(stack, runtime.clients, runtime.clock, say=lambda line: None)
-    monkeypatch.setattr(cli, "whoami", lambda ctx: Identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/dr-operator/me", ACCOUNT))
+    monkeypatch.setattr(
+        cli, "whoami", lambda ctx: Identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/dr-operator/me", ACCOUNT)
+    )
 
     def wait_that_fails() -> None:
-        raise OperationFailed("timed out after 900 s waiting for us-east-2 to be the writer",
-                              state="global cluster modifying, operation switching-over, writer us-east-1",
-                              next_steps=("watch: drctl status",))
+        raise OperationFailed(
+            "timed out after 900 s waiting for us-east-2 to be the writer",
+            state="global cluster modifying, operation switching-over, writer us-east-1",
+            next_steps=("watch: drctl status",),
+        )
+
     # Reading the state for the report meets the same expired credentials: the wait's last state stands.
     def state_now() -> str:
         return str(ctx.clients.call("rds", "us-east-1", "describe_global_clusters"))
+
     plan = Plan("switchover", [], [Step("wait", wait_that_fails, changes=True)], state_now, ())
 
     with pytest.raises(OperationFailed) as raised:
@@ -127,17 +157,26 @@ def test_credentials_expiring_mid_operation_keep_the_failure_its_state_and_the_a
     [line] = [json.loads(text) for text in audit.read_text().splitlines()]
     assert line["outcome"] == "failed" and "writer us-east-1" in line["details"]["state"]
     assert set(line["notified"]) == set(TWO_REGIONS)
-    assert all(result.startswith("not published: AWS rejected the credentials (ExpiredToken")
-               for result in line["notified"].values())
+    assert all(
+        result.startswith("not published: AWS rejected the credentials (ExpiredToken")
+        for result in line["notified"].values()
+    )
 
 
 def _switchover_answered(world: World, code: str, status: int) -> Any:
     rds = world.clients.stub("rds", "us-east-2")
     name = {"GlobalClusterIdentifier": world.stack.global_cluster}
     rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), name)
-    rds.add_response("describe_db_clusters", world.db_cluster("us-east-2"), {"DBClusterIdentifier": world.stack.cluster("us-east-2")})
-    rds.add_client_error("switchover_global_cluster", service_error_code=code, http_status_code=status,
-                         service_message="The global cluster is in an invalid state", expected_params={**name, "TargetDbClusterIdentifier": world.arn("us-east-2")})
+    rds.add_response(
+        "describe_db_clusters", world.db_cluster("us-east-2"), {"DBClusterIdentifier": world.stack.cluster("us-east-2")}
+    )
+    rds.add_client_error(
+        "switchover_global_cluster",
+        service_error_code=code,
+        http_status_code=status,
+        service_message="The global cluster is in an invalid state",
+        expected_params={**name, "TargetDbClusterIdentifier": world.arn("us-east-2")},
+    )
     # Whatever the answer, the report reads the state again.
     rds.add_response("describe_global_clusters", world.global_clusters("us-east-1"), name)
     return world.invoke("switchover", "--to", "us-east-2", "--yes")

@@ -15,7 +15,9 @@ def test_a_high_rpo_lag_refuses_a_switchover_whatever_the_storage_lag(world: Wor
     world.set_lag("us-east-2", 5000, metric="AuroraGlobalDBRPOLag")
     result = world.invoke("switchover", "--to", "us-east-2", "--yes")
     assert result.exit_code == 1
-    assert "replication lag: payment-db-us-east-2-qa: AuroraGlobalDBRPOLag 5000 ms (threshold 1000 ms)" in flat(result.stderr)
+    assert "replication lag: payment-db-us-east-2-qa: AuroraGlobalDBRPOLag 5000 ms (threshold 1000 ms)" in flat(
+        result.stderr
+    )
     assert world.clients.mutations() == []
 
 

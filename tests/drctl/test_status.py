@@ -36,8 +36,17 @@ def test_healthy_stack(full_world: World) -> None:
 def test_json_reports_every_problem(full_world: World) -> None:
     world = full_world
     world.set_lag("us-east-2", 2500)
-    world.put_metric("us-east-1", "AWS/S3", "OperationsFailedReplication",
-                     {"SourceBucket": "payment-audit-logs-us-east-1-qa", "DestinationBucket": "payment-audit-logs-us-east-2-qa", "RuleId": "to-us-east-2"}, 3)
+    world.put_metric(
+        "us-east-1",
+        "AWS/S3",
+        "OperationsFailedReplication",
+        {
+            "SourceBucket": "payment-audit-logs-us-east-1-qa",
+            "DestinationBucket": "payment-audit-logs-us-east-2-qa",
+            "RuleId": "to-us-east-2",
+        },
+        3,
+    )
     result = world.invoke("status", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -59,13 +68,17 @@ def test_writer_away_from_the_configured_primary_is_failed_over(make_world: Call
     report = json.loads(world.invoke("status", "--json").stdout)
     assert report["writer"] == "us-east-2" and report["dns"]["serves"] == "us-east-2"
     assert report["verdict"] == "failed over"
-    assert ("the writer is in us-east-2 and traffic goes to us-east-2, not in primaryRegion us-east-1: "
-            "reconcile the stack (docs/runbook.md)") in report["reasons"]
+    assert (
+        "the writer is in us-east-2 and traffic goes to us-east-2, not in primaryRegion us-east-1: "
+        "reconcile the stack (docs/runbook.md)"
+    ) in report["reasons"]
     assert "payment-health-region-us-east-1-qa is unhealthy" in report["reasons"]
 
 
 def test_an_override_is_visible(world: World) -> None:
-    world.aws("route53").update_health_check(HealthCheckId=world.checks[("region", "us-east-1")], Disabled=True, Inverted=True)
+    world.aws("route53").update_health_check(
+        HealthCheckId=world.checks[("region", "us-east-1")], Disabled=True, Inverted=True
+    )
     out = flat(world.invoke("status").stdout)
     assert "Verdict: overridden" in out
     assert "payment-health-region-us-east-1-qa: always unhealthy (Disabled + Inverted)" in out

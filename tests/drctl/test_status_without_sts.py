@@ -46,7 +46,10 @@ def test_a_healthy_status_audits_who_looked(world: World) -> None:
     result = world.invoke("status")
     assert result.exit_code == 0, result.output
     [line] = world.audit()
-    assert line["operator"].startswith("arn:aws:") and line["details"]["verdict"] == result.stdout.split("Verdict: ")[1].split()[0]
+    assert (
+        line["operator"].startswith("arn:aws:")
+        and line["details"]["verdict"] == result.stdout.split("Verdict: ")[1].split()[0]
+    )
     assert f"audit: {world.audit_log}" in flat(result.stdout)
 
 

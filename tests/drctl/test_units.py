@@ -23,55 +23,90 @@ def test_wait_retries_unreadable_states_and_reports_progress() -> None:
         return answer
 
     assert wait_for("the writer", read, lambda s: s == "done", str, timeout=60, clock=clock, say=lines.append) == "done"
-    assert lines == ["  …    0 s  waiting for the writer: could not read the state: us-east-2: throttled",
-                     "  …   10 s  waiting for the writer: switching"]
+    assert lines == [
+        "  …    0 s  waiting for the writer: could not read the state: us-east-2: throttled",
+        "  …   10 s  waiting for the writer: switching",
+    ]
     assert clock.sleeps == [10, 10]
 
 
 def test_wait_timeout_carries_the_last_state() -> None:
     clock = FakeClock()
     with pytest.raises(WaitTimeout) as timeout:
-        wait_for("the writer", lambda: "switching", lambda s: False, lambda s: f"still {s}", timeout=25, clock=clock, say=lambda _: None)
+        wait_for(
+            "the writer",
+            lambda: "switching",
+            lambda s: False,
+            lambda s: f"still {s}",
+            timeout=25,
+            clock=clock,
+            say=lambda _: None,
+        )
     assert str(timeout.value) == "timed out after 25 s waiting for the writer"
     assert timeout.value.state == "still switching"
     assert clock.sleeps == [10, 10, 5]  # the last sleep stops at the deadline
 
 
-@pytest.mark.parametrize(("flags", "measured", "effective"), [
-    (dns.NORMAL, True, True), (dns.NORMAL, False, False), (dns.NORMAL, None, None),
-    (dns.ALWAYS_HEALTHY, False, True), (dns.ALWAYS_HEALTHY, None, True),
-    (dns.ALWAYS_UNHEALTHY, True, False), (dns.ALWAYS_UNHEALTHY, None, False),
-    ((False, True), True, False),  # inverted alone flips what the checkers see
-])
+@pytest.mark.parametrize(
+    ("flags", "measured", "effective"),
+    [
+        (dns.NORMAL, True, True),
+        (dns.NORMAL, False, False),
+        (dns.NORMAL, None, None),
+        (dns.ALWAYS_HEALTHY, False, True),
+        (dns.ALWAYS_HEALTHY, None, True),
+        (dns.ALWAYS_UNHEALTHY, True, False),
+        (dns.ALWAYS_UNHEALTHY, None, False),
+        ((False, True), True, False),  # inverted alone flips what the checkers see
+    ],
+)
 def test_what_routing_sees(flags: dns.Flags, measured: bool | None, effective: bool | None) -> None:
     check = dns.HealthCheck("id", "name", "region", "us-east-1", "CALCULATED", flags, 1)
     assert check.effective(measured) is effective
 
 
-def record(name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False) -> dict[str, Any]:
-    found: dict[str, Any] = {"Name": f"{name}.", "Type": "A", "Failover": role, "SetIdentifier": identifier,
-                             "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate}}
+def record(
+    name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "Name": f"{name}.",
+        "Type": "A",
+        "Failover": role,
+        "SetIdentifier": identifier,
+        "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate},
+    }
     return {**found, "HealthCheckId": check} if check else found
 
 
-PAIR = [record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"), record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2")]
+PAIR = [
+    record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
+    record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2"),
+]
 
 
-@pytest.mark.parametrize(("health", "region"), [
-    ({"hc1": True, "hc2": True}, "us-east-1"),
-    ({"hc1": False, "hc2": True}, "us-east-2"),
-    ({"hc1": False, "hc2": False}, "us-east-1"),  # all unhealthy: Route 53 answers with the primary
-    ({"hc1": None, "hc2": True}, None),  # the primary's health decides and is unknown: not guessed (test_unreadable_health.py)
-])
+@pytest.mark.parametrize(
+    ("health", "region"),
+    [
+        ({"hc1": True, "hc2": True}, "us-east-1"),
+        ({"hc1": False, "hc2": True}, "us-east-2"),
+        ({"hc1": False, "hc2": False}, "us-east-1"),  # all unhealthy: Route 53 answers with the primary
+        (
+            {"hc1": None, "hc2": True},
+            None,
+        ),  # the primary's health decides and is unknown: not guessed (test_unreadable_health.py)
+    ],
+)
 def test_failover_pair(health: dict[str, bool | None], region: str) -> None:
     assert dns.resolve(PAIR, health, "API.example.com").region == region
 
 
 def test_nested_chain_with_evaluate_target_health() -> None:
-    chain = [record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-             record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
-             record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
-             record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3")]
+    chain = [
+        record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
+        record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
+        record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
+        record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3"),
+    ]
     route = dns.resolve(chain, {"hc1": False, "hc2": False, "hc3": True}, "api.example.com")
     assert route.region == "us-west-2" and len(route.path) == 2
     # Every region down: the nested pair is unhealthy, so the top answers with its primary.

@@ -22,8 +22,9 @@ from tests.drctl.conftest import TWO_REGIONS, RecordingClients, World, dead_endp
 from tests.drctl.test_switchover import expect_switchover
 
 DOMAIN = "api.payments.example.com"
-CLOUDWATCH_DOWN = ("CloudWatch us-east-1, the only region with Route 53's HealthCheckStatus metric, "
-                   "did not answer (us-east-1")
+CLOUDWATCH_DOWN = (
+    "CloudWatch us-east-1, the only region with Route 53's HealthCheckStatus metric, did not answer (us-east-1"
+)
 
 
 class CloudWatchUsEast1Down(RecordingClients):
@@ -58,10 +59,14 @@ def test_switchover_goes_ahead_with_a_warning_when_the_target_health_is_unreadab
     assert ("rds", "us-east-2", "SwitchoverGlobalCluster") in clients.mutations()
     out = flat(result.stdout)
     # What could not be read, and why it matters, on the health check's own line of the plan.
-    assert (f"✓ us-east-2 health check: payment-health-region-us-east-2-qa: unknown; WARNING: health not verified: "
-            f"{CLOUDWATCH_DOWN}") in out
-    assert ("Passed because it is not known to be unhealthy; if us-east-2 is in fact failing, the new writer will be there: "
-            "check us-east-2's API and database before confirming") in out
+    assert (
+        f"✓ us-east-2 health check: payment-health-region-us-east-2-qa: unknown; WARNING: health not verified: "
+        f"{CLOUDWATCH_DOWN}"
+    ) in out
+    assert (
+        "Passed because it is not known to be unhealthy; if us-east-2 is in fact failing, the new writer will be there: "
+        "check us-east-2's API and database before confirming"
+    ) in out
     # The other pre-checks still ran and passed on what they read.
     assert "✓ replication lag: payment-db-us-east-2-qa: AuroraGlobalDBReplicationLag 120 ms (threshold 1000 ms)" in out
     assert "✓ us-east-2 cluster: payment-db-us-east-2-qa available" in out
@@ -85,8 +90,10 @@ def test_switchover_warns_when_route53_itself_cannot_be_read(world: World) -> No
     result = world.invoke("switchover", "--to", "us-east-2", "--yes", clients=clients)
     assert result.exit_code == 0, result.output
     rds.assert_no_pending_responses()
-    assert ("✓ us-east-2 health check: payment-health-region-us-east-2-qa: unknown; WARNING: health not verified: "
-            "the check could not be read (route53: unreachable (EndpointConnectionError))") in flat(result.stdout)
+    assert (
+        "✓ us-east-2 health check: payment-health-region-us-east-2-qa: unknown; WARNING: health not verified: "
+        "the check could not be read (route53: unreachable (EndpointConnectionError))"
+    ) in flat(result.stdout)
 
 
 def test_a_known_unhealthy_target_is_still_refused(world: World) -> None:
@@ -94,7 +101,10 @@ def test_a_known_unhealthy_target_is_still_refused(world: World) -> None:
     result = world.invoke("switchover", "--to", "us-east-2", "--yes")
     assert result.exit_code == 1
     errors = flat(result.stderr)
-    assert "pre-checks failed, nothing was changed: us-east-2 health check: payment-health-region-us-east-2-qa: unhealthy" in errors
+    assert (
+        "pre-checks failed, nothing was changed: us-east-2 health check: payment-health-region-us-east-2-qa: unhealthy"
+        in errors
+    )
     assert "WARNING" not in flat(result.stdout)
     assert world.clients.mutations() == []
 
@@ -105,21 +115,29 @@ def test_a_known_unhealthy_target_is_still_refused(world: World) -> None:
 def test_status_does_not_guess_the_serving_region_when_us_east_1_is_lost(world: World) -> None:
     # Route 53's checkers saw us-east-1 fail and moved traffic; drctl cannot read that (CloudWatch us-east-1 is gone too).
     world.set_region_health("us-east-1", False)
-    report = json.loads(world.invoke("status", "--json", clients=RecordingClients(world.url, lost=frozenset({"us-east-1"}))).stdout)
+    report = json.loads(
+        world.invoke("status", "--json", clients=RecordingClients(world.url, lost=frozenset({"us-east-1"}))).stdout
+    )
     assert report["dns"]["serves"] is None
     unknown = report["dns"]["serves_unknown"]
     assert unknown.startswith(f"health unreadable: us-east-1, us-east-2: {CLOUDWATCH_DOWN}")
     assert "unreachable (EndpointConnectionError)" in unknown
-    assert report["dns"]["path"] == [f"{DOMAIN}: PRIMARY us-east-1 unknown, SECONDARY us-east-2 unknown → unknown (health unreadable)"]
+    assert report["dns"]["path"] == [
+        f"{DOMAIN}: PRIMARY us-east-1 unknown, SECONDARY us-east-2 unknown → unknown (health unreadable)"
+    ]
     assert f"{DOMAIN}: the serving region is unknown, {unknown}" in report["reasons"]
     assert report["verdict"] != "healthy"
 
     out = flat(world.invoke("status", clients=RecordingClients(world.url, lost=frozenset({"us-east-1"}))).stdout)
     assert f"{DOMAIN} → us-east-1" not in out
-    assert f"- {DOMAIN}: the serving region is unknown, health unreadable: us-east-1, us-east-2: {CLOUDWATCH_DOWN}" in out
+    assert (
+        f"- {DOMAIN}: the serving region is unknown, health unreadable: us-east-1, us-east-2: {CLOUDWATCH_DOWN}" in out
+    )
 
 
-def test_unreadable_health_alone_makes_the_verdict_degraded(make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreadable_health_alone_makes_the_verdict_degraded(
+    make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Everything else is fine, but no HealthCheckStatus datapoint has arrived in us-east-1 (e.g. delayed ingestion there).
     with monkeypatch.context() as building:
         building.setattr(World, "set_region_health", lambda *_: None)
@@ -131,17 +149,24 @@ def test_unreadable_health_alone_makes_the_verdict_degraded(make_world: Callable
         stub.assert_no_pending_responses()
     out = flat(result.stdout)
     assert "Verdict: degraded" in out
-    assert (f"- {DOMAIN}: the serving region is unknown, health unreadable: us-east-1, us-east-2: "
-            "no HealthCheckStatus datapoint in CloudWatch us-east-1 in the last 10 minutes") in out
+    assert (
+        f"- {DOMAIN}: the serving region is unknown, health unreadable: us-east-1, us-east-2: "
+        "no HealthCheckStatus datapoint in CloudWatch us-east-1 in the last 10 minutes"
+    ) in out
     assert f"{DOMAIN} → us-east-1" not in out
 
 
-def test_status_still_names_the_region_when_the_health_that_decides_is_known(make_world: Callable[..., World],
-                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_still_names_the_region_when_the_health_that_decides_is_known(
+    make_world: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Only us-east-2's metric is missing: us-east-1, the healthy primary, answers whatever us-east-2 is.
     publish = World.set_region_health
     with monkeypatch.context() as building:
-        building.setattr(World, "set_region_health", lambda self, region, healthy: publish(self, region, healthy) if region == "us-east-1" else None)
+        building.setattr(
+            World,
+            "set_region_health",
+            lambda self, region, healthy: publish(self, region, healthy) if region == "us-east-1" else None,
+        )
         world = make_world(TWO_REGIONS)
     report = json.loads(world.invoke("status", "--json").stdout)
     assert report["dns"]["serves"] == "us-east-1" and report["dns"]["serves_unknown"] is None
@@ -152,40 +177,64 @@ def test_status_still_names_the_region_when_the_health_that_decides_is_known(mak
 # resolve: which health decides the answer
 
 
-def record(name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False) -> dict[str, object]:
-    found: dict[str, object] = {"Name": f"{name}.", "Type": "A", "Failover": role, "SetIdentifier": identifier,
-                                "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate}}
+def record(
+    name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False
+) -> dict[str, object]:
+    found: dict[str, object] = {
+        "Name": f"{name}.",
+        "Type": "A",
+        "Failover": role,
+        "SetIdentifier": identifier,
+        "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate},
+    }
     return {**found, "HealthCheckId": check} if check else found
 
 
-PAIR = [record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"), record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2")]
+PAIR = [
+    record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
+    record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2"),
+]
 WHY = {"hc1": "metric unreadable", "hc2": "metric unreadable"}
 
 
-@pytest.mark.parametrize(("health", "region", "unknown"), [
-    ({"hc1": None, "hc2": True}, None, "health unreadable: us-east-1: metric unreadable"),
-    ({"hc1": False, "hc2": None}, None, "health unreadable: us-east-2: metric unreadable"),
-    ({"hc1": None, "hc2": None}, None, "health unreadable: us-east-1, us-east-2: metric unreadable"),
-    ({"hc1": True, "hc2": None}, "us-east-1", None),  # a healthy primary answers whatever the secondary is
-    ({"hc1": None, "hc2": False}, "us-east-1", None),  # healthy or not, the primary answers: the secondary is unhealthy
-])
-def test_unknown_health_decides_only_where_it_could_change_the_answer(health: dict[str, bool | None], region: str | None,
-                                                                       unknown: str | None) -> None:
+@pytest.mark.parametrize(
+    ("health", "region", "unknown"),
+    [
+        ({"hc1": None, "hc2": True}, None, "health unreadable: us-east-1: metric unreadable"),
+        ({"hc1": False, "hc2": None}, None, "health unreadable: us-east-2: metric unreadable"),
+        ({"hc1": None, "hc2": None}, None, "health unreadable: us-east-1, us-east-2: metric unreadable"),
+        ({"hc1": True, "hc2": None}, "us-east-1", None),  # a healthy primary answers whatever the secondary is
+        (
+            {"hc1": None, "hc2": False},
+            "us-east-1",
+            None,
+        ),  # healthy or not, the primary answers: the secondary is unhealthy
+    ],
+)
+def test_unknown_health_decides_only_where_it_could_change_the_answer(
+    health: dict[str, bool | None], region: str | None, unknown: str | None
+) -> None:
     route = dns.resolve(PAIR, health, "api.example.com", WHY)
     assert (route.region, route.unknown) == (region, unknown)
 
 
 def test_unknown_health_in_a_nested_pair_is_reported_with_its_record() -> None:
-    chain = [record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-             record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
-             record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
-             record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3")]
+    chain = [
+        record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
+        record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
+        record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
+        record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3"),
+    ]
     # The nested pair is healthy (us-west-2), so the top goes there; there us-east-2's unknown health decides.
     route = dns.resolve(chain, {"hc1": False, "hc2": None, "hc3": True}, "api.example.com", {"hc2": "no datapoint"})
     assert route.region is None and route.unknown == "health unreadable: us-east-2: no datapoint"
-    assert route.path == ("api.example.com: PRIMARY us-east-1 unhealthy, SECONDARY chain healthy → SECONDARY",
-                          "next.api.example.com: PRIMARY us-east-2 unknown, SECONDARY us-west-2 healthy → unknown (health unreadable)")
+    assert route.path == (
+        "api.example.com: PRIMARY us-east-1 unhealthy, SECONDARY chain healthy → SECONDARY",
+        "next.api.example.com: PRIMARY us-east-2 unknown, SECONDARY us-west-2 healthy → unknown (health unreadable)",
+    )
     # Whether the nested pair is healthy at all is unknown: the top pair cannot decide either.
     route = dns.resolve(chain, {"hc1": False, "hc2": None, "hc3": None}, "api.example.com", {})
     assert route.region is None
-    assert route.unknown == "health unreadable: us-east-2: health check hc2 not read; us-west-2: health check hc3 not read"
+    assert (
+        route.unknown == "health unreadable: us-east-2: health check hc2 not read; us-west-2: health check hc3 not read"
+    )

@@ -48,7 +48,9 @@ def test_target_not_a_member(bare: World) -> None:
     world = bare
     create_aurora(world, "us-east-1")
     # As after `aws rds remove-from-global-cluster` (moto 5.2.5 finds only us-east-1 clusters for it).
-    world.aws("rds").remove_from_global_cluster(GlobalClusterIdentifier=world.stack.global_cluster, DbClusterIdentifier=world.arn("us-east-1"))
+    world.aws("rds").remove_from_global_cluster(
+        GlobalClusterIdentifier=world.stack.global_cluster, DbClusterIdentifier=world.arn("us-east-1")
+    )
     result = world.invoke("failover", "--to", "us-east-1", "--allow-data-loss", "--yes")
     assert result.exit_code == 2
     assert "us-east-1 is not a member of global cluster payment-global-qa (members: us-east-2)" in result.stderr
@@ -102,7 +104,11 @@ def test_stack_file_not_found(runtime: Runtime, tmp_path: Path) -> None:
 
 
 def test_stack_is_found_through_the_project_dir_variable(bare: World, runtime: Runtime) -> None:
-    code, errors = _run(["--stack", "acme/payment-dr/qa", "status", "--json"], runtime, env={"DRCTL_PROJECT_DIR": str(bare.config_file.parent)})
+    code, errors = _run(
+        ["--stack", "acme/payment-dr/qa", "status", "--json"],
+        runtime,
+        env={"DRCTL_PROJECT_DIR": str(bare.config_file.parent)},
+    )
     assert code == 0, errors
 
 
@@ -111,7 +117,10 @@ def test_invalid_yaml_and_invalid_config(runtime: Runtime, tmp_path: Path) -> No
     broken.write_text("config: [unclosed\n")
     code, errors = _run(["--config-file", str(broken), "status"], runtime)
     assert code == 2 and "is not valid YAML" in errors
-    invalid = write_config(tmp_path / "Pulumi.bad.yaml", {**stack_config(("us-east-1", "us-east-2")), "primaryRegion": "mars-1", "replicationLagThresholdMs": 5000})
+    invalid = write_config(
+        tmp_path / "Pulumi.bad.yaml",
+        {**stack_config(("us-east-1", "us-east-2")), "primaryRegion": "mars-1", "replicationLagThresholdMs": 5000},
+    )
     code, errors = _run(["--config-file", str(invalid), "status"], runtime)
     assert code == 2
     assert "primaryRegion='mars-1': must be an AWS region" in errors and "replicationLagThresholdMs" in errors
@@ -125,7 +134,11 @@ def test_stack_selection_needs_exactly_one_of_stack_and_config_file(runtime: Run
 
 
 def test_names_come_from_the_naming_catalog(tmp_path: Path) -> None:
-    stack = load("qa", None, write_config(tmp_path / "Pulumi.qa.yaml", stack_config(("us-east-1", "us-east-2", "us-west-2"))).parent)
+    stack = load(
+        "qa",
+        None,
+        write_config(tmp_path / "Pulumi.qa.yaml", stack_config(("us-east-1", "us-east-2", "us-west-2"))).parent,
+    )
     assert stack.global_cluster == "payment-global-qa"
     assert stack.cluster("us-west-2") == "payment-db-us-west-2-qa"
     assert stack.tables == ("payment-transactions-qa", "payment-idempotency-qa")
@@ -144,7 +157,10 @@ def test_rejected_credentials_are_a_usage_error(bare: World) -> None:
     sts.add_client_error("get_caller_identity", "ExpiredToken", "The security token included in the request is expired")
     result = bare.invoke("status")
     assert result.exit_code == 2
-    assert "AWS rejected the credentials (ExpiredToken: The security token included in the request is expired)" in result.stderr
+    assert (
+        "AWS rejected the credentials (ExpiredToken: The security token included in the request is expired)"
+        in result.stderr
+    )
 
 
 def test_the_installed_entry_point_reads_the_endpoint_from_the_environment(bare: World) -> None:
@@ -166,10 +182,23 @@ def test_an_unwritable_audit_log_is_reported_and_the_outcome_stands(bare: World)
     create_aurora(bare, "us-east-1")
     blocker = bare.config_file.parent / "not-a-directory"
     blocker.write_text("")
-    result = CliRunner().invoke(app, ["--config-file", str(bare.config_file), "--audit-log", str(blocker / "audit.jsonl"),
-                                      "switchover", "--to", "us-east-2", "--dry-run"],
-                                obj=Runtime(bare.clients, FakeClock(), Console(width=250), Console(stderr=True, width=250)))
-    assert result.exit_code == 1  # refused by the pre-checks (no lag metric, no health checks), as without the audit problem
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config-file",
+            str(bare.config_file),
+            "--audit-log",
+            str(blocker / "audit.jsonl"),
+            "switchover",
+            "--to",
+            "us-east-2",
+            "--dry-run",
+        ],
+        obj=Runtime(bare.clients, FakeClock(), Console(width=250), Console(stderr=True, width=250)),
+    )
+    assert (
+        result.exit_code == 1
+    )  # refused by the pre-checks (no lag metric, no health checks), as without the audit problem
     assert "audit line NOT written" in result.stderr
 
 

@@ -132,8 +132,12 @@ class Invocation:
         """(count, sum, minimum) of the datapoints CloudWatch (moto) holds, read back through the API."""
         now = datetime.now(UTC)
         points = boto3.client("cloudwatch", region_name=self.region).get_metric_statistics(
-            Namespace=namespace, MetricName=metric, Dimensions=[{"Name": dimension, "Value": value}],
-            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=5), Period=600,
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": dimension, "Value": value}],
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=5),
+            Period=600,
             Statistics=["SampleCount", "Sum", "Minimum"],
         )["Datapoints"]
         count = int(sum(p["SampleCount"] for p in points))
@@ -150,9 +154,14 @@ class Invocation:
 
     def holds(self) -> list[tuple[str, int, float | None]]:
         """(held region, datapoints, their minimum) for every RegionHeldOut series in the canary's region."""
-        metrics = boto3.client("cloudwatch", region_name=self.region).list_metrics(Namespace=routing.ROUTING_NAMESPACE)["Metrics"]
+        metrics = boto3.client("cloudwatch", region_name=self.region).list_metrics(Namespace=routing.ROUTING_NAMESPACE)[
+            "Metrics"
+        ]
         held = sorted(m["Dimensions"][0]["Value"] for m in metrics)
-        return [(r, *self.stored(routing.ROUTING_NAMESPACE, routing.HELD_OUT_METRIC, routing.HELD_OUT_DIMENSION, r)[::2]) for r in held]
+        return [
+            (r, *self.stored(routing.ROUTING_NAMESPACE, routing.HELD_OUT_METRIC, routing.HELD_OUT_DIMENSION, r)[::2])
+            for r in held
+        ]
 
 
 @pytest.fixture
@@ -161,14 +170,24 @@ def invoke(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(name, "testing")
     with mock_aws():
 
-        def run(region: str, chain: Sequence[str], answers: dict[str, Sequence[int | str]], *,
-                cloudwatch_down: Sequence[str] = (), **env: str) -> Invocation:
+        def run(
+            region: str,
+            chain: Sequence[str],
+            answers: dict[str, Sequence[int | str]],
+            *,
+            cloudwatch_down: Sequence[str] = (),
+            **env: str,
+        ) -> Invocation:
             script = Script(dict(answers))
             with health_server(script) as base:
                 module = load_app(canary_env(region, chain, base, **env))
                 for down in cloudwatch_down:  # that region's CloudWatch endpoint refuses connections
-                    module.regional[down] = boto3.client("cloudwatch", region_name=down, config=module._DESCRIBE_CONFIG,
-                                                         endpoint_url=f"http://127.0.0.1:{closed_port()}")
+                    module.regional[down] = boto3.client(
+                        "cloudwatch",
+                        region_name=down,
+                        config=module._DESCRIBE_CONFIG,
+                        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+                    )
                 clock = [1000.0]
 
                 def sleep(seconds: float) -> None:
@@ -190,7 +209,9 @@ def test_every_round_probes_every_target_and_publishes_its_health(invoke):
     run = invoke(E2, [E1, E2], {})
 
     assert len(run.result["rounds"]) == routing.CANARY_ROUNDS
-    assert sorted(run.script.requests) == sorted(f"/{t}/health" for t in (E1, E2, "public") for _ in range(routing.CANARY_ROUNDS))
+    assert sorted(run.script.requests) == sorted(
+        f"/{t}/health" for t in (E1, E2, "public") for _ in range(routing.CANARY_ROUNDS)
+    )
     for target in (E1, E2, routing.PUBLIC_TARGET):
         assert run.target(target) == (routing.CANARY_ROUNDS, routing.CANARY_ROUNDS, 1.0)
     assert run.holds() == [] and run.result["held"] == []
@@ -208,8 +229,15 @@ def test_an_error_status_and_a_slow_answer_are_failures(invoke):
 
 def test_every_round_asks_cloudwatch_in_every_other_region(invoke):
     boto3.client("cloudwatch", region_name=E1).put_metric_alarm(
-        AlarmName=probe_alarm(E1), Namespace="PaymentDR/DatabaseProbe", MetricName="DatabaseReachable", Statistic="Average",
-        Period=60, EvaluationPeriods=1, Threshold=0.5, ComparisonOperator="LessThanThreshold")
+        AlarmName=probe_alarm(E1),
+        Namespace="PaymentDR/DatabaseProbe",
+        MetricName="DatabaseReachable",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=0.5,
+        ComparisonOperator="LessThanThreshold",
+    )
     run = invoke(W2, [E1, E2, W2], {})
 
     assert run.cloudwatch(E1) == run.cloudwatch(E2) == [1.0] * 6  # E2's alarm does not exist: an answer all the same
@@ -316,29 +344,54 @@ def test_holds_to_engage_is_the_contracts_rule():
 def test_environment_names_are_the_routing_contracts():
     module = load_app(canary_env(E2, [E1, E2], "http://127.0.0.1:9"))
     assert (module.ENV_CHAIN, module.ENV_TARGETS, module.ENV_FAILURE_THRESHOLD) == (
-        routing.CANARY_ENV_CHAIN, routing.CANARY_ENV_TARGETS, routing.CANARY_ENV_FAILURE_THRESHOLD)
-    assert (module.ENV_INTERVAL, module.ENV_ROUNDS, module.ENV_HTTP_TIMEOUT, module.ENV_CANARY_NAMESPACE, module.ENV_ROUTING_NAMESPACE) == (
-        routing.CANARY_ENV_INTERVAL, routing.CANARY_ENV_ROUNDS, routing.CANARY_ENV_HTTP_TIMEOUT,
-        routing.CANARY_ENV_NAMESPACE, routing.CANARY_ENV_ROUTING_NAMESPACE)
+        routing.CANARY_ENV_CHAIN,
+        routing.CANARY_ENV_TARGETS,
+        routing.CANARY_ENV_FAILURE_THRESHOLD,
+    )
+    assert (
+        module.ENV_INTERVAL,
+        module.ENV_ROUNDS,
+        module.ENV_HTTP_TIMEOUT,
+        module.ENV_CANARY_NAMESPACE,
+        module.ENV_ROUTING_NAMESPACE,
+    ) == (
+        routing.CANARY_ENV_INTERVAL,
+        routing.CANARY_ENV_ROUNDS,
+        routing.CANARY_ENV_HTTP_TIMEOUT,
+        routing.CANARY_ENV_NAMESPACE,
+        routing.CANARY_ENV_ROUTING_NAMESPACE,
+    )
     assert module.ENV_CLOUDWATCH_ALARMS == routing.CANARY_ENV_CLOUDWATCH_ALARMS
     assert module.CLOUDWATCH_TARGET_PREFIX == routing.CLOUDWATCH_TARGET_PREFIX
     assert (module.TARGET_METRIC, module.TARGET_DIMENSION, module.PUBLIC_TARGET) == (
-        routing.CANARY_METRIC, routing.CANARY_DIMENSION, routing.PUBLIC_TARGET)
+        routing.CANARY_METRIC,
+        routing.CANARY_DIMENSION,
+        routing.PUBLIC_TARGET,
+    )
     assert (module.HELD_OUT_METRIC, module.HELD_OUT_DIMENSION, module.HELD) == (
-        routing.HELD_OUT_METRIC, routing.HELD_OUT_DIMENSION, routing.HELD)
+        routing.HELD_OUT_METRIC,
+        routing.HELD_OUT_DIMENSION,
+        routing.HELD,
+    )
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"CHAIN": ""}, "CHAIN is not set"),
-    ({"TARGETS": "not json"}, "TARGETS must be a JSON object"),
-    ({"TARGETS": json.dumps({E1: "https://a/health"})}, "TARGETS lacks the /health URL of us-east-2"),
-    ({"FAILURE_THRESHOLD": "7"}, "FAILURE_THRESHOLD must be a whole number from 1 to 6"),
-    ({"ROUNDS": "7", "INTERVAL_SECONDS": "10"}, "must fit in the 60-second schedule"),
-    ({"HTTP_TIMEOUT_SECONDS": "30"}, "HTTP_TIMEOUT_SECONDS must be a number from 0.1 to 10"),
-    ({"CLOUDWATCH_ALARMS": ""}, "CLOUDWATCH_ALARMS is not set"),
-    ({"CLOUDWATCH_ALARMS": "[1]"}, "CLOUDWATCH_ALARMS must be a JSON object of region -> alarm name"),
-    ({"CLOUDWATCH_ALARMS": json.dumps({E2: "a", W2: "b", "eu-west-1": "c"})}, "CLOUDWATCH_ALARMS names eu-west-1, us-west-2: not regions of CHAIN"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"CHAIN": ""}, "CHAIN is not set"),
+        ({"TARGETS": "not json"}, "TARGETS must be a JSON object"),
+        ({"TARGETS": json.dumps({E1: "https://a/health"})}, "TARGETS lacks the /health URL of us-east-2"),
+        ({"FAILURE_THRESHOLD": "7"}, "FAILURE_THRESHOLD must be a whole number from 1 to 6"),
+        ({"ROUNDS": "7", "INTERVAL_SECONDS": "10"}, "must fit in the 60-second schedule"),
+        ({"HTTP_TIMEOUT_SECONDS": "30"}, "HTTP_TIMEOUT_SECONDS must be a number from 0.1 to 10"),
+        ({"CLOUDWATCH_ALARMS": ""}, "CLOUDWATCH_ALARMS is not set"),
+        ({"CLOUDWATCH_ALARMS": "[1]"}, "CLOUDWATCH_ALARMS must be a JSON object of region -> alarm name"),
+        (
+            {"CLOUDWATCH_ALARMS": json.dumps({E2: "a", W2: "b", "eu-west-1": "c"})},
+            "CLOUDWATCH_ALARMS names eu-west-1, us-west-2: not regions of CHAIN",
+        ),
+    ],
+)
 def test_invalid_configuration_is_named(overrides, message):
     with pytest.raises(Exception) as raised:
         load_app(canary_env(E2, [E1, E2], "http://127.0.0.1:9", **overrides))

@@ -131,9 +131,7 @@ class ProbeFunction:
         return [datum for put in self.metric_puts for datum in put["MetricData"] if datum["MetricName"] == metric]
 
 
-def route_to_local(
-    locate: Callable[[], Any], routes: Mapping[str, Address], located: list[str]
-) -> Callable[[], Any]:
+def route_to_local(locate: Callable[[], Any], routes: Mapping[str, Address], located: list[str]) -> Callable[[], Any]:
     """The real `locate`, its endpoint then mapped to a local server."""
 
     def locate_locally() -> Any:
@@ -244,7 +242,9 @@ def tls() -> ssl.SSLContext:
 def connect(server: PostgresServer, user: str, password: str, database: str = DATABASE) -> pg8000.native.Connection:
     """A TCP (so TLS, SCRAM) session, as a client of the cluster has."""
     host, port = server.address
-    return pg8000.native.Connection(user, host=host, port=port, password=password, database=database, ssl_context=tls(), timeout=5)
+    return pg8000.native.Connection(
+        user, host=host, port=port, password=password, database=database, ssl_context=tls(), timeout=5
+    )
 
 
 def as_master(server: PostgresServer, sql: str) -> None:
@@ -445,7 +445,9 @@ def test_writer_whose_server_is_in_recovery_is_not_writable(deploy: Deploy, serv
     assert stored["Maximum"] == 0.0
 
 
-def test_server_accepting_writes_in_a_cluster_that_is_not_the_writer_is_not_writable(deploy: Deploy, servers: Servers) -> None:
+def test_server_accepting_writes_in_a_cluster_that_is_not_the_writer_is_not_writable(
+    deploy: Deploy, servers: Servers
+) -> None:
     """An old primary back after an unplanned failover may answer as a primary server while the global
     database has another writer: the writer name must not point at it. The real primary answers
     pg_is_in_recovery() = false; the role comes from DescribeGlobalClusters (moto)."""
@@ -528,7 +530,9 @@ def test_describe_failure_reports_unreachable(deploy: Deploy) -> None:
     ]
 
 
-def test_the_probe_signs_an_iam_token_for_its_endpoint_and_user_on_every_probe(deploy: Deploy, servers: Servers) -> None:
+def test_the_probe_signs_an_iam_token_for_its_endpoint_and_user_on_every_probe(
+    deploy: Deploy, servers: Servers
+) -> None:
     function = deploy(PROBES_PER_INVOCATION="2")
 
     with captured_logs(function.module) as logs:
@@ -559,7 +563,9 @@ def test_a_rejected_token_fails_that_probe_and_the_next_one_signs_afresh(deploy:
 
     rejected, accepted = function.invoke()
 
-    assert not rejected["reachable"] and rejected["reason"].startswith("PostgreSQL 28P01: password authentication failed")
+    assert not rejected["reachable"] and rejected["reason"].startswith(
+        "PostgreSQL 28P01: password authentication failed"
+    )
     assert accepted["reachable"] and accepted["writable"]
 
 
@@ -599,21 +605,37 @@ def test_payment_probe_runs_the_probes_query(probe_session: pg8000.native.Connec
     assert probe_session.run("SELECT current_user, current_setting('statement_timeout')") == [[ROLE, "5s"]]
 
 
-@pytest.mark.parametrize(("sql", "sqlstate"), [
-    ("SELECT * FROM ledger.journal_entries", "42501"),  # no USAGE on the schema
-    ("SELECT * FROM public.merchants", "42501"),
-    ("INSERT INTO public.merchants VALUES ('m-1')", "25006"),  # read-only by default, and no INSERT grant
-    ("rw:INSERT INTO public.merchants VALUES ('m-1')", "42501"),
-    ("rw:CREATE TABLE public.probe_owned (x int)", "42501"),
-    ("rw:CREATE TEMPORARY TABLE probe_scratch (x int)", "42501"),
-    ("rw:CREATE SCHEMA probe_owned", "42501"),
-    ("rw:CREATE ROLE probe_friend", "42501"),
-    ("rw:CREATE DATABASE probe_owned", "42501"),
-    (f"SET ROLE {MASTER}", "42501"),
-    ("SELECT pg_read_file('PG_VERSION')", "42501"),
-    ("SELECT pg_reload_conf()", "42501"),
-], ids=["read-ledger", "read-public", "write", "write-read-write", "create-table", "create-temp-table", "create-schema",
-        "create-role", "create-database", "set-role", "read-server-file", "reload-config"])
+@pytest.mark.parametrize(
+    ("sql", "sqlstate"),
+    [
+        ("SELECT * FROM ledger.journal_entries", "42501"),  # no USAGE on the schema
+        ("SELECT * FROM public.merchants", "42501"),
+        ("INSERT INTO public.merchants VALUES ('m-1')", "25006"),  # read-only by default, and no INSERT grant
+        ("rw:INSERT INTO public.merchants VALUES ('m-1')", "42501"),
+        ("rw:CREATE TABLE public.probe_owned (x int)", "42501"),
+        ("rw:CREATE TEMPORARY TABLE probe_scratch (x int)", "42501"),
+        ("rw:CREATE SCHEMA probe_owned", "42501"),
+        ("rw:CREATE ROLE probe_friend", "42501"),
+        ("rw:CREATE DATABASE probe_owned", "42501"),
+        (f"SET ROLE {MASTER}", "42501"),
+        ("SELECT pg_read_file('PG_VERSION')", "42501"),
+        ("SELECT pg_reload_conf()", "42501"),
+    ],
+    ids=[
+        "read-ledger",
+        "read-public",
+        "write",
+        "write-read-write",
+        "create-table",
+        "create-temp-table",
+        "create-schema",
+        "create-role",
+        "create-database",
+        "set-role",
+        "read-server-file",
+        "reload-config",
+    ],
+)
 def test_payment_probe_can_do_nothing_else(probe_session: pg8000.native.Connection, sql: str, sqlstate: str) -> None:
     assert refused(probe_session, sql) == sqlstate
 
@@ -650,9 +672,7 @@ def test_the_migration_refuses_to_leave_a_gap(servers: Servers) -> None:
         assert "payment_probe can still create objects in schema public" in raised.value.args[0]["M"]
     finally:
         as_master(servers.primary, MIGRATION.read_text())  # the owner closes the gap again
-    [[can_create]] = servers.primary.execute(
-        f"SELECT has_schema_privilege({literal(ROLE)}, 'public', 'CREATE')"
-    )
+    [[can_create]] = servers.primary.execute(f"SELECT has_schema_privilege({literal(ROLE)}, 'public', 'CREATE')")
     assert can_create is False
 
 
@@ -771,7 +791,10 @@ def test_missing_variable_is_named(app: ModuleType, name: str) -> None:
         ({"DB_SSL_MODE": "prefer"}, "DB_SSL_MODE must be one of require, verify-full, got 'prefer'"),
         # The token is a password: it never crosses the network in clear.
         ({"DB_SSL_MODE": "disable"}, "DB_SSL_MODE must be one of require, verify-full, got 'disable'"),
-        ({"DB_SSL_MODE": "verify-full"}, "DB_CA_BUNDLE must name a readable CA bundle file with DB_SSL_MODE=verify-full"),
+        (
+            {"DB_SSL_MODE": "verify-full"},
+            "DB_CA_BUNDLE must name a readable CA bundle file with DB_SSL_MODE=verify-full",
+        ),
         ({"DB_SSL_MODE": "verify-full", "DB_CA_BUNDLE": "/nowhere/rds.pem"}, "got '/nowhere/rds.pem'"),
         ({"METRIC_NAMESPACE": "AWS/RDS"}, "METRIC_NAMESPACE must not start with 'AWS/' (reserved), got 'AWS/RDS'"),
         ({"METRIC_STORAGE_RESOLUTION": "10"}, "METRIC_STORAGE_RESOLUTION must be one of 1, 60, got '10'"),

@@ -67,7 +67,9 @@ class TwoRegions:
 
 
 @pytest.fixture(params=[STRONG, EVENTUAL])
-def regions(request: pytest.FixtureRequest, deploy: Callable[..., Deployment], monkeypatch: pytest.MonkeyPatch) -> TwoRegions:
+def regions(
+    request: pytest.FixtureRequest, deploy: Callable[..., Deployment], monkeypatch: pytest.MonkeyPatch
+) -> TwoRegions:
     a, b = deploy(REGION_A), deploy(REGION_B)
     if request.param == STRONG:
         store = boto3.client("dynamodb", region_name=MRSC_STORE_REGION)

@@ -45,7 +45,9 @@ from payment_card import luhn_valid
 from tests.functions.conftest import VISA, Deployment, FakeLambdaContext, deploy_to, mocked_aws, payment
 
 EXAMPLES = int(os.environ.get("PAYMENT_FUZZ_EXAMPLES", "2000"))
-WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "PutObject", "TransactWriteItems", "BatchWriteItem"})
+WRITE_OPERATIONS = frozenset(
+    {"PutItem", "UpdateItem", "DeleteItem", "PutObject", "TransactWriteItems", "BatchWriteItem"}
+)
 INTERNAL_NAMES = re.compile(
     r"Traceback|File \"|\.py\b|botocore|boto3|pydantic|aws_lambda_powertools|payment_(card|request|store|clients)"
     r"|\b\w*(Error|Exception)\b|payment-transactions|payment-idempotency|payment-receipts|payment-audit|card-hash-key"
@@ -54,19 +56,58 @@ INTERNAL_NAMES = re.compile(
 # would make a longer number rather than a card number (digits beside it after a separator are fine).
 AROUND = st.text(alphabet="abcxz XYZ:;,{}#é漢\u00a0", max_size=8)
 SEPARATORS = [
-    " ", "  ", "\t", "\u00a0", "\u2009", "\u3000", "\u202f", "-", "--", "\u2013", "\u2014", "\u2212",
-    ".", "..", "_", "/", "\\", "\u200b", "\ufeff", "\uff0e", "\uff0f", " - ", " / ", "\u2022", "\u00b7",
+    " ",
+    "  ",
+    "\t",
+    "\u00a0",
+    "\u2009",
+    "\u3000",
+    "\u202f",
+    "-",
+    "--",
+    "\u2013",
+    "\u2014",
+    "\u2212",
+    ".",
+    "..",
+    "_",
+    "/",
+    "\\",
+    "\u200b",
+    "\ufeff",
+    "\uff0e",
+    "\uff0f",
+    " - ",
+    " / ",
+    "\u2022",
+    "\u00b7",
 ]
 # Zero of each script: ASCII, full-width, Arabic-Indic, Devanagari, Bengali, Thai, mathematical bold.
 DIGIT_ZEROS = [0x30, 0xFF10, 0x660, 0x966, 0x9E6, 0xE50, 0x1D7CE]
 CIRCLED = "⓪①②③④⑤⑥⑦⑧⑨"
 CONTENT_TYPES = [
-    *["application/json"] * 12, "application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\"",
-    "application/json; charset=latin-1", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "",
-    "multipart/form-data; boundary=x", None,
+    *["application/json"] * 12,
+    "application/json; charset=utf-8",
+    'Application/JSON;charset="UTF-8"',
+    "application/json; charset=latin-1",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/jsonx",
+    "",
+    "multipart/form-data; boundary=x",
+    None,
 ]
-EVENT_FIELDS = ["requestContext", "headers", "multiValueHeaders", "body", "isBase64Encoded", "resource", "httpMethod",
-                "path", "queryStringParameters"]
+EVENT_FIELDS = [
+    "requestContext",
+    "headers",
+    "multiValueHeaders",
+    "body",
+    "isBase64Encoded",
+    "resource",
+    "httpMethod",
+    "path",
+    "queryStringParameters",
+]
 
 
 def _complete(body: str) -> str:
@@ -115,8 +156,23 @@ class Draw:
         return self.draw(st.sampled_from(JSON_VALUES))
 
 
-JSON_VALUES = [None, True, 0, -1, 1e308, 2**70, "", "x" * 300, [], {}, [VISA], {"number": VISA}, 12.5, "12.50",
-               {"a": {"b": [1, 2]}}]
+JSON_VALUES = [
+    None,
+    True,
+    0,
+    -1,
+    1e308,
+    2**70,
+    "",
+    "x" * 300,
+    [],
+    {},
+    [VISA],
+    {"number": VISA},
+    12.5,
+    "12.50",
+    {"a": {"b": [1, 2]}},
+]
 GOOD_IDS = ["acme", "shop-42", "eu_store-7", "inv-2024-0001", "merchant-002"]
 
 
@@ -130,17 +186,25 @@ def _card(body: dict[str, Any]) -> dict[str, Any]:
 def _mutate(d: Draw, body: dict[str, Any]) -> dict[str, Any]:
     if d.draw(st.integers(0, 3)) == 0:
         return body
-    for mutation in d.draw(st.lists(st.sampled_from(
-        ["pan_in_text", "card_form", "pan_key", "wrong_type", "drop", "junk_text", "good_text", "extra"]
-    ), max_size=3)):
+    for mutation in d.draw(
+        st.lists(
+            st.sampled_from(
+                ["pan_in_text", "card_form", "pan_key", "wrong_type", "drop", "junk_text", "good_text", "extra"]
+            ),
+            max_size=3,
+        )
+    ):
         field = d.draw(st.sampled_from(["description", "reference", "merchant_id"]))
         if mutation == "pan_in_text":
             body[field] = d.pan_text()
         elif mutation == "card_form":
             # Mostly what the card field accepts (ASCII, single spaces or dashes), sometimes any form.
             accepted = d.draw(st.booleans())
-            _card(body)["number"] = (d.pan_text([" ", "-"], scripts=False, around=False) if accepted
-                                     else d.pan_text(around=d.draw(st.booleans())))
+            _card(body)["number"] = (
+                d.pan_text([" ", "-"], scripts=False, around=False)
+                if accepted
+                else d.pan_text(around=d.draw(st.booleans()))
+            )
         elif mutation == "pan_key":
             target = body if d.draw(st.booleans()) else _card(body)
             target[d.pan_text(around=d.draw(st.booleans()))] = "x"
@@ -208,11 +272,15 @@ def api_events(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
     body, is_base64 = _body(d)
     request_id = d.pan_text(["-"], scripts=False, around=False) if draw(st.integers(0, 9)) == 0 else str(uuid.uuid4())
     event: dict[str, Any] = {
-        "resource": path, "path": path, "httpMethod": method, "headers": headers,
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": {"q": d.pan_text()} if draw(st.integers(0, 9)) == 0 else None,
         "requestContext": {"requestId": request_id, "stage": "prod", "httpMethod": method, "resourcePath": path},
-        "body": body, "isBase64Encoded": is_base64,
+        "body": body,
+        "isBase64Encoded": is_base64,
     }
     for field in draw(st.lists(st.sampled_from(EVENT_FIELDS), max_size=2)) if draw(st.integers(0, 4)) == 0 else []:
         if draw(st.booleans()):
@@ -224,8 +292,11 @@ def api_events(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
 
 def digits_of(text: str) -> str:
     """Every digit in `text`, of any script, as ASCII: the oracle's view of a string."""
-    return "".join(str(unicodedata.decimal(char)) for char in unicodedata.normalize("NFKC", text)
-                   if unicodedata.decimal(char, None) is not None)
+    return "".join(
+        str(unicodedata.decimal(char))
+        for char in unicodedata.normalize("NFKC", text)
+        if unicodedata.decimal(char, None) is not None
+    )
 
 
 def strings_in(value: Any) -> Iterator[str]:
@@ -294,8 +365,10 @@ def every_log_line() -> Iterator[io.StringIO]:
 
 def stored_data(api: Deployment) -> tuple[list[dict[str, Any]], list[Any]]:
     deserializer = TypeDeserializer()
-    items = [{name: deserializer.deserialize(value) for name, value in item.items()}
-             for item in api.client("dynamodb").scan(TableName=api.env["TRANSACTIONS_TABLE_NAME"])["Items"]]
+    items = [
+        {name: deserializer.deserialize(value) for name, value in item.items()}
+        for item in api.client("dynamodb").scan(TableName=api.env["TRANSACTIONS_TABLE_NAME"])["Items"]
+    ]
     others = [api.idempotency_records(), api.objects("RECEIPTS_BUCKET_NAME"), api.objects("AUDIT_BUCKET_NAME")]
     return items, others
 
@@ -311,8 +384,12 @@ def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number() -> None:
         level = logger.log_level
         logger.setLevel("DEBUG")
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(api_events())
         def one_event(example: tuple[dict[str, Any], list[str]]) -> None:
             event, pans = example
@@ -321,8 +398,11 @@ def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number() -> None:
             logs, stdout = io.StringIO(), io.StringIO()
             previous = logger.registered_handler.setStream(logs)
             try:
-                with every_log_line() as other_logs, contextlib.redirect_stdout(stdout), \
-                        patch.dict(os.environ, api.env):
+                with (
+                    every_log_line() as other_logs,
+                    contextlib.redirect_stdout(stdout),
+                    patch.dict(os.environ, api.env),
+                ):
                     raw = api.module.lambda_handler(event, FakeLambdaContext())
             finally:
                 logger.registered_handler.setStream(previous)
@@ -331,11 +411,22 @@ def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number() -> None:
             assert 200 <= status < 500, (status, raw["body"])
             headers = raw.get("multiValueHeaders", {})
             body = json.loads(raw["body"])
-            assert INTERNAL_NAMES.search(json.dumps({k: v for k, v in body.items()
-                                                     if k not in ("description", "reference")})) is None, body
+            assert (
+                INTERNAL_NAMES.search(
+                    json.dumps({k: v for k, v in body.items() if k not in ("description", "reference")})
+                )
+                is None
+            ), body
             writes = recorder.writes()
-            assert not leaked(pans, raw["body"], headers, logs.getvalue().splitlines(),
-                              other_logs.getvalue().splitlines(), stdout.getvalue().splitlines(), writes)
+            assert not leaked(
+                pans,
+                raw["body"],
+                headers,
+                logs.getvalue().splitlines(),
+                other_logs.getvalue().splitlines(),
+                stdout.getvalue().splitlines(),
+                writes,
+            )
             if status in (400, 404, 415):
                 assert writes == [], (status, body)
 
@@ -351,5 +442,7 @@ def test_no_hostile_event_gets_a_5xx_or_leaks_a_card_number() -> None:
     # The run reached every outcome it is meant to (so the properties above were not vacuous).
     assert {201, 400, 404, 415} <= set(statuses), statuses
     # Shown with -s; no capsys: the handler module may be loaded here, and its logger keeps the stdout it saw.
-    print(f"\npayment fuzz: {sum(statuses.values())} events, statuses {dict(sorted(statuses.items()))}, "
-          f"{len(items)} payments stored, {len(all_pans)} card numbers, {elapsed:.1f} s")
+    print(
+        f"\npayment fuzz: {sum(statuses.values())} events, statuses {dict(sorted(statuses.items()))}, "
+        f"{len(items)} payments stored, {len(all_pans)} card numbers, {elapsed:.1f} s"
+    )

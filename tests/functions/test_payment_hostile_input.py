@@ -40,8 +40,11 @@ VISA_FORMS = {
 
 
 def digits_of(text: str) -> str:
-    return "".join(str(unicodedata.decimal(c)) for c in unicodedata.normalize("NFKC", text)
-                   if unicodedata.decimal(c, None) is not None)
+    return "".join(
+        str(unicodedata.decimal(c))
+        for c in unicodedata.normalize("NFKC", text)
+        if unicodedata.decimal(c, None) is not None
+    )
 
 
 def assert_refused_without_trace(api: Deployment, response: Any, status: int, field: str, *codes: str) -> None:
@@ -65,15 +68,28 @@ def test_card_number_in_free_text_is_refused_naming_the_field(api: Deployment, f
     value = f"ref {form}" if field == "description" else form
     # Either way refused: a reference takes no spaces or non-ASCII digits, a description no tabs.
     format_code = "reference_format" if field == "reference" else "description_format"
-    assert_refused_without_trace(api, api.post_payment(payment(**{field: value})), 400, field,
-                                 "contains_card_number", format_code)
+    assert_refused_without_trace(
+        api, api.post_payment(payment(**{field: value})), 400, field, "contains_card_number", format_code
+    )
 
 
-@pytest.mark.parametrize("merchant_id", ["4111-1111-1111-1111", "m4111111111111111", "m-4111-1111-1111-1111",
-                                         "Merchant-001", "m--1", "shop_", "a" * 65, "merchant\n"])
+@pytest.mark.parametrize(
+    "merchant_id",
+    [
+        "4111-1111-1111-1111",
+        "m4111111111111111",
+        "m-4111-1111-1111-1111",
+        "Merchant-001",
+        "m--1",
+        "shop_",
+        "a" * 65,
+        "merchant\n",
+    ],
+)
 def test_merchant_id_has_a_strict_format_that_cannot_hold_a_card_number(api: Deployment, merchant_id: str) -> None:
-    assert_refused_without_trace(api, api.post_payment(payment(merchant_id=merchant_id)), 400, "merchant_id",
-                                 "merchant_id_format")
+    assert_refused_without_trace(
+        api, api.post_payment(payment(merchant_id=merchant_id)), 400, "merchant_id", "merchant_id_format"
+    )
 
 
 @pytest.mark.parametrize("merchant_id", ["acme", "shop-42", "eu_store-7", "m-20240115-001"])
@@ -86,11 +102,22 @@ def test_references_in_the_format_are_accepted(api: Deployment, reference: str) 
     assert api.post_payment(payment(reference=reference)).status == 201
 
 
-@pytest.mark.parametrize("number", ["４１１１１１１１１１１１１１１１", "4111\u00a01111 1111 1111", "4111.1111.1111.1111",
-                                    "4111111111111111\n", " 4111111111111111", "4111  1111 1111 1111", "٤١١١١١١١١١١١١١١١"])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "４１１１１１１１１１１１１１１１",
+        "4111\u00a01111 1111 1111",
+        "4111.1111.1111.1111",
+        "4111111111111111\n",
+        " 4111111111111111",
+        "4111  1111 1111 1111",
+        "٤١١١١١١١١١١١١١١١",
+    ],
+)
 def test_card_field_takes_ascii_digits_with_single_spaces_or_dashes_only(api: Deployment, number: str) -> None:
-    assert_refused_without_trace(api, api.post_payment(payment(card={"number": number})), 400, "card.number",
-                                 "card_number_format")
+    assert_refused_without_trace(
+        api, api.post_payment(payment(card={"number": number})), 400, "card.number", "card_number_format"
+    )
 
 
 def test_card_number_as_a_json_key_is_not_repeated(api: Deployment) -> None:
@@ -117,8 +144,10 @@ def test_duplicate_json_keys_are_refused(api: Deployment) -> None:
     assert_refused_without_trace(api, api.post_payment(nested), 400, "card.cvv", "duplicate_key")
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
-                                          "application/json; charset=latin-1", "application/jsonp"])
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1", "application/jsonp"],
+)
 def test_a_body_not_declared_as_json_is_415(api: Deployment, content_type: str | None) -> None:
     headers = {"Idempotency-Key": "key-12345678"} | ({"Content-Type": content_type} if content_type else {})
     response = api.invoke(api_event("POST", "/payments", json.dumps(payment()), headers))
@@ -126,7 +155,7 @@ def test_a_body_not_declared_as_json_is_415(api: Deployment, content_type: str |
     assert api.footprint() == (0, 0, [])
 
 
-@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON;charset=\"UTF-8\""])
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", 'Application/JSON;charset="UTF-8"'])
 def test_json_with_a_utf8_charset_is_accepted(api: Deployment, content_type: str) -> None:
     assert api.post_payment(payment(), **{"Content-Type": content_type}).status == 201
 
@@ -145,7 +174,9 @@ BODIES: dict[str, tuple[Any, bool]] = {
 
 @pytest.mark.parametrize(("body", "is_base64"), BODIES.values(), ids=BODIES.keys())
 def test_hostile_bodies_are_400_not_500(api: Deployment, body: str, is_base64: bool) -> None:
-    event = api_event("POST", "/payments", None, {"Content-Type": "application/json", "Idempotency-Key": "key-12345678"})
+    event = api_event(
+        "POST", "/payments", None, {"Content-Type": "application/json", "Idempotency-Key": "key-12345678"}
+    )
     event |= {"body": body, "isBase64Encoded": is_base64}
     response = api.invoke(event)
     assert response.status == 400, response.body
@@ -160,31 +191,69 @@ def _null(field: str) -> Callable[[dict[str, Any]], None]:
     return lambda event: event.update({field: None})
 
 
-@pytest.mark.parametrize("change", [_without("requestContext"), _null("requestContext"), _without("multiValueHeaders"),
-                                    _null("multiValueHeaders"), _without("isBase64Encoded"), _without("resource")],
-                         ids=["no requestContext", "null requestContext", "no multiValueHeaders",
-                              "null multiValueHeaders", "no isBase64Encoded", "no resource"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        _without("requestContext"),
+        _null("requestContext"),
+        _without("multiValueHeaders"),
+        _null("multiValueHeaders"),
+        _without("isBase64Encoded"),
+        _without("resource"),
+    ],
+    ids=[
+        "no requestContext",
+        "null requestContext",
+        "no multiValueHeaders",
+        "null multiValueHeaders",
+        "no isBase64Encoded",
+        "no resource",
+    ],
+)
 def test_events_missing_optional_fields_are_served_and_completed(
     api: Deployment, change: Callable[[dict[str, Any]], None]
 ) -> None:
-    event = api_event("POST", "/payments", json.dumps(payment()),
-                      {"Content-Type": "application/json", "Idempotency-Key": "key-12345678"})
+    event = api_event(
+        "POST",
+        "/payments",
+        json.dumps(payment()),
+        {"Content-Type": "application/json", "Idempotency-Key": "key-12345678"},
+    )
     change(event)
-    raw = api.module.lambda_handler(event, type("Ctx", (), {"aws_request_id": "lambda-req-1", "function_name": "f",
-                                                            "memory_limit_in_mb": 1, "invoked_function_arn": "arn",
-                                                            "get_remaining_time_in_millis": lambda self: 9000})())
+    raw = api.module.lambda_handler(
+        event,
+        type(
+            "Ctx",
+            (),
+            {
+                "aws_request_id": "lambda-req-1",
+                "function_name": "f",
+                "memory_limit_in_mb": 1,
+                "invoked_function_arn": "arn",
+                "get_remaining_time_in_millis": lambda self: 9000,
+            },
+        )(),
+    )
     assert raw["statusCode"] == 201, raw["body"]
     # Nothing half-written: the item is complete, with the request id the function used.
     [item] = api.transactions()
     assert item["status"] == "ACCEPTED" and item["request_id"]
 
 
-@pytest.mark.parametrize("event", [{}, [], "x", {"httpMethod": "POST"}, {"path": "/payments"},
-                                   {"httpMethod": "POST", "path": "/payments", "headers": ["x"]},
-                                   {"httpMethod": "POST", "path": "/payments", "body": {"a": 1}},
-                                   {"httpMethod": "POST", "path": "/payments", "headers": {"Content-Type": 1}}],
-                         ids=["empty", "list", "string", "no path", "no method", "headers list", "body object",
-                              "header not a string"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        [],
+        "x",
+        {"httpMethod": "POST"},
+        {"path": "/payments"},
+        {"httpMethod": "POST", "path": "/payments", "headers": ["x"]},
+        {"httpMethod": "POST", "path": "/payments", "body": {"a": 1}},
+        {"httpMethod": "POST", "path": "/payments", "headers": {"Content-Type": 1}},
+    ],
+    ids=["empty", "list", "string", "no path", "no method", "headers list", "body object", "header not a string"],
+)
 def test_events_no_route_can_be_chosen_for_are_400(api: Deployment, event: Any) -> None:
     raw = api.module.lambda_handler(event, FakeLambdaContext())
     assert raw["statusCode"] == 400

@@ -244,7 +244,11 @@ def test_a_write_conflict_from_another_region_is_told_to_wait(
         error = {"Error": {"Code": "ReplicatedWriteConflictException", "Message": "being modified in another Region"}}
         raise ClientError(error, "PutItem")
 
-    monkeypatch.setattr(api.module.ledger.acceptance, "_dynamodb", type("Conflicting", (), {"put_item": staticmethod(conflicting_put)})())
+    monkeypatch.setattr(
+        api.module.ledger.acceptance,
+        "_dynamodb",
+        type("Conflicting", (), {"put_item": staticmethod(conflicting_put)})(),
+    )
 
     response = api.post_payment(payment(), key=KEY)
 

@@ -207,7 +207,13 @@ def test_oversized_body_is_rejected_and_the_limit_itself_is_accepted(shared_api:
 
 
 def test_base64_encoded_body_is_decoded(shared_api: Deployment) -> None:
-    event = api_event("POST", "/payments", json.dumps(payment()), {"Idempotency-Key": "key-00000001", "Content-Type": "application/json"}, base64_body=True)
+    event = api_event(
+        "POST",
+        "/payments",
+        json.dumps(payment()),
+        {"Idempotency-Key": "key-00000001", "Content-Type": "application/json"},
+        base64_body=True,
+    )
     assert shared_api.invoke(event).status == 201
 
 

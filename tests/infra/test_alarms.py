@@ -17,8 +17,18 @@ SKIPPED = {".venv", ".git", "build", "node_modules", "__pycache__"}
 
 
 def spec(**changes) -> AlarmSpec:
-    fields = dict(key="k", description="d", namespace="N", metric="M", dimensions={}, statistic="Sum", period=60,
-                  comparison="GreaterThanThreshold", threshold=0, missing_data="notBreaching")
+    fields = dict(
+        key="k",
+        description="d",
+        namespace="N",
+        metric="M",
+        dimensions={},
+        statistic="Sum",
+        period=60,
+        comparison="GreaterThanThreshold",
+        threshold=0,
+        missing_data="notBreaching",
+    )
     return AlarmSpec(**{**fields, **changes})
 
 
@@ -27,7 +37,11 @@ def test_metric_alarm_is_constructed_in_one_place_only() -> None:
     for path in ROOT.rglob("*.py"):
         if SKIPPED.intersection(path.relative_to(ROOT).parts):
             continue
-        hits += [f"{path.relative_to(ROOT)}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1) if CONSTRUCTOR in line]
+        hits += [
+            f"{path.relative_to(ROOT)}:{n}"
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if CONSTRUCTOR in line
+        ]
     assert hits == [f"region_factory/alarms.py:{_line_of_constructor()}"], hits
 
 

@@ -22,7 +22,10 @@ def test_example_stack_is_valid_and_fills_defaults(config):
     # The default is a version AWS still creates (16's long-term-support minor); the spec's 13.7 stays accepted
     # by the config (AWS is asked at `pulumi up`), and the example stack sets 13.23.
     assert parsed.aurora_engine_version == "13.23"
-    assert stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version == "16.8"
+    assert (
+        stack_config.parse({k: v for k, v in config.items() if k != "auroraEngineVersion"}).aurora_engine_version
+        == "16.8"
+    )
     assert stack_config.parse({**config, "auroraEngineVersion": "13.7"}).aurora_engine_version == "13.7"
     assert parsed.replication_lag_threshold_ms == 1000
     assert parsed.health_check_interval_seconds == 10
@@ -75,7 +78,11 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("logRetentionDays", "8", "logRetentionDays='8': allowed: one of"),
         ("deletionProtection", "yes", "deletionProtection='yes': must be true or false"),
         ("manageApiGatewayAccount", "sometimes", "manageApiGatewayAccount='sometimes': must be true or false"),
-        ("dataHomeRegion", "eu-west-1", "dataHomeRegion='eu-west-1': must be one of the deployed regions (us-east-1, us-east-2)"),
+        (
+            "dataHomeRegion",
+            "eu-west-1",
+            "dataHomeRegion='eu-west-1': must be one of the deployed regions (us-east-1, us-east-2)",
+        ),
         ("auroraGlobalDbRpoSeconds", "10", "auroraGlobalDbRpoSeconds='10': allowed: 20 to 86400"),
         ("auditRetentionDays", "0", "auditRetentionDays='0': allowed: 1 to 3650"),
         ("auditObjectLockMode", "governance", "auditObjectLockMode='governance': allowed: 'GOVERNANCE'"),
@@ -84,8 +91,11 @@ def test_example_stack_is_valid_and_fills_defaults(config):
         ("opsPrincipalArns", ["bob"], "opsPrincipalArns='bob'"),
         ("tags", {"Region": "x"}, "must not set Region"),
         ("tags", {"Project": "x", "Name": "y"}, "must not set Name, Project"),
-        ("tags", {"CostCenter": "1", "Team": "p", "Owner": "o", "Tier": "t"},
-         "allows at most 3 entries: Route 53 health checks and zones take 10 tags and the stack sets 7 itself"),
+        (
+            "tags",
+            {"CostCenter": "1", "Team": "p", "Owner": "o", "Tier": "t"},
+            "allows at most 3 entries: Route 53 health checks and zones take 10 tags and the stack sets 7 itself",
+        ),
         ("lambdaReservedConcurrency", "899", "lambdaReservedConcurrency='899': allowed: 1 to 898"),
         ("enviromentSuffix", "dev", "is not a payment-dr setting; did you mean environmentSuffix?"),
     ],
@@ -173,7 +183,9 @@ def test_the_settings_table_declares_each_key_once_and_completely():
             assert all(setting.check(entry) for entry in entries), f"{setting.key}'s default fails its own check"
 
 
-@pytest.mark.parametrize("setting", [s for s in stack_config.SETTINGS if s.check and s.kind != "list"], ids=lambda s: s.key)
+@pytest.mark.parametrize(
+    "setting", [s for s in stack_config.SETTINGS if s.check and s.kind != "list"], ids=lambda s: s.key
+)
 def test_each_checked_setting_refuses_a_wrong_value_with_its_allowed_text(config, setting):
     config[setting.key] = "99999999" if setting.kind == "whole number" else "Not Valid!"
     message = problems(config)
@@ -184,7 +196,13 @@ def test_the_spec_engine_version_is_accepted_and_the_default_is_one_aws_creates(
     del config["auroraEngineVersion"]
     assert stack_config.parse(config).aurora_engine_version == stack_config.DEFAULT_ENGINE_VERSION
     # The offline plan's model of AWS (deprecated versions) answers the default as available.
-    found = engine.mock_invoke("aws:rds/getEngineVersion:getEngineVersion",
-                               {"engine": "aurora-postgresql", "version": stack_config.DEFAULT_ENGINE_VERSION}, "us-east-1")
+    found = engine.mock_invoke(
+        "aws:rds/getEngineVersion:getEngineVersion",
+        {"engine": "aurora-postgresql", "version": stack_config.DEFAULT_ENGINE_VERSION},
+        "us-east-1",
+    )
     assert found["status"] == "available"
-    assert stack_config.parse({**config, "auroraEngineVersion": stack_config.SPEC_ENGINE_VERSION}).aurora_engine_version == "13.7"
+    assert (
+        stack_config.parse({**config, "auroraEngineVersion": stack_config.SPEC_ENGINE_VERSION}).aurora_engine_version
+        == "13.7"
+    )

@@ -13,7 +13,14 @@ GLOBAL = "aws:rds/globalCluster:GlobalCluster"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 THREE = ["us-east-1", "us-east-2", "us-west-2"]
 CREDENTIALS = {"masterUsername", "masterPassword", "databaseName"}
-IGNORED = {"masterUsername", "masterPassword", "databaseName", "replicationSourceIdentifier", "globalClusterIdentifier", "engineVersion"}
+IGNORED = {
+    "masterUsername",
+    "masterPassword",
+    "databaseName",
+    "replicationSourceIdentifier",
+    "globalClusterIdentifier",
+    "engineVersion",
+}
 
 
 def clusters(evaluation: Evaluation) -> dict[str, ResourceRecord]:
@@ -120,7 +127,9 @@ def test_enhanced_monitoring_uses_the_regions_own_role(dev):
         trust = policy_statements(role.inputs["assumeRolePolicy"])[0]
         assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
         assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == engine.MOCK_ACCOUNT_ID
-        attachment = dev.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", lambda a: a.inputs["role"] == role.inputs["name"])
+        attachment = dev.one(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment", lambda a: a.inputs["role"] == role.inputs["name"]
+        )
         assert attachment.inputs["policyArn"].endswith(":policy/service-role/AmazonRDSEnhancedMonitoringRole")
 
 
@@ -137,16 +146,31 @@ def test_clusters_sit_in_private_subnets_behind_their_regions_security_group(dev
 
 
 def test_postgres_is_open_only_to_the_other_regions_vpcs(three_regions, config):
-    cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": THREE[1:], "dynamodbWitnessRegion": ""}).regions}
+    cidrs = {
+        r.name: r.cidr
+        for r in stack_config.parse({**config, "secondaryRegions": THREE[1:], "dynamodbWitnessRegion": ""}).regions
+    }
     for region in THREE:
-        security_group = three_regions.one("aws:ec2/securityGroup:SecurityGroup", lambda g: g.region == region and g.name.endswith("-db"))
-        rules = [r for r in three_regions.of_type(INGRESS) if r.inputs["securityGroupId"] == security_group.outputs["id"]]
+        security_group = three_regions.one(
+            "aws:ec2/securityGroup:SecurityGroup", lambda g: g.region == region and g.name.endswith("-db")
+        )
+        rules = [
+            r for r in three_regions.of_type(INGRESS) if r.inputs["securityGroupId"] == security_group.outputs["id"]
+        ]
         assert all(r.region == region for r in rules)
-        assert all((r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) == ("tcp", 5432, 5432) for r in rules)
+        assert all(
+            (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) == ("tcp", 5432, 5432) for r in rules
+        )
         # Address ranges: exactly the other regions' VPCs; anything else is an app security group
         # allowed in by reference (allow_postgres_from).
-        assert {r.inputs["cidrIpv4"] for r in rules if "cidrIpv4" in r.inputs} == {cidr for other, cidr in cidrs.items() if other != region}
-        assert all("referencedSecurityGroupId" in r.inputs and not r.inputs.get("cidrIpv6") for r in rules if "cidrIpv4" not in r.inputs)
+        assert {r.inputs["cidrIpv4"] for r in rules if "cidrIpv4" in r.inputs} == {
+            cidr for other, cidr in cidrs.items() if other != region
+        }
+        assert all(
+            "referencedSecurityGroupId" in r.inputs and not r.inputs.get("cidrIpv6")
+            for r in rules
+            if "cidrIpv4" not in r.inputs
+        )
 
 
 def test_parameter_group_forces_tls_and_leaves_the_managed_rpo_off_by_default(dev):

@@ -44,7 +44,9 @@ def turned() -> engine.Evaluation:
 def test_deletion_protection_off_unprotects_every_stateful_resource(turned, dev):
     for evaluation, protected in ((dev, True), (turned, False)):
         assert evaluation.one(GLOBAL).inputs["deletionProtection"] is protected
-        for record in evaluation.of_type(CLUSTER) + evaluation.of_type(GLOBAL) + evaluation.of_type("aws:dynamodb/table:Table"):
+        for record in (
+            evaluation.of_type(CLUSTER) + evaluation.of_type(GLOBAL) + evaluation.of_type("aws:dynamodb/table:Table")
+        ):
             assert record.protect is protected, record.name
         for cluster in evaluation.of_type(CLUSTER):
             assert cluster.inputs["deletionProtection"] is protected
@@ -60,13 +62,19 @@ def test_deletion_protection_off_unprotects_every_stateful_resource(turned, dev)
 def test_final_snapshot_and_backup_settings_follow_config(turned):
     for cluster in turned.of_type(CLUSTER):
         assert cluster.inputs["skipFinalSnapshot"] is True
-        assert cluster.inputs["finalSnapshotIdentifier"].startswith("payment-db-final-")  # still named for a later toggle
-        assert cluster.inputs["backupRetentionPeriod"] == 14 and cluster.inputs["preferredBackupWindow"] == "22:00-23:00"
+        assert cluster.inputs["finalSnapshotIdentifier"].startswith(
+            "payment-db-final-"
+        )  # still named for a later toggle
+        assert (
+            cluster.inputs["backupRetentionPeriod"] == 14 and cluster.inputs["preferredBackupWindow"] == "22:00-23:00"
+        )
 
 
 def test_instance_count_follows_config_in_every_region(turned):
     for region in ("us-east-1", "us-east-2"):
-        assert [i.inputs["identifier"] for i in instances(turned, region)] == [f"payment-db-{n}-{region}-dev" for n in (1, 2, 3)]
+        assert [i.inputs["identifier"] for i in instances(turned, region)] == [
+            f"payment-db-{n}-{region}-dev" for n in (1, 2, 3)
+        ]
         assert {i.inputs["availabilityZone"] for i in instances(turned, region)} == {f"{region}{z}" for z in "abc"}
 
 
@@ -88,7 +96,10 @@ def test_app_security_groups_are_allowed_in_by_reference(turned):
     assert sorted(r.region for r in rules) == ["us-east-1", "us-east-2"]
     for rule in rules:
         security_group = turned.by_output("id", rule.inputs["securityGroupId"])
-        assert rule.inputs["referencedSecurityGroupId"] == security_group.outputs["id"] and security_group.region == rule.region
+        assert (
+            rule.inputs["referencedSecurityGroupId"] == security_group.outputs["id"]
+            and security_group.region == rule.region
+        )
         assert (rule.inputs["fromPort"], rule.inputs["toPort"], rule.inputs["ipProtocol"]) == (5432, 5432, "tcp")
         assert "cidrIpv4" not in rule.inputs
 
@@ -101,12 +112,18 @@ def test_a_deprecated_engine_version_stops_the_program_before_any_database(confi
         engine.evaluate(config, records=declared)
     message = str(error.value)
     assert "auroraEngineVersion='13.7'" in message and "us-east-1" in message and database.SUGGESTED_VERSION in message
-    assert not [r for r in declared if r.type.startswith(("aws:rds/", "aws:s3/", "aws:dynamodb/", "aws:secretsmanager/"))]
+    assert not [
+        r for r in declared if r.type.startswith(("aws:rds/", "aws:s3/", "aws:dynamodb/", "aws:secretsmanager/"))
+    ]
 
 
 def test_the_mock_answers_the_engine_lookup_like_aws(config):
     def lookup(version):
-        return engine.mock_invoke("aws:rds/getEngineVersion:getEngineVersion", {"engine": "aurora-postgresql", "version": version}, "us-east-1")
+        return engine.mock_invoke(
+            "aws:rds/getEngineVersion:getEngineVersion",
+            {"engine": "aurora-postgresql", "version": version},
+            "us-east-1",
+        )
 
     for version in ("13.7", "13.22"):
         _, [(field, reason)] = lookup(version)

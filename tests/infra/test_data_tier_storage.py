@@ -41,12 +41,19 @@ def data_buckets(evaluation: Evaluation) -> list[ResourceRecord]:
 
 def test_buckets_are_versioned_private_owner_enforced_and_encrypted_with_the_regions_key(dev):
     for record in data_buckets(dev):
-        assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", record).inputs["versioningConfiguration"] == {"status": "Enabled"}
+        assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", record).inputs["versioningConfiguration"] == {
+            "status": "Enabled"
+        }
         block = settings(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", record).inputs
-        assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        assert all(
+            block[k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
         ownership = settings(dev, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", record).inputs
         assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-        [rule] = settings(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", record).inputs["rules"]
+        [rule] = settings(
+            dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", record
+        ).inputs["rules"]
         default = rule["applyServerSideEncryptionByDefault"]
         assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn(dev, record.region)}
         assert rule["bucketKeyEnabled"] is True
@@ -60,7 +67,9 @@ def test_bucket_policy_only_denies_insecure_transport_and_other_encryption(dev):
         arn = record.outputs["arn"]
         assert tls["Resource"] == [arn, f"{arn}/*"] and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         other_key = next(s for s in statements if s["Sid"] == "DenyOtherKmsKey")
-        assert other_key["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_arn(dev, record.region)
+        assert other_key["Condition"]["StringNotEquals"]["s3:x-amz-server-side-encryption-aws-kms-key-id"] == key_arn(
+            dev, record.region
+        )
         assert all(s["Condition"]["Null"] for s in statements if s["Sid"] != "DenyInsecureTransport")
 
 
@@ -82,10 +91,18 @@ def test_both_buckets_log_every_request_into_their_regions_log_bucket(three_regi
             source = bucket(three_regions, kind, region)
             logging = settings(three_regions, LOGGING, source)
             assert logging.region == region  # S3 delivers only within a region
-            assert (logging.inputs["targetBucket"], logging.inputs["targetPrefix"]) == (target.inputs["bucket"], f"{kind}/")
-            assert logging.inputs["targetObjectKeyFormat"] == {"partitionedPrefix": {"partitionDateSource": "EventTime"}}
+            assert (logging.inputs["targetBucket"], logging.inputs["targetPrefix"]) == (
+                target.inputs["bucket"],
+                f"{kind}/",
+            )
+            assert logging.inputs["targetObjectKeyFormat"] == {
+                "partitionedPrefix": {"partitionDateSource": "EventTime"}
+            }
             # Delivery is allowed, and the objects encrypted as S3 requires, before logging starts.
-            for type_ in ("aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"):
+            for type_ in (
+                "aws:s3/bucketPolicy:BucketPolicy",
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            ):
                 assert settings(three_regions, type_, target).urn in logging.dependencies
         # The log bucket does not log itself (a loop of log records) and is not replicated.
         assert not [r for r in three_regions.of_type(LOGGING) if r.inputs["bucket"] == target.inputs["bucket"]]
@@ -96,19 +113,35 @@ def test_log_bucket_is_sse_s3_versioned_private_and_owner_enforced(dev):
     for region in ("us-east-1", "us-east-2"):
         target = log_bucket(dev, region)
         assert not target.inputs.get("objectLockEnabled")  # S3 refuses Object Lock on a log target
-        assert not [r for r in dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration") if r.inputs["bucket"] == target.inputs["bucket"]]
-        assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", target).inputs["versioningConfiguration"] == {"status": "Enabled"}
+        assert not [
+            r
+            for r in dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+            if r.inputs["bucket"] == target.inputs["bucket"]
+        ]
+        assert settings(dev, "aws:s3/bucketVersioning:BucketVersioning", target).inputs["versioningConfiguration"] == {
+            "status": "Enabled"
+        }
         block = settings(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", target).inputs
-        assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-        assert settings(dev, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", target).inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-        [rule] = settings(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", target).inputs["rules"]
+        assert all(
+            block[k] is True
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        )
+        assert settings(dev, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", target).inputs["rule"] == {
+            "objectOwnership": "BucketOwnerEnforced"
+        }
+        [rule] = settings(
+            dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", target
+        ).inputs["rules"]
         assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # SSE-KMS gets no logs
 
 
 def test_only_s3_logging_may_write_each_sources_logs_and_only_for_this_account(dev):
     for region in ("us-east-1", "us-east-2"):
         target = log_bucket(dev, region)
-        statements = {s["Sid"]: s for s in policy_statements(settings(dev, "aws:s3/bucketPolicy:BucketPolicy", target).inputs["policy"])}
+        statements = {
+            s["Sid"]: s
+            for s in policy_statements(settings(dev, "aws:s3/bucketPolicy:BucketPolicy", target).inputs["policy"])
+        }
         for kind in BUCKET_NAMES:
             grant = statements[f"ServerAccessLogsFrom{kind.capitalize()}"]
             assert grant["Effect"] == "Allow" and grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
@@ -124,7 +157,9 @@ def test_only_s3_logging_may_write_each_sources_logs_and_only_for_this_account(d
 
 
 def test_access_logs_are_kept_as_long_as_the_audit_records_then_expire(dev):
-    lifecycle = settings(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", log_bucket(dev, "us-east-1"))
+    lifecycle = settings(
+        dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", log_bucket(dev, "us-east-1")
+    )
     rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
     assert rules["retention"]["expiration"] == {"days": 365}
     assert rules["retention"]["noncurrentVersionExpiration"] == {"noncurrentDays": 365}
@@ -152,7 +187,10 @@ def test_lifecycle_ages_old_versions_and_moves_audit_logs_to_cheaper_classes(dev
 
 def test_audit_logs_are_locked_in_governance_mode_for_a_year_by_default(dev):
     locks = dev.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
-    assert sorted(lock.inputs["bucket"] for lock in locks) == ["payment-audit-logs-us-east-1-dev", "payment-audit-logs-us-east-2-dev"]
+    assert sorted(lock.inputs["bucket"] for lock in locks) == [
+        "payment-audit-logs-us-east-1-dev",
+        "payment-audit-logs-us-east-2-dev",
+    ]
     for lock in locks:
         assert lock.inputs["rule"] == {"defaultRetention": {"mode": "GOVERNANCE", "days": 365}}
 
@@ -184,26 +222,47 @@ def test_every_rule_has_rtc_metrics_kms_reencryption_and_no_delete_markers(three
             assert rule["sourceSelectionCriteria"]["sseKmsEncryptedObjects"] == {"status": "Enabled"}
             assert rule["sourceSelectionCriteria"]["replicaModifications"] == {"status": "Enabled"}
             destination_region = rule["id"].removeprefix("to-")
-            assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == key_arn(three_regions, destination_region)
+            assert destination["encryptionConfiguration"]["replicaKmsKeyId"] == key_arn(
+                three_regions, destination_region
+            )
 
 
 def test_replication_waits_for_versioning_on_both_sides(three_regions):
     for config in three_regions.of_type(REPLICATION):
-        buckets = [config.inputs["bucket"], *(three_regions.by_output("arn", r["destination"]["bucket"]).inputs["bucket"] for r in config.inputs["rules"])]
-        versionings = {three_regions.one("aws:s3/bucketVersioning:BucketVersioning", lambda v: v.inputs["bucket"] == b).urn for b in buckets}
+        buckets = [
+            config.inputs["bucket"],
+            *(
+                three_regions.by_output("arn", r["destination"]["bucket"]).inputs["bucket"]
+                for r in config.inputs["rules"]
+            ),
+        ]
+        versionings = {
+            three_regions.one("aws:s3/bucketVersioning:BucketVersioning", lambda v: v.inputs["bucket"] == b).urn
+            for b in buckets
+        }
         assert len(versionings) == 3 and versionings <= set(config.dependencies), config.name
 
 
 def test_each_source_region_has_a_role_whose_policies_name_exactly_its_buckets_and_keys(three_regions):
-    arn = {(kind, region): bucket(three_regions, kind, region).outputs["arn"] for kind in BUCKET_NAMES for region in THREE}
+    arn = {
+        (kind, region): bucket(three_regions, kind, region).outputs["arn"] for kind in BUCKET_NAMES for region in THREE
+    }
     for source in THREE:
-        role = three_regions.one("aws:iam/role:Role", lambda r: r.inputs["name"] == f"payment-s3-replication-{source}-dev")
+        role = three_regions.one(
+            "aws:iam/role:Role", lambda r: r.inputs["name"] == f"payment-s3-replication-{source}-dev"
+        )
         assert role.region == source
         assert policy_statements(role.inputs["assumeRolePolicy"])[0]["Principal"] == {"Service": "s3.amazonaws.com"}
-        assert {c.inputs["role"] for c in three_regions.of_type(REPLICATION) if c.region == source} == {role.outputs["arn"]}
-        policies = [p for p in three_regions.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["id"]]
+        assert {c.inputs["role"] for c in three_regions.of_type(REPLICATION) if c.region == source} == {
+            role.outputs["arn"]
+        }
+        policies = [
+            p for p in three_regions.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["id"]
+        ]
         statements = [s for p in policies for s in policy_statements(p.inputs["policy"])]
-        s3_resources = {r for s in statements if as_list(s["Action"])[0].startswith("s3:") for r in as_list(s["Resource"])}
+        s3_resources = {
+            r for s in statements if as_list(s["Action"])[0].startswith("s3:") for r in as_list(s["Resource"])
+        }
         destinations = [d for d in THREE if d != source]
         expected = {arn[(k, source)] for k in BUCKET_NAMES} | {f"{arn[(k, source)]}/*" for k in BUCKET_NAMES}
         expected |= {f"{arn[(k, d)]}/*" for k in BUCKET_NAMES for d in destinations}
@@ -211,9 +270,13 @@ def test_each_source_region_has_a_role_whose_policies_name_exactly_its_buckets_a
         decrypt = [s for s in statements if "kms:Decrypt" in s["Action"]]
         encrypt = [s for s in statements if "kms:Encrypt" in s["Action"]]
         assert [r for s in decrypt for r in s["Resource"]] == [key_arn(three_regions, source)]
-        assert sorted(r for s in encrypt for r in s["Resource"]) == sorted(key_arn(three_regions, d) for d in destinations)
+        assert sorted(r for s in encrypt for r in s["Resource"]) == sorted(
+            key_arn(three_regions, d) for d in destinations
+        )
         for statement in statements:
-            assert "*" not in as_list(statement["Resource"]) and not any(a.endswith("*") for a in as_list(statement["Action"]))
+            assert "*" not in as_list(statement["Resource"]) and not any(
+                a.endswith("*") for a in as_list(statement["Action"])
+            )
             assert "s3:ReplicateDelete" not in statement["Action"]  # delete markers stay where they were made
         for statement in decrypt + encrypt:
             assert statement["Condition"]["StringEquals"]["kms:ViaService"].startswith("s3.")

@@ -20,12 +20,23 @@ from tests.conftest import deployed_in, example_config
 from tests.infra.test_data_tier_aurora import CLUSTER, CREDENTIALS, GLOBAL, INSTANCE
 from tests.infra.test_symmetry import GROWS_WITH_REGIONS, REGIONS
 
-DATA_TYPES = (CLUSTER, INSTANCE, GLOBAL, "aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:secretsmanager/secret:Secret")
+DATA_TYPES = (
+    CLUSTER,
+    INSTANCE,
+    GLOBAL,
+    "aws:dynamodb/table:Table",
+    "aws:s3/bucket:Bucket",
+    "aws:secretsmanager/secret:Secret",
+)
 # The data tier's components. Other pieces change on a switchover by design (DNS failover records
 # follow the primary); their own tests say how.
 DATA_COMPONENTS = (
-    "payment-dr:region:Storage", "payment-dr:region:DatabaseAccess", "payment-dr:global:ReplicatedSecrets",
-    "payment-dr:global:AuroraGlobalDatabase", "payment-dr:global:GlobalTables", "payment-dr:global:BucketReplication",
+    "payment-dr:region:Storage",
+    "payment-dr:region:DatabaseAccess",
+    "payment-dr:global:ReplicatedSecrets",
+    "payment-dr:global:AuroraGlobalDatabase",
+    "payment-dr:global:GlobalTables",
+    "payment-dr:global:BucketReplication",
 )
 # The config swap after an API switchover. dataHomeRegion is pinned (see the last test below), and so
 # are the VPC CIDRs the example stack leaves to defaults: default CIDRs are handed out in region order,
@@ -49,7 +60,11 @@ def data_tier(evaluation: Evaluation) -> list[ResourceRecord]:
 
 def changed_inputs(before: ResourceRecord, after: ResourceRecord) -> set[str]:
     keys = set(before.inputs) | set(after.inputs)
-    return {k for k in keys if json.dumps(before.inputs.get(k), sort_keys=True) != json.dumps(after.inputs.get(k), sort_keys=True)}
+    return {
+        k
+        for k in keys
+        if json.dumps(before.inputs.get(k), sort_keys=True) != json.dumps(after.inputs.get(k), sort_keys=True)
+    }
 
 
 def test_pinning_the_data_home_to_the_primary_changes_nothing(config):
@@ -73,7 +88,9 @@ def test_switchover_by_config_changes_only_ignored_inputs_and_role_tags(dev, swa
         keys = changed_inputs(record, after[record.urn])
         if keys:
             changed[record.name] = keys
-            assert keys <= set(record.ignore_changes) | ({"value"} if record.type == "aws:dynamodb/tag:Tag" else set()), record.name
+            assert keys <= set(record.ignore_changes) | (
+                {"value"} if record.type == "aws:dynamodb/tag:Tag" else set()
+            ), record.name
     # Exactly: the master credentials move between the clusters' declarations (ignored after creation),
     # and the replicas' DR-Role tag takes the new role.
     assert changed == {
@@ -107,6 +124,7 @@ def test_an_unpinned_swap_would_move_the_data_home(config):
 
 # --- adding a region -----------------------------------------------------------------------------
 
+
 def stack(regions: list[str]) -> Evaluation:
     return engine.evaluate(deployed_in(regions))
 
@@ -121,11 +139,17 @@ def assert_data_tier(evaluation: Evaluation, regions: list[str]) -> None:
     assert set(clusters[primary].inputs) >= CREDENTIALS
     for region in secondaries:
         assert not CREDENTIALS & set(clusters[region].inputs) and clusters[primary].urn in clusters[region].dependencies
-    for record in evaluation.of_type("aws:dynamodb/table:Table") + evaluation.of_type("aws:secretsmanager/secret:Secret"):
+    for record in evaluation.of_type("aws:dynamodb/table:Table") + evaluation.of_type(
+        "aws:secretsmanager/secret:Secret"
+    ):
         replicas = record.inputs["replicas"]
-        assert record.region == primary and sorted(r.get("regionName") or r.get("region") for r in replicas) == sorted(secondaries)
+        assert record.region == primary and sorted(r.get("regionName") or r.get("region") for r in replicas) == sorted(
+            secondaries
+        )
     for config in evaluation.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig"):
-        assert sorted(r["id"] for r in config.inputs["rules"]) == sorted(f"to-{r}" for r in regions if r != config.region)
+        assert sorted(r["id"] for r in config.inputs["rules"]) == sorted(
+            f"to-{r}" for r in regions if r != config.region
+        )
     assert len(evaluation.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")) == 2 * len(regions)
 
 
@@ -154,7 +178,9 @@ EXAMPLE_REGIONS = ["us-east-1", "us-east-2", "us-west-2"]  # the session fixture
 
 
 # Each generated example evaluates the program twice: few examples, no shrinking (as test_symmetry).
-@settings(max_examples=2, suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@settings(
+    max_examples=2, suppress_health_check=[HealthCheck.too_slow], phases=[Phase.explicit, Phase.reuse, Phase.generate]
+)
 @example(regions=EXAMPLE_REGIONS)
 @given(regions=st.lists(st.sampled_from(REGIONS), min_size=3, max_size=3, unique=True))
 def test_a_new_region_gets_its_data_tier_and_only_extends_the_links(regions, dev, three_regions):

@@ -27,7 +27,10 @@ def test_transactions_table_matches_what_the_function_reads(dev):
     assert inputs["attributes"] == [{"name": n, "type": "S"} for n in ("transaction_id", "merchant_id", "created_at")]
     [index] = inputs["globalSecondaryIndexes"]
     assert index["name"] == "merchant-time-index" and index["projectionType"] == "ALL"
-    assert index["keySchemas"] == [{"attributeName": "merchant_id", "keyType": "HASH"}, {"attributeName": "created_at", "keyType": "RANGE"}]
+    assert index["keySchemas"] == [
+        {"attributeName": "merchant_id", "keyType": "HASH"},
+        {"attributeName": "created_at", "keyType": "RANGE"},
+    ]
     assert inputs["billingMode"] == "PAY_PER_REQUEST" and "ttl" not in inputs
 
 
@@ -53,7 +56,9 @@ def test_three_regions_make_three_strong_replicas_and_no_witness(three_regions):
     inputs = table(three_regions, "payment-idempotency-dev").inputs
     assert "globalTableWitness" not in inputs
     assert sorted((r["regionName"], r["consistencyMode"]) for r in inputs["replicas"]) == [
-        ("us-east-2", "STRONG"), ("us-west-2", "STRONG")]
+        ("us-east-2", "STRONG"),
+        ("us-west-2", "STRONG"),
+    ]
 
 
 def test_eventual_mode_by_config_has_no_witness_and_a_stream(config):
@@ -70,23 +75,40 @@ def test_regions_outside_one_region_set_fall_back_to_eventual_only_when_unset(co
     assert "not all in one MRSC region set" in parse(outside).dynamodb_consistency_note
     inputs = table(engine.evaluate(outside), "payment-idempotency-dev").inputs
     assert [r["consistencyMode"] for r in inputs["replicas"]] == ["EVENTUAL"]
-    with pytest.raises(ConfigError, match=r"dynamodbConsistency='strong': multi-Region strong consistency cannot apply: "
-                       r"the regions us-east-1, eu-west-1 are not all in one MRSC region set"):
+    with pytest.raises(
+        ConfigError,
+        match=r"dynamodbConsistency='strong': multi-Region strong consistency cannot apply: "
+        r"the regions us-east-1, eu-west-1 are not all in one MRSC region set",
+    ):
         parse({**outside, "dynamodbConsistency": "strong"})
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"dynamodbConsistency": "strong", "dynamodbWitnessRegion": ""}, r"dynamodbConsistency='strong': .*two regions need a witness region: set "
-                                        r"dynamodbWitnessRegion to one of us-west-2"),
+        (
+            {"dynamodbConsistency": "strong", "dynamodbWitnessRegion": ""},
+            r"dynamodbConsistency='strong': .*two regions need a witness region: set "
+            r"dynamodbWitnessRegion to one of us-west-2",
+        ),
         ({"dynamodbWitnessRegion": "us-east-2"}, r"dynamodbWitnessRegion='us-east-2': .*not one of the replicas"),
-        ({"dynamodbWitnessRegion": "eu-west-1"}, r"dynamodbWitnessRegion='eu-west-1': .*in the replicas' region set \(US"),
+        (
+            {"dynamodbWitnessRegion": "eu-west-1"},
+            r"dynamodbWitnessRegion='eu-west-1': .*in the replicas' region set \(US",
+        ),
         ({"dynamodbWitnessRegion": "mars-1"}, r"dynamodbWitnessRegion='mars-1': must be an AWS region"),
-        ({"dynamodbConsistency": "strong", "secondaryRegions": ["us-east-2", "us-west-2"]},
-         r"dynamodbWitnessRegion='us-west-2': .*three regions make three replicas, which leaves no place for a witness"),
-        ({"dynamodbConsistency": "eventual"}, r"dynamodbWitnessRegion='us-west-2': applies only with dynamodbConsistency 'strong'"),
-        ({"dynamodbConsistency": "linearizable"}, r"dynamodbConsistency='linearizable': allowed: 'strong' .* or 'eventual'"),
+        (
+            {"dynamodbConsistency": "strong", "secondaryRegions": ["us-east-2", "us-west-2"]},
+            r"dynamodbWitnessRegion='us-west-2': .*three regions make three replicas, which leaves no place for a witness",
+        ),
+        (
+            {"dynamodbConsistency": "eventual"},
+            r"dynamodbWitnessRegion='us-west-2': applies only with dynamodbConsistency 'strong'",
+        ),
+        (
+            {"dynamodbConsistency": "linearizable"},
+            r"dynamodbConsistency='linearizable': allowed: 'strong' .* or 'eventual'",
+        ),
     ],
 )
 def test_consistency_config_errors_name_the_key_and_why(config, overrides, message):
@@ -133,7 +155,9 @@ def test_every_replica_is_tagged_in_its_own_region_with_its_role(three_regions, 
             records = [t for t in three_regions.of_type("aws:dynamodb/tag:Tag") if t.inputs["resourceArn"] == arn]
             assert {t.region for t in records} == {region}
             assert all(home.urn in t.dependencies for t in records)
-            assert {t.inputs["key"]: t.inputs["value"] for t in records} == tags.for_region(cfg, region, DrRole.SECONDARY)
+            assert {t.inputs["key"]: t.inputs["value"] for t in records} == tags.for_region(
+                cfg, region, DrRole.SECONDARY
+            )
             assert {"Environment", "Region", "DR-Role"} <= {t.inputs["key"] for t in records}
 
 
@@ -158,15 +182,20 @@ def test_secret_values_are_random_and_never_plain(dev):
     passwords = {p.name: p.inputs for p in dev.of_type("random:index/randomPassword:RandomPassword")}
     assert passwords["card-hash-key"]["length"] == 64 and passwords["card-hash-key"]["special"] is False
     assert passwords["db-master-password"]["length"] >= 32
-    assert not set("/@\" ") & set(passwords["db-master-password"]["overrideSpecial"])  # RDS refuses these
+    assert not set('/@" ') & set(passwords["db-master-password"]["overrideSpecial"])  # RDS refuses these
 
 
 def test_outputs_give_endpoints_names_and_arns_but_no_secret_values(dev):
     outputs = dev.outputs
     assert outputs["auroraGlobalClusterId"] == "payment-global-dev"
     assert set(outputs["auroraClusters"]) == {"us-east-1", "us-east-2"}
-    assert all(set(c) == {"identifier", "arn", "endpoint", "readerEndpoint"} for c in outputs["auroraClusters"].values())
+    assert all(
+        set(c) == {"identifier", "arn", "endpoint", "readerEndpoint"} for c in outputs["auroraClusters"].values()
+    )
     assert outputs["dynamodbTables"]["transactions"]["name"] == "payment-transactions-dev"
-    assert outputs["buckets"]["us-east-2"] == {"audit": "payment-audit-logs-us-east-2-dev", "receipts": "payment-receipts-us-east-2-dev"}
+    assert outputs["buckets"]["us-east-2"] == {
+        "audit": "payment-audit-logs-us-east-2-dev",
+        "receipts": "payment-receipts-us-east-2-dev",
+    }
     assert all(set(s) == {"name", "arn"} for s in outputs["secrets"].values())
     assert "password" not in json.dumps(outputs).lower()

@@ -36,7 +36,11 @@ def role(evaluation: Evaluation, name: str) -> ResourceRecord:
 def documents(evaluation: Evaluation, target: ResourceRecord) -> list[dict]:
     """Every policy document a role carries: inline policies and attached managed policies."""
     role_name = target.inputs["name"]
-    found = [json.loads(p.inputs["policy"]) for p in evaluation.of_type(ROLE_POLICY) if p.inputs["role"] in (role_name, target.outputs["id"])]
+    found = [
+        json.loads(p.inputs["policy"])
+        for p in evaluation.of_type(ROLE_POLICY)
+        if p.inputs["role"] in (role_name, target.outputs["id"])
+    ]
     for attachment in evaluation.of_type(ATTACHMENT):
         if attachment.inputs["role"] == role_name:
             managed = evaluation.by_output("arn", attachment.inputs["policyArn"])
@@ -76,9 +80,15 @@ def within_stack(evaluation: Evaluation, arn: str, regions: list[str]) -> bool:
         return False
     _, _, service, region, account, resource = parts
     if service == "rds-db":  # a cluster's resource id, known once it exists, and the probe's own user
-        clusters = {r.outputs.get("clusterResourceId") for r in evaluation.of_type("aws:rds/cluster:Cluster") if r.region == region}
+        clusters = {
+            r.outputs.get("clusterResourceId")
+            for r in evaluation.of_type("aws:rds/cluster:Cluster")
+            if r.region == region
+        }
         users = (probe.DB_USER, POSTER_ROLE)  # the probe's login; the ledger poster's, which drctl reconcile uses too
-        return account == ACCOUNT and resource.removeprefix("dbuser:").rsplit("/", 1) in [[c, u] for c in clusters for u in users]
+        return account == ACCOUNT and resource.removeprefix("dbuser:").rsplit("/", 1) in [
+            [c, u] for c in clusters for u in users
+        ]
     if service == "ec2" and resource in ("network-interface/*", "subnet/*", "security-group/*"):
         return region in regions and account == ACCOUNT  # Lambda's ENIs, in the function's own region
     # Route 53 health-check alarms live in us-east-1 (core/providers.py).
@@ -103,7 +113,10 @@ def test_no_wildcard_actions_and_resource_star_only_where_aws_requires_it(three_
             assert statement["Effect"] == "Allow"
             assert not [a for a in as_list(statement["Action"]) if "*" in a], (target.name, statement)
             if "*" in as_list(statement["Resource"]):
-                assert statement.get("Sid") in UNSCOPED and as_list(statement["Resource"]) == ["*"], (target.name, statement)
+                assert statement.get("Sid") in UNSCOPED and as_list(statement["Resource"]) == ["*"], (
+                    target.name,
+                    statement,
+                )
 
 
 def test_every_resource_is_one_of_this_stacks_in_one_of_its_regions(three_regions):
@@ -124,7 +137,11 @@ def test_unscoped_statements_are_read_only_or_held_by_a_condition(three_regions)
             writes = [a for a in actions if not a.split(":")[1].startswith(("List", "Get", "Describe"))]
             if writes:
                 assert writes == ["cloudwatch:PutMetricData"], writes
-                namespace = routing.ROUTING_NAMESPACE if statement.get("Sid") == "PublishRoutingHolds" else probe.METRIC_NAMESPACE
+                namespace = (
+                    routing.ROUTING_NAMESPACE
+                    if statement.get("Sid") == "PublishRoutingHolds"
+                    else probe.METRIC_NAMESPACE
+                )
                 assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": namespace}}
 
 
@@ -133,7 +150,12 @@ def test_the_probe_logs_in_to_its_own_regions_cluster_as_its_own_user_and_reads_
         target = role(three_regions, f"payment-db-probe-{region}-dev")
         cluster = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:payment-db-{region}-dev"
         assert allowed(three_regions, target, "rds:DescribeDBClusters", cluster)
-        assert allowed(three_regions, target, "rds:DescribeGlobalClusters", f"arn:aws:rds::{ACCOUNT}:global-cluster:payment-global-dev")
+        assert allowed(
+            three_regions,
+            target,
+            "rds:DescribeGlobalClusters",
+            f"arn:aws:rds::{ACCOUNT}:global-cluster:payment-global-dev",
+        )
         # rds-db:connect as payment_probe on this region's cluster, named by its resource id, and nothing more.
         aurora = three_regions.one("aws:rds/cluster:Cluster", lambda c: c.region == region)
         assert aurora.inputs["iamDatabaseAuthenticationEnabled"] is True
@@ -153,8 +175,13 @@ def test_the_probe_logs_in_to_its_own_regions_cluster_as_its_own_user_and_reads_
 
 # What drctl calls (docs/runbook.md, "Permissions of the operator role").
 DRCTL_GLOBAL = ("rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster")
-DRCTL_UNSCOPED = ("cloudwatch:GetMetricData", "route53:ListHealthChecks", "route53:ListHostedZonesByName",
-                  "cloudwatch:PutMetricData", "cloudwatch:ListMetrics")
+DRCTL_UNSCOPED = (
+    "cloudwatch:GetMetricData",
+    "route53:ListHealthChecks",
+    "route53:ListHostedZonesByName",
+    "cloudwatch:PutMetricData",
+    "cloudwatch:ListMetrics",
+)
 
 
 def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
@@ -167,7 +194,12 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
         for action in DRCTL_UNSCOPED:
             assert allowed(three_regions, target, action, "*"), (name, action)
         assert allowed(three_regions, target, "route53:ListTagsForResources", "arn:aws:route53:::healthcheck/*")
-        assert allowed(three_regions, target, "route53:ListResourceRecordSets", f"arn:aws:route53:::hostedzone/{engine.MOCK_ZONE_ID}")
+        assert allowed(
+            three_regions,
+            target,
+            "route53:ListResourceRecordSets",
+            f"arn:aws:route53:::hostedzone/{engine.MOCK_ZONE_ID}",
+        )
         for region in THREE:
             cluster = f"arn:aws:rds:{region}:{ACCOUNT}:cluster:payment-db-{region}-dev"
             for action in ("rds:DescribeDBClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster"):
@@ -178,32 +210,70 @@ def test_dr_roles_can_run_every_drctl_command_in_every_region(three_regions):
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 assert allowed(three_regions, target, action, key)
             for kind in failover.KINDS:
-                check_arn = f"arn:aws:route53:::healthcheck/{checks[f'payment-health-{kind}-{region}-dev'].outputs['id']}"
+                check_arn = (
+                    f"arn:aws:route53:::healthcheck/{checks[f'payment-health-{kind}-{region}-dev'].outputs['id']}"
+                )
                 for action in ("route53:GetHealthCheckStatus", "route53:UpdateHealthCheck"):
                     assert allowed(three_regions, target, action, check_arn), (name, region, kind, action)
             hold_alarms = f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:payment-routing-hold-*-dev"
             assert allowed(three_regions, target, "cloudwatch:DescribeAlarms", hold_alarms), (name, region)
             for table in ("payment-transactions-dev", "payment-idempotency-dev"):
-                assert allowed(three_regions, target, "dynamodb:DescribeTable", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}")
+                assert allowed(
+                    three_regions,
+                    target,
+                    "dynamodb:DescribeTable",
+                    f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}",
+                )
             for bucket in (f"payment-audit-logs-{region}-dev", f"payment-receipts-{region}-dev"):
                 assert allowed(three_regions, target, "s3:GetReplicationConfiguration", f"arn:aws:s3:::{bucket}")
             # drctl reconcile: scan this replica's payments (its key decrypts them), post as ledger_poster.
             for table in ("payment-transactions-dev", "payment-idempotency-dev"):
-                assert allowed(three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}")
-            assert not allowed(three_regions, target, "dynamodb:PutItem", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-transactions-dev")
-            cluster_id = three_regions.one("aws:rds/cluster:Cluster", lambda r: r.region == region).outputs["clusterResourceId"]
-            assert allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/{POSTER_ROLE}")
-            assert not allowed(three_regions, target, "rds-db:connect", f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/postgres")
+                assert allowed(
+                    three_regions, target, "dynamodb:Scan", f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{table}"
+                )
+            assert not allowed(
+                three_regions,
+                target,
+                "dynamodb:PutItem",
+                f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/payment-transactions-dev",
+            )
+            cluster_id = three_regions.one("aws:rds/cluster:Cluster", lambda r: r.region == region).outputs[
+                "clusterResourceId"
+            ]
+            assert allowed(
+                three_regions,
+                target,
+                "rds-db:connect",
+                f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/{POSTER_ROLE}",
+            )
+            assert not allowed(
+                three_regions,
+                target,
+                "rds-db:connect",
+                f"arn:aws:rds-db:{region}:{ACCOUNT}:dbuser:{cluster_id}/postgres",
+            )
 
 
 def test_dr_roles_hold_no_action_drctl_does_not_call(three_regions):
     """drctl moves traffic with health-check overrides, never by editing records, and reads no more; the
     one addition is what `drctl failover` tells the operator to run first: keep the lost writes."""
     calls = {
-        *DRCTL_GLOBAL, *DRCTL_UNSCOPED, "rds:DescribeDBClusters", "route53:ListTagsForResources",
-        "route53:ListResourceRecordSets", "route53:GetHealthCheckStatus", "route53:UpdateHealthCheck",
-        "dynamodb:DescribeTable", "s3:GetReplicationConfiguration", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
-        "cloudwatch:DescribeAlarms", *KEEP_LOST_WRITES, "dynamodb:Scan", "rds-db:connect",
+        *DRCTL_GLOBAL,
+        *DRCTL_UNSCOPED,
+        "rds:DescribeDBClusters",
+        "route53:ListTagsForResources",
+        "route53:ListResourceRecordSets",
+        "route53:GetHealthCheckStatus",
+        "route53:UpdateHealthCheck",
+        "dynamodb:DescribeTable",
+        "s3:GetReplicationConfiguration",
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "cloudwatch:DescribeAlarms",
+        *KEEP_LOST_WRITES,
+        "dynamodb:Scan",
+        "rds-db:connect",
     }
     for name in ("payment-dr-operator-dev", "payment-dr-automation-dev"):
         granted = {a for s in statements(three_regions, role(three_regions, name)) for a in as_list(s["Action"])}
@@ -262,11 +332,15 @@ KEEP_LOST_WRITES = ("rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot
 
 def grants(evaluation: Evaluation, target: ResourceRecord, action: str, resource: str) -> list[dict]:
     """The Allow statements that match `resource` as IAM does: `*` any run of characters, `?` one."""
+
     def matches(pattern: str) -> bool:
         return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), resource) is not None
 
-    return [s for s in statements(evaluation, target)
-            if s["Effect"] == "Allow" and action in as_list(s["Action"]) and any(matches(p) for p in as_list(s["Resource"]))]
+    return [
+        s
+        for s in statements(evaluation, target)
+        if s["Effect"] == "Allow" and action in as_list(s["Action"]) and any(matches(p) for p in as_list(s["Resource"]))
+    ]
 
 
 def test_the_operator_can_find_and_copy_the_snapshot_of_the_lost_writes_in_every_region(three_regions):
@@ -276,22 +350,30 @@ def test_the_operator_can_find_and_copy_the_snapshot_of_the_lost_writes_in_every
         cluster = f"{rds}:cluster:payment-db-{region}-dev"
         # Aurora's automated snapshot keeps its "rds:" prefix in the ARN; the copy is named as drctl prints it.
         lost = f"{rds}:cluster-snapshot:rds:unplanned-global-failover-payment-db-{region}-dev-2031-12-31-09-30"
-        copy = f"{rds}:cluster-snapshot:{naming.Namer('dev').qualified(naming.LOST_WRITES_SNAPSHOT, '20311231', region)}"
+        copy = (
+            f"{rds}:cluster-snapshot:{naming.Namer('dev').qualified(naming.LOST_WRITES_SNAPSHOT, '20311231', region)}"
+        )
         for resource in (cluster, lost, copy):
             assert grants(three_regions, operator, "rds:DescribeDBClusterSnapshots", resource), (region, resource)
         for resource in (lost, copy):
             assert grants(three_regions, operator, "rds:CopyDBClusterSnapshot", resource), (region, resource)
         # Nothing else: not another stack's snapshots, not the cluster's other (manual or automated) ones.
-        for other in (f"{rds}:cluster-snapshot:rds:unplanned-global-failover-payment-db-{region}-prod-2031-12-31-09-30",
-                      f"{rds}:cluster-snapshot:rds:payment-db-{region}-dev-2031-12-31-09-30",
-                      f"{rds}:cluster-snapshot:payment-db-final-0a1b2c3d-{region}-dev",
-                      f"{rds}:cluster-snapshot:lost-writes-20311231-{region}-prod",
-                      f"{rds}:cluster:payment-db-{region}-prod"):
+        for other in (
+            f"{rds}:cluster-snapshot:rds:unplanned-global-failover-payment-db-{region}-prod-2031-12-31-09-30",
+            f"{rds}:cluster-snapshot:rds:payment-db-{region}-dev-2031-12-31-09-30",
+            f"{rds}:cluster-snapshot:payment-db-final-0a1b2c3d-{region}-dev",
+            f"{rds}:cluster-snapshot:lost-writes-20311231-{region}-prod",
+            f"{rds}:cluster:payment-db-{region}-prod",
+        ):
             for action in ("rds:DescribeDBClusterSnapshots", "rds:CopyDBClusterSnapshot"):
                 assert not grants(three_regions, operator, action, other), (action, other)
         # The copy is encrypted with the region's key, as the source: RDS creates a grant on it for the caller.
         key = regional_key(three_regions, region).outputs["arn"]
-        [kms] = [s for s in statements(three_regions, operator) if "kms:CreateGrant" in as_list(s["Action"]) and key in s["Resource"]]
+        [kms] = [
+            s
+            for s in statements(three_regions, operator)
+            if "kms:CreateGrant" in as_list(s["Action"]) and key in s["Resource"]
+        ]
         assert sorted(as_list(kms["Action"])) == ["kms:CreateGrant", "kms:DescribeKey"] and kms["Resource"] == [key]
         assert kms["Condition"] == {"StringEquals": {"kms:ViaService": f"rds.{region}.amazonaws.com"}}
 

@@ -20,15 +20,22 @@ def test_every_region_has_its_own_rotating_key_with_an_alias(dev):
 def test_key_policy_lets_services_use_the_key_only_in_this_region_and_account(dev):
     for key in dev.of_type("aws:kms/key:Key"):
         statements = {s["Sid"]: s for s in policy_statements(key.inputs["policy"])}
-        assert statements["AccountAdministersThroughIam"]["Principal"] == {"AWS": f"arn:aws:iam::{engine.MOCK_ACCOUNT_ID}:root"}
+        assert statements["AccountAdministersThroughIam"]["Principal"] == {
+            "AWS": f"arn:aws:iam::{engine.MOCK_ACCOUNT_ID}:root"
+        }
         logs = statements["CloudWatchLogsInThisRegion"]
         assert logs["Principal"] == {"Service": f"logs.{key.region}.amazonaws.com"}
-        assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(f"arn:aws:logs:{key.region}:")
+        assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].startswith(
+            f"arn:aws:logs:{key.region}:"
+        )
         # AWS's grant for alarms publishing to an encrypted topic, held to this account's alarms by the
         # confused-deputy key AWS documents for service principals, and nothing else that could stop the pages.
         assert statements["CloudWatchAlarmsPublishToEncryptedTopics"] == {
-            "Sid": "CloudWatchAlarmsPublishToEncryptedTopics", "Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+            "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceAccount": engine.MOCK_ACCOUNT_ID}},
         }
 
@@ -57,7 +64,9 @@ def test_topic_policy_allows_exactly_alarms_and_dr_roles_to_publish(dev):
         roles = next(s for s in allows if s["Sid"] == "DrTooling")["Condition"]["ArnEquals"]["aws:PrincipalArn"]
         assert sorted(r.rsplit("/", 1)[1] for r in roles) == ["payment-dr-automation-dev", "payment-dr-operator-dev"]
         assert all(s["Action"] == "sns:Publish" and s["Resource"] == topic.outputs["arn"] for s in statements)
-        assert any(s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in statements)
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false" for s in statements
+        )
 
 
 def test_every_alert_email_is_subscribed_in_every_region(config):
@@ -65,12 +74,16 @@ def test_every_alert_email_is_subscribed_in_every_region(config):
     evaluation = engine.evaluate(config)
     topics = {t.outputs["arn"]: t.inputs["name"] for t in evaluation.of_type("aws:sns/topic:Topic")}
     subscriptions = evaluation.of_type("aws:sns/topicSubscription:TopicSubscription")
-    health = sorted(s.inputs["endpoint"] for s in subscriptions if topics[s.inputs["topic"]] == "payment-health-check-events-dev")
+    health = sorted(
+        s.inputs["endpoint"] for s in subscriptions if topics[s.inputs["topic"]] == "payment-health-check-events-dev"
+    )
     assert health == ["a@example.com", "b@example.com"]
     subscriptions = [s for s in subscriptions if topics[s.inputs["topic"]] == "payment-failover-events-dev"]
     assert sorted((s.region, s.inputs["endpoint"]) for s in subscriptions) == [
-        ("us-east-1", "a@example.com"), ("us-east-1", "b@example.com"),
-        ("us-east-2", "a@example.com"), ("us-east-2", "b@example.com"),
+        ("us-east-1", "a@example.com"),
+        ("us-east-1", "b@example.com"),
+        ("us-east-2", "a@example.com"),
+        ("us-east-2", "b@example.com"),
     ]
     for subscription in subscriptions:
         assert subscription.inputs["protocol"] == "email"

@@ -43,7 +43,9 @@ def deployed(evaluation: Evaluation) -> list[str]:
 
 def regional_topic(evaluation: Evaluation, region: str) -> ResourceRecord:
     """The failover topic the region factory built for this region (RegionalStack.alerts.topic)."""
-    return evaluation.one(TOPIC, lambda t: t.region == region and any(a.type == REGIONAL for a in evaluation.ancestors(t)))
+    return evaluation.one(
+        TOPIC, lambda t: t.region == region and any(a.type == REGIONAL for a in evaluation.ancestors(t))
+    )
 
 
 def alarms(evaluation: Evaluation, **where: Any) -> list[ResourceRecord]:
@@ -74,8 +76,11 @@ def parse_search(expression: str) -> tuple[list[str], dict[str, str]]:
 
 def layout(record: ResourceRecord) -> str:
     """The body with its region abstracted; health-check alarm ARNs keep their region (always us-east-1)."""
-    text = re.sub(rf"arn:aws:cloudwatch:{ROUTE53_METRICS_REGION}:(\d+):alarm:payment-health-",
-                  r"arn:aws:cloudwatch:{route53-metrics}:\1:alarm:payment-health-", record.inputs["dashboardBody"])
+    text = re.sub(
+        rf"arn:aws:cloudwatch:{ROUTE53_METRICS_REGION}:(\d+):alarm:payment-health-",
+        r"arn:aws:cloudwatch:{route53-metrics}:\1:alarm:payment-health-",
+        record.inputs["dashboardBody"],
+    )
     return text.replace(record.region, "{region}")
 
 
@@ -88,12 +93,21 @@ def test_every_region_alarms_on_its_own_clusters_lag_above_one_second(stack, req
     regions = deployed(evaluation)
     assert len(regions) == {"dev": 2, "three_regions": 3}[stack]
     for region in regions:
-        lag = evaluation.one(ALARM, lambda a: a.region == region and a.inputs["metricName"] == "AuroraGlobalDBReplicationLag")
+        lag = evaluation.one(
+            ALARM, lambda a: a.region == region and a.inputs["metricName"] == "AuroraGlobalDBReplicationLag"
+        )
         cluster = f"payment-db-{region}-dev"
-        assert evaluation.one("aws:rds/cluster:Cluster", lambda c: c.inputs["clusterIdentifier"] == cluster).region == region
+        assert (
+            evaluation.one("aws:rds/cluster:Cluster", lambda c: c.inputs["clusterIdentifier"] == cluster).region
+            == region
+        )
         assert lag.inputs["name"] == "payment-aurora-replication-lag-dev"
         assert dims(lag) == {"DBClusterIdentifier": cluster}
-        assert (lag.inputs["namespace"], lag.inputs["statistic"], lag.inputs["comparisonOperator"]) == ("AWS/RDS", "Maximum", "GreaterThanThreshold")
+        assert (lag.inputs["namespace"], lag.inputs["statistic"], lag.inputs["comparisonOperator"]) == (
+            "AWS/RDS",
+            "Maximum",
+            "GreaterThanThreshold",
+        )
         assert lag.inputs["threshold"] == 1000
         # Standard-resolution metric: one 60-second period, one datapoint; no data in the primary is not a breach.
         assert (lag.inputs["period"], lag.inputs["evaluationPeriods"], lag.inputs["datapointsToAlarm"]) == (60, 1, 1)
@@ -108,7 +122,11 @@ def test_the_lag_threshold_follows_replicationLagThresholdMs(west):
     assert sorted(a.region for a in lags) == ["us-east-2", "us-west-2"]
     assert all(a.inputs["threshold"] == 250 for a in lags)
     for region in ("us-east-2", "us-west-2"):
-        [graph] = [w for w in widgets(dashboard_of(west, region)) if "Aurora global database lag" in w["properties"].get("title", "")]
+        [graph] = [
+            w
+            for w in widgets(dashboard_of(west, region))
+            if "Aurora global database lag" in w["properties"].get("title", "")
+        ]
         assert graph["properties"]["annotations"]["horizontal"] == [{"label": "alarm", "value": 250}]
 
 
@@ -123,8 +141,12 @@ def test_every_alarm_reports_both_ways_to_exactly_its_regions_topic(stack, reque
     # The one alarm that pages nobody: writability, in ALARM by design in every secondary region; it only
     # backs the `writer` Route 53 check (region_factory/probe.py).
     silent = [a for a in found if a.inputs["name"] == "payment-db-writable-dev"]
-    assert len(silent) == len(deployed(evaluation)) and all(not a.inputs.get("alarmActions") and not a.inputs.get("okActions") for a in silent)
-    assert not [a for a in found if a.inputs["name"].startswith("payment-health-writer-")], "an alarm on a standing-unhealthy writer check"
+    assert len(silent) == len(deployed(evaluation)) and all(
+        not a.inputs.get("alarmActions") and not a.inputs.get("okActions") for a in silent
+    )
+    assert not [a for a in found if a.inputs["name"].startswith("payment-health-writer-")], (
+        "an alarm on a standing-unhealthy writer check"
+    )
     for alarm in (a for a in found if a not in silent):
         topic = evaluation.by_output("arn", alarm.inputs["alarmActions"][0])
         assert topic.type == TOPIC and topic.region == alarm.region, alarm.inputs["name"]
@@ -148,10 +170,19 @@ def test_each_region_alarms_on_every_link_with_every_other_region(stack, request
         others = [r for r in regions if r != region]
         ddb = alarms(evaluation, namespace="AWS/DynamoDB")
         assert sorted((dims(a)["TableName"], dims(a)["ReceivingRegion"]) for a in ddb if a.region == region) == sorted(
-            (table, other) for table in TABLES for other in others)
+            (table, other) for table in TABLES for other in others
+        )
         s3 = [a for a in alarms(evaluation, namespace="AWS/S3") if a.region == region]
-        incoming = {tuple(dims(a)[k] for k in ("SourceBucket", "DestinationBucket", "RuleId")) for a in s3 if a.inputs["metricName"] == "ReplicationLatency"}
-        outgoing = {tuple(dims(a)[k] for k in ("SourceBucket", "DestinationBucket", "RuleId")) for a in s3 if a.inputs["metricName"] == "OperationsFailedReplication"}
+        incoming = {
+            tuple(dims(a)[k] for k in ("SourceBucket", "DestinationBucket", "RuleId"))
+            for a in s3
+            if a.inputs["metricName"] == "ReplicationLatency"
+        }
+        outgoing = {
+            tuple(dims(a)[k] for k in ("SourceBucket", "DestinationBucket", "RuleId"))
+            for a in s3
+            if a.inputs["metricName"] == "OperationsFailedReplication"
+        }
         assert incoming == {(bucket(b, o), bucket(b, region), f"to-{region}") for b in BUCKET_BASES for o in others}
         assert outgoing == {(bucket(b, region), bucket(b, o), f"to-{o}") for b in BUCKET_BASES for o in others}
         assert len(s3) == 2 * len(incoming)
@@ -170,10 +201,15 @@ def test_link_alarms_watch_the_rules_and_buckets_the_data_tier_built(three_regio
             assert rule["id"] == alarm_names.replication_rule_id(buckets[destination])
     assert len(rules) == 3 * 2 * 2
     for metric in ("ReplicationLatency", "OperationsFailedReplication"):
-        watched = {(dims(a)["SourceBucket"], dims(a)["DestinationBucket"], dims(a)["RuleId"]) for a in alarms(three_regions, namespace="AWS/S3", metricName=metric)}
+        watched = {
+            (dims(a)["SourceBucket"], dims(a)["DestinationBucket"], dims(a)["RuleId"])
+            for a in alarms(three_regions, namespace="AWS/S3", metricName=metric)
+        }
         assert watched == rules, metric
     for alarm in alarms(three_regions, namespace="AWS/S3", metricName="ReplicationLatency"):
-        assert buckets[dims(alarm)["DestinationBucket"]] == alarm.region, "latency is published in the destination's region"
+        assert buckets[dims(alarm)["DestinationBucket"]] == alarm.region, (
+            "latency is published in the destination's region"
+        )
     for alarm in alarms(three_regions, metricName="OperationsFailedReplication"):
         assert buckets[dims(alarm)["SourceBucket"]] == alarm.region, "failures are published in the source's region"
     assert {t.inputs["name"] for t in three_regions.of_type("aws:dynamodb/table:Table")} == TABLES
@@ -183,9 +219,17 @@ def test_link_alarm_thresholds(dev):
     for alarm in alarms(dev, namespace="AWS/DynamoDB"):
         assert (alarm.inputs["statistic"], alarm.inputs["period"], alarm.inputs["threshold"]) == ("Average", 300, 5000)
     for alarm in alarms(dev, metricName="ReplicationLatency", namespace="AWS/S3"):
-        assert (alarm.inputs["statistic"], alarm.inputs["threshold"], alarm.inputs["comparisonOperator"]) == ("Maximum", 900, "GreaterThanThreshold")
+        assert (alarm.inputs["statistic"], alarm.inputs["threshold"], alarm.inputs["comparisonOperator"]) == (
+            "Maximum",
+            900,
+            "GreaterThanThreshold",
+        )
     for alarm in alarms(dev, metricName="OperationsFailedReplication"):
-        assert (alarm.inputs["statistic"], alarm.inputs["threshold"], alarm.inputs["treatMissingData"]) == ("Sum", 0, "notBreaching")
+        assert (alarm.inputs["statistic"], alarm.inputs["threshold"], alarm.inputs["treatMissingData"]) == (
+            "Sum",
+            0,
+            "notBreaching",
+        )
     assert len(alarms(dev, namespace="AWS/S3")) == 2 * 2 * 2
 
 
@@ -196,7 +240,9 @@ def test_service_alarms_watch_this_regions_api_and_function(dev):
         rest_api = dev.one("aws:apigateway/restApi:RestApi", lambda r: r.region == region)
         assert dims(api) == {"ApiName": rest_api.inputs["name"], "Stage": stage.inputs["stageName"]}
         [errors] = [a for a in alarms(dev, namespace="AWS/Lambda") if a.region == region]
-        function = dev.one("aws:lambda/function:Function", lambda f: f.region == region and f.inputs["name"] == "payment-validator-dev")
+        function = dev.one(
+            "aws:lambda/function:Function", lambda f: f.region == region and f.inputs["name"] == "payment-validator-dev"
+        )
         assert dims(errors) == {"FunctionName": function.inputs["name"]} and errors.inputs["metricName"] == "Errors"
 
 
@@ -208,8 +254,12 @@ def test_every_health_check_has_one_alarm_in_us_east_1(stack, request):
     evaluation = request.getfixturevalue(stack)
     # The per-region checks; a hold pages through its own alarm in the holder region (global_resources/failover.py).
     # The `writer` checks are left out too: a secondary's is unhealthy by design (its cluster is a reader).
-    checks = {c.outputs["id"]: c for c in evaluation.of_type("aws:route53/healthCheck:HealthCheck")
-              if "-hold-" not in c.inputs["tags"]["Name"] and not c.inputs["tags"]["Name"].startswith("payment-health-writer-")}
+    checks = {
+        c.outputs["id"]: c
+        for c in evaluation.of_type("aws:route53/healthCheck:HealthCheck")
+        if "-hold-" not in c.inputs["tags"]["Name"]
+        and not c.inputs["tags"]["Name"].startswith("payment-health-writer-")
+    }
     assert len(checks) == (len(failover.KINDS) - 1) * len(deployed(evaluation))
     health = alarms(evaluation, namespace="AWS/Route53")
     assert sorted(dims(a)["HealthCheckId"] for a in health) == sorted(checks)
@@ -218,8 +268,12 @@ def test_every_health_check_has_one_alarm_in_us_east_1(stack, request):
         assert alarm.region == ROUTE53_METRICS_REGION
         # Named like the check it watches: payment-health-<kind>-<region>-<suffix>.
         assert alarm.inputs["name"] == check.inputs["tags"]["Name"]
-        assert (alarm.inputs["metricName"], alarm.inputs["statistic"], alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == (
-            "HealthCheckStatus", "Minimum", "LessThanThreshold", 1)
+        assert (
+            alarm.inputs["metricName"],
+            alarm.inputs["statistic"],
+            alarm.inputs["comparisonOperator"],
+            alarm.inputs["threshold"],
+        ) == ("HealthCheckStatus", "Minimum", "LessThanThreshold", 1)
         assert alarm.inputs["treatMissingData"] == "breaching"
 
 
@@ -228,7 +282,9 @@ def test_health_alarms_keep_their_own_topic_when_us_east_1_is_deployed(dev, thre
         [own] = [t for t in evaluation.of_type(TOPIC) if any(a.type == HEALTH_ALARMS for a in evaluation.ancestors(t))]
         assert own.region == ROUTE53_METRICS_REGION and own.inputs["name"] == "payment-health-check-events-dev"
         assert own.outputs["arn"] != regional_topic(evaluation, ROUTE53_METRICS_REGION).outputs["arn"]
-        assert {tuple(a.inputs["alarmActions"]) for a in alarms(evaluation, namespace="AWS/Route53")} == {(own.outputs["arn"],)}
+        assert {tuple(a.inputs["alarmActions"]) for a in alarms(evaluation, namespace="AWS/Route53")} == {
+            (own.outputs["arn"],)
+        }
 
 
 def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_deployed(west):
@@ -242,11 +298,15 @@ def test_health_alarms_bring_their_own_us_east_1_topic_when_us_east_1_is_not_dep
     assert policy.inputs["arn"] == topic.outputs["arn"]
     statements = json.loads(policy.inputs["policy"])["Statement"]
     assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and s["Effect"] == "Allow" for s in statements)
-    subscriptions = [s for s in west.of_type("aws:sns/topicSubscription:TopicSubscription") if s.region == ROUTE53_METRICS_REGION]
+    subscriptions = [
+        s for s in west.of_type("aws:sns/topicSubscription:TopicSubscription") if s.region == ROUTE53_METRICS_REGION
+    ]
     assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(example_config()["alertEmails"])
     assert all(s.inputs["topic"] == topic.outputs["arn"] for s in subscriptions)
     health = alarms(west, namespace="AWS/Route53")
-    assert len(health) == 2 * len(routing.ALARMED_CHECK_KINDS) and {a.region for a in health} == {ROUTE53_METRICS_REGION}
+    assert len(health) == 2 * len(routing.ALARMED_CHECK_KINDS) and {a.region for a in health} == {
+        ROUTE53_METRICS_REGION
+    }
     assert {tuple(a.inputs["alarmActions"]) for a in health} == {(topic.outputs["arn"],)}
     # The health-alarm topic is global: its provider tags say so, not a DR role.
     provider = west.by_urn(topic.provider_urn)
@@ -269,7 +329,13 @@ def test_dashboard_widgets_show_this_regions_resources(stack, request):
     evaluation = request.getfixturevalue(stack)
     for region in deployed(evaluation):
         record = dashboard_of(evaluation, region)
-        own = {f"payment-db-{region}-dev", "payment-api-dev", "payment-validator-dev", "payment-ledger-failures-dev", *TABLES}
+        own = {
+            f"payment-db-{region}-dev",
+            "payment-api-dev",
+            "payment-validator-dev",
+            "payment-ledger-failures-dev",
+            *TABLES,
+        }
         own_buckets = {bucket(b, region) for b in BUCKET_BASES}
         seen = {"metrics": set(), "searches": set(), "alarms": set()}
         for widget in widgets(record):
@@ -282,7 +348,9 @@ def test_dashboard_widgets_show_this_regions_resources(stack, request):
                         assert filters.pop("MetricName") and filters, entry
                         assert set(filters.values()) <= own | own_buckets, entry
                         # The per-other-region dimension stays open: SEARCH lists every other region.
-                        assert {"ReceivingRegion", "RuleId"} & set(schema) and not {"ReceivingRegion", "RuleId"} & set(filters), entry
+                        assert {"ReceivingRegion", "RuleId"} & set(schema) and not {"ReceivingRegion", "RuleId"} & set(
+                            filters
+                        ), entry
                         seen["searches"].add((schema[0], *filters.values()))
                     else:
                         namespace, metric, *rest = entry
@@ -301,17 +369,28 @@ def test_dashboard_widgets_show_this_regions_resources(stack, request):
                         assert check.inputs["tags"]["Name"].endswith(f"-{region}-dev"), "another region's health check"
                     else:
                         assert alarm.region == region
-        assert {("AWS/RDS", "AuroraGlobalDBReplicationLag"), ("AWS/RDS", "AuroraGlobalDBRPOLag"), ("AWS/ApiGateway", "5XXError"),
-                ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "Latency"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-                ("AWS/Lambda", "Duration"), ("PaymentDR/DatabaseProbe", "DatabaseReachable"),
-                ("PaymentDR/DatabaseProbe", "ProbeLatencyMs"), ("PaymentDR/DatabaseProbe", "DatabaseWritable")} <= seen["metrics"]
+        assert {
+            ("AWS/RDS", "AuroraGlobalDBReplicationLag"),
+            ("AWS/RDS", "AuroraGlobalDBRPOLag"),
+            ("AWS/ApiGateway", "5XXError"),
+            ("AWS/ApiGateway", "4XXError"),
+            ("AWS/ApiGateway", "Latency"),
+            ("AWS/Lambda", "Errors"),
+            ("AWS/Lambda", "Throttles"),
+            ("AWS/Lambda", "Duration"),
+            ("PaymentDR/DatabaseProbe", "DatabaseReachable"),
+            ("PaymentDR/DatabaseProbe", "ProbeLatencyMs"),
+            ("PaymentDR/DatabaseProbe", "DatabaseWritable"),
+        } <= seen["metrics"]
         assert {("AWS/DynamoDB", t) for t in TABLES} | {("AWS/S3", b) for b in own_buckets} <= seen["searches"]
         # This region's own alarms (the probe's included) and its three health checks.
         # Links are left out: the replication alarms (SEARCH graphs instead), and the holds and canary alarms, which
         # name other regions (the region's own `region` health-check alarm shows when it is held out).
         links = ("AWS/DynamoDB", "AWS/S3", "AWS/Route53", "PaymentDR/Routing", "PaymentDR/Canary")
         own_alarms = [a for a in evaluation.of_type(ALARM) if a.region == region and a.inputs["namespace"] not in links]
-        assert {a.urn for a in own_alarms} | {a.urn for a in alarms(evaluation, namespace="AWS/Route53") if a.inputs["name"].endswith(f"-{region}-dev")} == seen["alarms"]
+        assert {a.urn for a in own_alarms} | {
+            a.urn for a in alarms(evaluation, namespace="AWS/Route53") if a.inputs["name"].endswith(f"-{region}-dev")
+        } == seen["alarms"]
 
 
 def test_every_dashboard_has_the_same_layout_and_names_no_other_deployed_region(dev, three_regions, west):
@@ -331,6 +410,10 @@ def test_dashboard_rows_fill_the_grid_without_overlap(dev):
     cells = set()
     for widget in widgets(dashboard_of(dev, "us-east-1")):
         assert widget["x"] + widget["width"] <= 24
-        covered = {(x, y) for x in range(widget["x"], widget["x"] + widget["width"]) for y in range(widget["y"], widget["y"] + widget["height"])}
+        covered = {
+            (x, y)
+            for x in range(widget["x"], widget["x"] + widget["width"])
+            for y in range(widget["y"], widget["y"] + widget["height"])
+        }
         assert not covered & cells
         cells |= covered

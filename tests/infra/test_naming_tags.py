@@ -140,12 +140,17 @@ def test_every_resource_uses_a_stack_provider_with_the_three_tags(dev):
 
 
 def test_provider_tags_match_region_and_role(three_regions):
-    tags = {r.name: r.inputs["defaultTags"]["tags"] for r in three_regions.resources if r.type == "pulumi:providers:aws"}
+    tags = {
+        r.name: r.inputs["defaultTags"]["tags"] for r in three_regions.resources if r.type == "pulumi:providers:aws"
+    }
     assert tags["aws-us-east-1"]["DR-Role"] == "primary" and tags["aws-us-east-1"]["Region"] == "us-east-1"
     for region in ("us-east-2", "us-west-2"):
         assert tags[f"aws-{region}"] == {**tags["aws-us-east-1"], "Region": region, "DR-Role": "secondary"}
     assert tags["aws-global"]["DR-Role"] == "global" and tags["aws-global"]["Region"] == "global"
-    assert tags["aws-global-us-east-1"] == {**tags["aws-global"], "Region": "us-east-1"}  # health-check alarms, topic, key
+    assert tags["aws-global-us-east-1"] == {
+        **tags["aws-global"],
+        "Region": "us-east-1",
+    }  # health-check alarms, topic, key
     assert all(t["Environment"] == "development" for t in tags.values())
 
 
@@ -178,7 +183,9 @@ def test_the_most_extra_tags_config_allows_still_fit_route53s_limit(config):
     counted = {}
     for record in evaluation.managed:
         if record.provider_urn in providers and policies.taggable(record.type):
-            counted[record.urn] = len(rules.merge_default_tags(record.inputs, providers[record.provider_urn])["tagsAll"])
+            counted[record.urn] = len(
+                rules.merge_default_tags(record.inputs, providers[record.provider_urn])["tagsAll"]
+            )
             assert counted[record.urn] <= (tags.ROUTE53_TAG_LIMIT if record.type in ROUTE53_TAGGED else 50), record.urn
     checks = [r for r in evaluation.managed if r.type in ROUTE53_TAGGED]
     assert checks and max(counted[r.urn] for r in checks) == tags.ROUTE53_TAG_LIMIT  # the cap is not looser than needed
@@ -186,7 +193,9 @@ def test_the_most_extra_tags_config_allows_still_fit_route53s_limit(config):
 
 def test_reserved_concurrency_leaves_lambdas_unreserved_minimum():
     # Lambda refuses reservations that leave fewer than 100 of the default 1000 per region unreserved.
-    assert stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY + canary.RESERVED_CONCURRENCY == 1000 - 100
+    assert (
+        stack_config.MAX_RESERVED_CONCURRENCY + probe.RESERVED_CONCURRENCY + canary.RESERVED_CONCURRENCY == 1000 - 100
+    )
 
 
 # Services whose resources have no region (IAM, Route 53) or span regions (the Aurora global cluster).

@@ -47,18 +47,24 @@ def test_single_nat_mode_shares_one_gateway_per_region(config):
     evaluation = engine.evaluate({**config, "natGateways": "single"})
     nats = evaluation.of_type("aws:ec2/natGateway:NatGateway")
     assert sorted(n.region for n in nats) == ["us-east-1", "us-east-2"]
-    defaults = [r for r in evaluation.of_type("aws:ec2/route:Route") if r.inputs.get("destinationCidrBlock") == "0.0.0.0/0"]
+    defaults = [
+        r for r in evaluation.of_type("aws:ec2/route:Route") if r.inputs.get("destinationCidrBlock") == "0.0.0.0/0"
+    ]
     assert len(defaults) == 6
 
 
 def test_gateway_endpoints_serve_every_private_route_table(dev):
     for region in ("us-east-1", "us-east-2"):
         private_tables = {
-            t.outputs["id"] for t in dev.of_type("aws:ec2/routeTable:RouteTable")
+            t.outputs["id"]
+            for t in dev.of_type("aws:ec2/routeTable:RouteTable")
             if t.region == region and "private" in t.inputs["tags"]["Name"]
         }
         endpoints = [e for e in dev.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.region == region]
-        assert sorted(e.inputs["serviceName"] for e in endpoints) == [f"com.amazonaws.{region}.dynamodb", f"com.amazonaws.{region}.s3"]
+        assert sorted(e.inputs["serviceName"] for e in endpoints) == [
+            f"com.amazonaws.{region}.dynamodb",
+            f"com.amazonaws.{region}.s3",
+        ]
         assert all(set(e.inputs["routeTableIds"]) == private_tables for e in endpoints)
 
 
@@ -75,13 +81,23 @@ def test_flow_log_role_has_the_documented_minimum_on_its_own_group(dev):
     for flow in dev.of_type("aws:ec2/flowLog:FlowLog"):
         role = dev.by_output("arn", flow.inputs["iamRoleArn"], "aws:iam/role:Role")
         [policy] = [p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role.outputs["id"]]
-        granted = {action: resources for s in policy_statements(policy.inputs["policy"]) for action in s["Action"] for resources in [s["Resource"]]}
+        granted = {
+            action: resources
+            for s in policy_statements(policy.inputs["policy"])
+            for action in s["Action"]
+            for resources in [s["Resource"]]
+        }
         group_arn = flow.inputs["logDestination"]
         for action in ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"):
             assert granted[action] == [group_arn, f"{group_arn}:*"], action
         # Delivery needs DescribeLogGroups (VPC guide, flow-logs-iam-role); it cannot be scoped to one group.
         assert granted["logs:DescribeLogGroups"] == [f"arn:aws:logs:{flow.region}:{engine.MOCK_ACCOUNT_ID}:log-group:*"]
-        assert set(granted) == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"}
+        assert set(granted) == {
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "logs:DescribeLogStreams",
+            "logs:DescribeLogGroups",
+        }
 
 
 def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
@@ -101,12 +117,25 @@ def test_peering_is_a_full_mesh_accepted_in_the_peer_region(three_regions):
 
 
 def test_peering_routes_cover_every_private_route_table_both_ways(three_regions, config):
-    cidrs = {r.name: r.cidr for r in stack_config.parse({**config, "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""}).regions}
+    cidrs = {
+        r.name: r.cidr
+        for r in stack_config.parse(
+            {**config, "secondaryRegions": ["us-east-2", "us-west-2"], "dynamodbWitnessRegion": ""}
+        ).regions
+    }
     peering_routes = [r for r in three_regions.of_type("aws:ec2/route:Route") if "vpcPeeringConnectionId" in r.inputs]
     for region in cidrs:
-        tables = [t for t in three_regions.of_type("aws:ec2/routeTable:RouteTable") if t.region == region and "private" in t.inputs["tags"]["Name"]]
+        tables = [
+            t
+            for t in three_regions.of_type("aws:ec2/routeTable:RouteTable")
+            if t.region == region and "private" in t.inputs["tags"]["Name"]
+        ]
         for table in tables:
-            destinations = {r.inputs["destinationCidrBlock"] for r in peering_routes if r.inputs["routeTableId"] == table.outputs["id"]}
+            destinations = {
+                r.inputs["destinationCidrBlock"]
+                for r in peering_routes
+                if r.inputs["routeTableId"] == table.outputs["id"]
+            }
             assert destinations == {c for other, c in cidrs.items() if other != region}
 
 

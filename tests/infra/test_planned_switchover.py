@@ -21,7 +21,12 @@ def test_the_step_runs_drctl_to_make_the_configured_primary_the_writer(dev):
 
 def test_the_step_waits_for_every_cluster_and_instance(dev):
     step = switchover(dev)
-    members = {r.urn for r in dev.managed if r.type in ("aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance", "aws:rds/globalCluster:GlobalCluster")}
+    members = {
+        r.urn
+        for r in dev.managed
+        if r.type
+        in ("aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance", "aws:rds/globalCluster:GlobalCluster")
+    }
     assert members and members <= set(step.dependencies)
 
 
@@ -32,7 +37,9 @@ def test_failover_records_move_only_after_the_database(dev):
 
 
 def test_swapping_the_primary_re_runs_the_step_towards_the_new_primary(config):
-    swapped = engine.evaluate({**config, "dataHomeRegion": "us-east-1", "primaryRegion": "us-east-2", "secondaryRegions": ["us-east-1"]})
+    swapped = engine.evaluate(
+        {**config, "dataHomeRegion": "us-east-1", "primaryRegion": "us-east-2", "secondaryRegions": ["us-east-1"]}
+    )
     step = switchover(swapped)
     assert step.inputs["triggers"] == ["us-east-2"]
     assert "switchover --to us-east-2 --if-needed" in step.inputs["create"]

@@ -19,9 +19,16 @@ SERVICE = "payment-dr:region:PaymentService"
 THREE = ("us-east-1", "us-east-2", "us-west-2")
 FUNCTION = "aws:lambda/function:Function"
 ENV_KEYS = {
-    "TRANSACTIONS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "RECEIPTS_BUCKET_NAME", "AUDIT_BUCKET_NAME",
-    "CARD_HASH_SECRET_NAME", "MAX_TRANSACTION_AMOUNT", "ALLOWED_CURRENCIES", "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+    "TRANSACTIONS_TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "RECEIPTS_BUCKET_NAME",
+    "AUDIT_BUCKET_NAME",
+    "CARD_HASH_SECRET_NAME",
+    "MAX_TRANSACTION_AMOUNT",
+    "ALLOWED_CURRENCIES",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
 }
 # Settings changed from the example stack's, to see each one reach its resource.
 TUNED = {
@@ -75,7 +82,9 @@ def test_every_region_runs_the_same_function_from_the_same_code(three_regions, c
     # The asset is the function's folder, file by file, relative to the project.
     archive = functions["us-east-1"].inputs["code"]["archive"]
     folder = ROOT / "functions" / "payment_validation"
-    files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    files = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
     assert set(archive) == {f for f in files if not f.endswith(".pyc")} and "app.py" in archive
     assert all(entry == {"FileAsset": f"functions/payment_validation/{name}"} for name, entry in archive.items())
 
@@ -90,11 +99,20 @@ def test_environment_points_at_this_regions_resources(three_regions, config):
         tables = {t.inputs["name"] for t in three_regions.of_type("aws:dynamodb/table:Table")}
         assert {variables["TRANSACTIONS_TABLE_NAME"], variables["IDEMPOTENCY_TABLE_NAME"]} == tables
         assert variables["TRANSACTIONS_TABLE_NAME"] == parsed.namer(naming.TRANSACTIONS_TABLE)
-        [secret] = [s for s in three_regions.of_type("aws:secretsmanager/secret:Secret") if s.inputs["name"] == variables["CARD_HASH_SECRET_NAME"]]
+        [secret] = [
+            s
+            for s in three_regions.of_type("aws:secretsmanager/secret:Secret")
+            if s.inputs["name"] == variables["CARD_HASH_SECRET_NAME"]
+        ]
         assert region in {r["region"] for r in secret.inputs.get("replicas", [])} | {secret.region}
-        assert variables["MAX_TRANSACTION_AMOUNT"] == "10000.00" and variables["ALLOWED_CURRENCIES"] == "USD,EUR,GBP,JPY"
-        assert (variables["POWERTOOLS_SERVICE_NAME"], variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_LOG_LEVEL"]) == (
-            "payment-validator", "PaymentDR/Payments", "INFO")
+        assert (
+            variables["MAX_TRANSACTION_AMOUNT"] == "10000.00" and variables["ALLOWED_CURRENCIES"] == "USD,EUR,GBP,JPY"
+        )
+        assert (
+            variables["POWERTOOLS_SERVICE_NAME"],
+            variables["POWERTOOLS_METRICS_NAMESPACE"],
+            variables["POWERTOOLS_LOG_LEVEL"],
+        ) == ("payment-validator", "PaymentDR/Payments", "INFO")
 
 
 def test_function_settings_follow_the_config(tuned):
@@ -132,21 +150,35 @@ def test_function_sits_in_private_subnets_behind_an_https_only_security_group(de
     for region in ("us-east-1", "us-east-2"):
         vpc_config = one(dev, FUNCTION, region).inputs["vpcConfig"]
         subnets = [dev.by_output("id", subnet_id, "aws:ec2/subnet:Subnet") for subnet_id in vpc_config["subnetIds"]]
-        assert len(subnets) == 3 and {s.inputs["tags"]["Tier"] for s in subnets} == {"private"} and {s.region for s in subnets} == {region}
+        assert (
+            len(subnets) == 3
+            and {s.inputs["tags"]["Tier"] for s in subnets} == {"private"}
+            and {s.region for s in subnets} == {region}
+        )
         [group_id] = vpc_config["securityGroupIds"]
         group = dev.by_output("id", group_id, "aws:ec2/securityGroup:SecurityGroup")
         assert group in mine(dev, "aws:ec2/securityGroup:SecurityGroup", region)
         assert not group.inputs.get("ingress")
-        assert group.inputs["egress"] == [{
-            "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"], "description": "AWS APIs over HTTPS",
-        }]
+        assert group.inputs["egress"] == [
+            {
+                "protocol": "tcp",
+                "fromPort": 443,
+                "toPort": 443,
+                "cidrBlocks": ["0.0.0.0/0"],
+                "description": "AWS APIs over HTTPS",
+            }
+        ]
 
 
 def test_log_group_and_failure_queue_are_encrypted_with_the_regions_key(dev, config):
     retention = stack_config.parse(config).log_retention_days
     for region in ("us-east-1", "us-east-2"):
         function = one(dev, FUNCTION, region)
-        [log_group] = [g for g in mine(dev, "aws:cloudwatch/logGroup:LogGroup", region) if g.inputs["name"].startswith("/aws/lambda/")]
+        [log_group] = [
+            g
+            for g in mine(dev, "aws:cloudwatch/logGroup:LogGroup", region)
+            if g.inputs["name"].startswith("/aws/lambda/")
+        ]
         assert log_group.inputs["name"] == "/aws/lambda/payment-validator-dev"
         assert function.inputs["loggingConfig"]["logGroup"] == log_group.inputs["name"]
         assert log_group.urn in function.dependencies
@@ -168,15 +200,27 @@ def test_log_group_and_failure_queue_are_encrypted_with_the_regions_key(dev, con
 def allowed_resources(evaluation: Evaluation, region: str) -> set[str]:
     """Every ARN the function's own statements may name: this region's copies of this stack's resources."""
     suffix = "dev"
-    [log_group] = [g for g in mine(evaluation, "aws:cloudwatch/logGroup:LogGroup", region) if g.inputs["name"].startswith("/aws/lambda/")]
-    buckets = {b.name.split("-")[-2]: b.outputs["arn"] for b in evaluation.of_type("aws:s3/bucket:Bucket") if b.region == region}
+    [log_group] = [
+        g
+        for g in mine(evaluation, "aws:cloudwatch/logGroup:LogGroup", region)
+        if g.inputs["name"].startswith("/aws/lambda/")
+    ]
+    buckets = {
+        b.name.split("-")[-2]: b.outputs["arn"]
+        for b in evaluation.of_type("aws:s3/bucket:Bucket")
+        if b.region == region
+    }
     key = regional_key(evaluation, region)
     account = engine.MOCK_ACCOUNT_ID
     return {
-        log_group.outputs["arn"], f"{log_group.outputs['arn']}:*",
+        log_group.outputs["arn"],
+        f"{log_group.outputs['arn']}:*",
         f"arn:aws:dynamodb:{region}:{account}:table/payment-transactions-{suffix}",
         f"arn:aws:dynamodb:{region}:{account}:table/payment-idempotency-{suffix}",
-        f"{buckets['receipts']}/receipts/*", f"{buckets['audit']}/audit/*", buckets["receipts"], buckets["audit"],
+        f"{buckets['receipts']}/receipts/*",
+        f"{buckets['audit']}/audit/*",
+        buckets["receipts"],
+        buckets["audit"],
         f"arn:aws:secretsmanager:{region}:{account}:secret:payment-card-hash-key-{suffix}-??????",
         key.outputs["arn"],
         one(evaluation, "aws:sqs/queue:Queue", region).outputs["arn"],
@@ -190,12 +234,21 @@ def test_execution_role_is_least_privilege_on_this_regions_resources(three_regio
         assert role.inputs["name"] == f"payment-validator-{region}-dev"
         trust = policy_statements(role.inputs["assumeRolePolicy"])
         assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
-        [policy] = [p for p in mine(three_regions, "aws:iam/rolePolicy:RolePolicy", region) if p.inputs["role"] == role.outputs["id"]]
+        [policy] = [
+            p
+            for p in mine(three_regions, "aws:iam/rolePolicy:RolePolicy", region)
+            if p.inputs["role"] == role.outputs["id"]
+        ]
         allowed = allowed_resources(three_regions, region)
         # Resource "*" only where AWS allows nothing else; ENIs at least held to this account and region.
-        region_wide = {service.XRAY_SID: ["*"], service.VPC_DESCRIBE_SID: ["*"],
-                       service.VPC_ENI_SID: [f"arn:aws:ec2:{region}:{engine.MOCK_ACCOUNT_ID}:{kind}/*"
-                                             for kind in ("network-interface", "subnet", "security-group")]}
+        region_wide = {
+            service.XRAY_SID: ["*"],
+            service.VPC_DESCRIBE_SID: ["*"],
+            service.VPC_ENI_SID: [
+                f"arn:aws:ec2:{region}:{engine.MOCK_ACCOUNT_ID}:{kind}/*"
+                for kind in ("network-interface", "subnet", "security-group")
+            ],
+        }
         named: set[str] = set()
         for statement in policy_statements(policy.inputs["policy"]):
             actions, resources = as_list(statement["Action"]), as_list(statement["Resource"])
@@ -220,11 +273,19 @@ def test_region_wide_statements_are_exactly_the_documented_ones(dev):
     assert statements[service.XRAY_SID]["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     assert statements[service.VPC_DESCRIBE_SID]["Action"] == ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
     assert sorted(statements[service.VPC_ENI_SID]["Action"]) == [
-        "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"]
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:UnassignPrivateIpAddresses",
+    ]
     # The function writes only under the prefixes payment_store.py uses.
-    assert [r.rsplit("/", 2)[1] for r in statements["WriteReceiptsAndAuditRecords"]["Resource"]] == ["receipts", "audit"]
+    assert [r.rsplit("/", 2)[1] for r in statements["WriteReceiptsAndAuditRecords"]["Resource"]] == [
+        "receipts",
+        "audit",
+    ]
     assert statements["RegionKeyThroughItsServices"]["Condition"]["StringEquals"]["kms:ViaService"] == [
-        f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "s3", "secretsmanager", "sqs")]
+        f"{s}.us-east-1.amazonaws.com" for s in ("dynamodb", "s3", "secretsmanager", "sqs")
+    ]
 
 
 def test_the_function_waits_for_its_permissions(dev):
@@ -239,16 +300,24 @@ def test_the_function_waits_for_its_permissions(dev):
 def test_api_is_regional_with_both_routes_as_lambda_proxy_integrations(three_regions):
     for region in THREE:
         rest_api = one(three_regions, "aws:apigateway/restApi:RestApi", region)
-        assert rest_api.inputs["name"] == "payment-api-dev" and rest_api.inputs["endpointConfiguration"] == {"types": "REGIONAL"}
+        assert rest_api.inputs["name"] == "payment-api-dev" and rest_api.inputs["endpointConfiguration"] == {
+            "types": "REGIONAL"
+        }
         assert rest_api.inputs["failOnWarnings"] is True
         document = body(three_regions, region)
         assert {(method.upper(), path) for path, methods in document["paths"].items() for method in methods} == {
-            ("POST", "/payments"), ("GET", "/health")}
+            ("POST", "/payments"),
+            ("GET", "/health"),
+        }
         invoke_arn = one(three_regions, FUNCTION, region).outputs["invokeArn"]
         for methods in document["paths"].values():
             for operation in methods.values():
                 integration = operation["x-amazon-apigateway-integration"]
-                assert (integration["type"], integration["httpMethod"], integration["uri"]) == ("aws_proxy", "POST", invoke_arn)
+                assert (integration["type"], integration["httpMethod"], integration["uri"]) == (
+                    "aws_proxy",
+                    "POST",
+                    invoke_arn,
+                )
         assert normalise(document, region) == normalise(body(three_regions, "us-east-1"), "us-east-1")
 
 
@@ -257,7 +326,9 @@ def test_post_payments_validates_body_and_idempotency_key(dev):
     post = document["paths"]["/payments"]["post"]
     validator = document["x-amazon-apigateway-request-validators"][post["x-amazon-apigateway-request-validator"]]
     assert validator == {"validateRequestBody": True, "validateRequestParameters": True}
-    assert post["parameters"] == [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}]
+    assert post["parameters"] == [
+        {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}
+    ]
     assert post["requestBody"]["required"] is True
     ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -266,7 +337,9 @@ def test_post_payments_validates_body_and_idempotency_key(dev):
     assert "x-amazon-apigateway-request-validator" not in document["paths"]["/health"]["get"]
     # Gateway-made errors keep the function's shape, and never echo the validation detail.
     for response in document["x-amazon-apigateway-gateway-responses"].values():
-        template = json.loads(response["responseTemplates"]["application/json"].replace("$context.error.messageString", '"m"'))
+        template = json.loads(
+            response["responseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        )
         assert set(template) == {"code", "message", "region", "request_id"} and template["region"] == "us-east-1"
         assert response["responseParameters"]["gatewayresponse.header.X-Served-Region"] == "'us-east-1'"
     assert "validationErrorString" not in json.dumps(document)
@@ -280,7 +353,9 @@ def test_payment_model_matches_the_functions_request_model():
 
     for model, schema in ((PaymentRequest, api.PAYMENT_SCHEMA), (Card, api.PAYMENT_SCHEMA["properties"]["card"])):
         assert set(schema["properties"]) == set(model.model_fields), model.__name__
-        assert set(schema["required"]) == {name for name, field in model.model_fields.items() if field.is_required()}, model.__name__
+        assert set(schema["required"]) == {name for name, field in model.model_fields.items() if field.is_required()}, (
+            model.__name__
+        )
         assert schema["additionalProperties"] is False and model.model_config["extra"] == "forbid"
 
 
@@ -297,7 +372,10 @@ def test_definition_changes_redeploy_and_the_stage_serves_the_latest_deployment(
 
 def test_stage_traces_logs_as_json_and_throttles_from_config(dev, tuned, config):
     parsed = stack_config.parse(config)
-    for evaluation, rate, burst in ((dev, parsed.api_throttle_rate_limit, parsed.api_throttle_burst_limit), (tuned, 123, 30)):
+    for evaluation, rate, burst in (
+        (dev, parsed.api_throttle_rate_limit, parsed.api_throttle_burst_limit),
+        (tuned, 123, 30),
+    ):
         for region in ("us-east-1", "us-east-2"):
             stage = one(evaluation, "aws:apigateway/stage:Stage", region)
             assert stage.inputs["stageName"] == "payment-api-dev" and stage.inputs["xrayTracingEnabled"] is True
@@ -307,13 +385,25 @@ def test_stage_traces_logs_as_json_and_throttles_from_config(dev, tuned, config)
             assert evaluation.by_output("arn", group.inputs["kmsKeyId"]).region == region
             fields = json.loads(logs["format"])
             assert {"requestId", "status", "resourcePath", "integrationError"} <= set(fields)
-            assert not any(token in logs["format"] for token in ("$input", "$context.requestOverride", "validationErrorString"))
-            settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in mine(evaluation, "aws:apigateway/methodSettings:MethodSettings", region)}
+            assert not any(
+                token in logs["format"] for token in ("$input", "$context.requestOverride", "validationErrorString")
+            )
+            settings = {
+                s.inputs["methodPath"]: s.inputs["settings"]
+                for s in mine(evaluation, "aws:apigateway/methodSettings:MethodSettings", region)
+            }
             assert (settings["*/*"]["throttlingRateLimit"], settings["*/*"]["throttlingBurstLimit"]) == (rate, burst)
             health = settings["health/GET"]
-            assert (health["throttlingRateLimit"], health["throttlingBurstLimit"]) == (min(rate, api.HEALTH_RATE_LIMIT), min(burst, api.HEALTH_BURST_LIMIT))
+            assert (health["throttlingRateLimit"], health["throttlingBurstLimit"]) == (
+                min(rate, api.HEALTH_RATE_LIMIT),
+                min(burst, api.HEALTH_BURST_LIMIT),
+            )
             for value in settings.values():
-                assert value["metricsEnabled"] is True and value["loggingLevel"] == "OFF" and value["dataTraceEnabled"] is False
+                assert (
+                    value["metricsEnabled"] is True
+                    and value["loggingLevel"] == "OFF"
+                    and value["dataTraceEnabled"] is False
+                )
 
 
 def test_account_cloudwatch_role_is_managed_per_region_unless_switched_off(dev, tuned):
@@ -321,8 +411,12 @@ def test_account_cloudwatch_role_is_managed_per_region_unless_switched_off(dev, 
         account = one(dev, "aws:apigateway/account:Account", region)
         role = dev.by_output("arn", account.inputs["cloudwatchRoleArn"])
         assert role.inputs["name"] == f"payment-apigw-logs-{region}-dev"
-        assert [s["Principal"] for s in policy_statements(role.inputs["assumeRolePolicy"])] == [{"Service": "apigateway.amazonaws.com"}]
-        [policy] = [p for p in mine(dev, "aws:iam/rolePolicy:RolePolicy", region) if p.inputs["role"] == role.outputs["id"]]
+        assert [s["Principal"] for s in policy_statements(role.inputs["assumeRolePolicy"])] == [
+            {"Service": "apigateway.amazonaws.com"}
+        ]
+        [policy] = [
+            p for p in mine(dev, "aws:iam/rolePolicy:RolePolicy", region) if p.inputs["role"] == role.outputs["id"]
+        ]
         for statement in policy_statements(policy.inputs["policy"]):
             assert all(a.startswith("logs:") and "*" not in a for a in statement["Action"])
             assert statement["Resource"] == [f"arn:aws:logs:{region}:{engine.MOCK_ACCOUNT_ID}:log-group:*"]
@@ -337,11 +431,17 @@ def test_api_gateway_may_invoke_the_function_only_for_this_apis_routes(three_reg
         function = one(three_regions, FUNCTION, region)
         permissions = mine(three_regions, "aws:lambda/permission:Permission", region)
         prefix = f"{rest_api.outputs['executionArn']}/payment-api-dev/"
-        assert sorted(p.inputs["sourceArn"].removeprefix(prefix) for p in permissions) == ["GET/health", "POST/payments"]
+        assert sorted(p.inputs["sourceArn"].removeprefix(prefix) for p in permissions) == [
+            "GET/health",
+            "POST/payments",
+        ]
         for permission in permissions:
             assert permission.inputs["sourceArn"].startswith(prefix)
             assert permission.inputs["function"] == function.inputs["name"]
-            assert (permission.inputs["principal"], permission.inputs["action"]) == ("apigateway.amazonaws.com", "lambda:InvokeFunction")
+            assert (permission.inputs["principal"], permission.inputs["action"]) == (
+                "apigateway.amazonaws.com",
+                "lambda:InvokeFunction",
+            )
 
 
 # --- the custom domain -------------------------------------------------------------------------------
@@ -357,19 +457,28 @@ def test_every_region_serves_the_custom_domain_with_its_own_validated_certificat
         record = one(three_regions, "aws:route53/record:Record", region)
         option = certificate.outputs["domainValidationOptions"][0]
         assert (record.inputs["name"], record.inputs["type"], record.inputs["records"]) == (
-            option["resourceRecordName"], option["resourceRecordType"], [option["resourceRecordValue"]])
+            option["resourceRecordName"],
+            option["resourceRecordType"],
+            [option["resourceRecordValue"]],
+        )
         assert record.inputs["zoneId"] == engine.MOCK_ZONE_ID and record.inputs["allowOverwrite"] is True
         assert validation.inputs["validationRecordFqdns"] == [record.outputs["fqdn"]]
         domain = one(three_regions, "aws:apigateway/domainName:DomainName", region)
         assert domain.inputs["domainName"] == domain_name
-        assert domain.inputs["endpointConfiguration"] == {"types": "REGIONAL"} and domain.inputs["securityPolicy"] == "TLS_1_2"
+        assert (
+            domain.inputs["endpointConfiguration"] == {"types": "REGIONAL"}
+            and domain.inputs["securityPolicy"] == "TLS_1_2"
+        )
         assert domain.inputs["regionalCertificateArn"] == certificate.outputs["arn"]
         assert validation.urn in domain.dependencies  # served only once issued
         mapping = one(three_regions, "aws:apigateway/basePathMapping:BasePathMapping", region)
         rest_api = one(three_regions, "aws:apigateway/restApi:RestApi", region)
         stage = one(three_regions, "aws:apigateway/stage:Stage", region)
         assert (mapping.inputs["domainName"], mapping.inputs["restApi"], mapping.inputs["stageName"]) == (
-            domain_name, rest_api.outputs["id"], stage.inputs["stageName"])
+            domain_name,
+            rest_api.outputs["id"],
+            stage.inputs["stageName"],
+        )
         assert not mapping.inputs.get("basePath")
     # One validation record for all: every region declares the same name and value.
     records = {json.dumps(one(three_regions, "aws:route53/record:Record", r).inputs, sort_keys=True) for r in THREE}
@@ -388,5 +497,10 @@ def test_health_check_target_is_each_regions_own_execute_api_host(dev):
         rest_api = one(dev, "aws:apigateway/restApi:RestApi", region)
         host = f"{rest_api.outputs['id']}.execute-api.{region}.amazonaws.com"
         assert exported["regions"][region]["healthCheckUrl"] == f"https://{host}/payment-api-dev/health"
-        assert exported["regions"][region]["regionalDomainName"] == one(dev, "aws:apigateway/domainName:DomainName", region).outputs["regionalDomainName"]
-        assert "disableExecuteApiEndpoint" not in rest_api.inputs or rest_api.inputs["disableExecuteApiEndpoint"] is False
+        assert (
+            exported["regions"][region]["regionalDomainName"]
+            == one(dev, "aws:apigateway/domainName:DomainName", region).outputs["regionalDomainName"]
+        )
+        assert (
+            "disableExecuteApiEndpoint" not in rest_api.inputs or rest_api.inputs["disableExecuteApiEndpoint"] is False
+        )

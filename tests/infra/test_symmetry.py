@@ -19,7 +19,16 @@ from tests.conftest import deployed_in, example_config
 from tests.infra.helpers import regional, regional_signature
 
 # Regions with at least three default-opt-in AZs, long and short names mixed.
-REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1"]
+REGIONS = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "ca-central-1",
+]
 suffixes = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True).filter(
     lambda s: naming.suffix_problem(s, REGIONS) is None
 )
@@ -60,13 +69,21 @@ def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceReco
         growing = ("CHAIN", "TARGETS", "CLOUDWATCH_ALARMS")
         for name in growing[1:]:
             assert json.loads(old_env[name]).items() < json.loads(new_env[name]).items(), name
-        assert {k: v for k, v in old_env.items() if k not in growing} == {k: v for k, v in new_env.items() if k not in growing}
-        assert {k: v for k, v in before.inputs.items() if k != "environment"} == {k: v for k, v in after.inputs.items() if k != "environment"}
+        assert {k: v for k, v in old_env.items() if k not in growing} == {
+            k: v for k, v in new_env.items() if k not in growing
+        }
+        assert {k: v for k, v in before.inputs.items() if k != "environment"} == {
+            k: v for k, v in after.inputs.items() if k != "environment"
+        }
         return True
     if before.type == "aws:iam/rolePolicy:RolePolicy" and before.inputs["role"].endswith("-canary-role-id"):
         old, new = (json.loads(r.inputs["policy"])["Statement"] for r in (before, after))
-        assert [s for s in old if s["Sid"] != "AskOtherRegionsCloudWatch"] == [s for s in new if s["Sid"] != "AskOtherRegionsCloudWatch"]
-        [old_describe], [new_describe] = ([s["Resource"] for s in x if s["Sid"] == "AskOtherRegionsCloudWatch"] for x in (old, new))
+        assert [s for s in old if s["Sid"] != "AskOtherRegionsCloudWatch"] == [
+            s for s in new if s["Sid"] != "AskOtherRegionsCloudWatch"
+        ]
+        [old_describe], [new_describe] = (
+            [s["Resource"] for s in x if s["Sid"] == "AskOtherRegionsCloudWatch"] for x in (old, new)
+        )
         assert set(old_describe) < set(new_describe) and len(new_describe) == len(old_describe) + 1
         return True
     if before.type != HEALTH_CHECK or before.inputs.get("type") != "CALCULATED":
@@ -75,7 +92,9 @@ def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceReco
     assert set(old) <= set(new), f"{before.urn}: a new region must only add children"
     assert after.inputs["childHealthThreshold"] == len(new) and before.inputs["childHealthThreshold"] == len(old)
     unchanged = {k: v for k, v in before.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
-    assert unchanged == {k: v for k, v in after.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")}
+    assert unchanged == {
+        k: v for k, v in after.inputs.items() if k not in ("childHealthchecks", "childHealthThreshold")
+    }
     return True
 
 
@@ -101,7 +120,16 @@ def test_every_name_carries_the_suffix_and_fits(suffix, regions):
     for record in evaluation.managed:
         if record.type in NAME_EXEMPT_TYPES:
             continue  # DNS names come from domainName, ACM and the private zone, not the naming catalog
-        for key in ("name", "bucket", "functionName", "clusterIdentifier", "identifier", "globalClusterIdentifier", "alarmName", "dashboardName"):
+        for key in (
+            "name",
+            "bucket",
+            "functionName",
+            "clusterIdentifier",
+            "identifier",
+            "globalClusterIdentifier",
+            "alarmName",
+            "dashboardName",
+        ):
             value = record.inputs.get(key)
             if isinstance(value, str):
                 assert value.endswith(f"-{suffix}"), (record.type, key, value)

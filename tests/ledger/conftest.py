@@ -33,10 +33,14 @@ class LedgerServers:
 
     def superuser(self, server: PostgresServer, database: str) -> pg8000.native.Connection:
         """The master login (the migrator's), over TCP and TLS as Aurora takes it."""
-        return ledger_db.connect(HOST, server.port, SUPERUSER, server.sandbox.superuser_password, database, ledger_db.tls_context())
+        return ledger_db.connect(
+            HOST, server.port, SUPERUSER, server.sandbox.superuser_password, database, ledger_db.tls_context()
+        )
 
     def poster(self, server: PostgresServer, database: str) -> pg8000.native.Connection:
-        return ledger_db.connect(HOST, server.port, ledger_db.POSTER_ROLE, POSTER_PASSWORD, database, ledger_db.tls_context())
+        return ledger_db.connect(
+            HOST, server.port, ledger_db.POSTER_ROLE, POSTER_PASSWORD, database, ledger_db.tls_context()
+        )
 
     def new_database(self) -> str:
         name = f"ledger_{next(_databases)}"
@@ -57,7 +61,9 @@ def ledger_servers() -> Iterator[LedgerServers]:
     sandbox = Sandbox.create()
     try:
         primary = start_primary(sandbox)
-        primary.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$")
+        primary.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN CREATE ROLE rds_iam; END IF; END $$"
+        )
         standby = start_standby(primary)
         yield LedgerServers(primary, standby)
         for server in (standby, primary):

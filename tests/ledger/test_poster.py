@@ -47,33 +47,67 @@ def load(name: str, env: dict[str, str]) -> ModuleType:
 
 
 def payment_item(number: int, status: str = "ACCEPTED", amount: str = "10.50") -> dict[str, Any]:
-    return {"transaction_id": f"00000000-0000-5000-8000-{number:012d}", "merchant_id": "merchant-1", "amount": Decimal(amount),
-            "currency": "USD", "card_last4": "4242", "card_fingerprint": "f" * 64, "status": status, "region": "us-east-2",
-            "created_at": "2026-03-01T12:00:00.000Z", "idempotency_key": "k" * 64, "request_id": "r"}
+    return {
+        "transaction_id": f"00000000-0000-5000-8000-{number:012d}",
+        "merchant_id": "merchant-1",
+        "amount": Decimal(amount),
+        "currency": "USD",
+        "card_last4": "4242",
+        "card_fingerprint": "f" * 64,
+        "status": status,
+        "region": "us-east-2",
+        "created_at": "2026-03-01T12:00:00.000Z",
+        "idempotency_key": "k" * 64,
+        "request_id": "r",
+    }
 
 
 def stream_record(item: dict[str, Any], sequence: int, created: float) -> dict[str, Any]:
-    return {"eventName": "MODIFY", "eventSourceARN": "arn:aws:dynamodb:us-east-2:123456789012:table/t/stream/x",
-            "dynamodb": {"SequenceNumber": str(sequence), "ApproximateCreationDateTime": created,
-                         "NewImage": {k: _serializer.serialize(v) for k, v in item.items()}}}
+    return {
+        "eventName": "MODIFY",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-2:123456789012:table/t/stream/x",
+        "dynamodb": {
+            "SequenceNumber": str(sequence),
+            "ApproximateCreationDateTime": created,
+            "NewImage": {k: _serializer.serialize(v) for k, v in item.items()},
+        },
+    }
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws(), patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}):
-        boto3.client("rds", "us-east-1").create_global_cluster(GlobalClusterIdentifier=GLOBAL, Engine="aurora-postgresql", EngineVersion="13.23")
+        boto3.client("rds", "us-east-1").create_global_cluster(
+            GlobalClusterIdentifier=GLOBAL, Engine="aurora-postgresql", EngineVersion="13.23"
+        )
         for region, cluster in CLUSTERS.items():  # moto makes the first member the writer
-            credentials = {"MasterUsername": "payments", "MasterUserPassword": "x" * 12} if region == "us-east-1" else {}
-            boto3.client("rds", region).create_db_cluster(DBClusterIdentifier=cluster, Engine="aurora-postgresql", EngineVersion="13.23",
-                                                          GlobalClusterIdentifier=GLOBAL, **credentials)
+            credentials = (
+                {"MasterUsername": "payments", "MasterUserPassword": "x" * 12} if region == "us-east-1" else {}
+            )
+            boto3.client("rds", region).create_db_cluster(
+                DBClusterIdentifier=cluster,
+                Engine="aurora-postgresql",
+                EngineVersion="13.23",
+                GlobalClusterIdentifier=GLOBAL,
+                **credentials,
+            )
         yield
 
 
 @pytest.fixture
 def poster(aws: None, ledger_servers: LedgerServers, database: str, fake_token: Callable[..., str]) -> ModuleType:
-    module = load("poster", {"AWS_REGION": "us-east-2", "GLOBAL_CLUSTER_IDENTIFIER": GLOBAL, "DB_NAME": database,
-                             "METRIC_NAMESPACE": "PaymentDR/Ledger"})
-    writer_endpoint = boto3.client("rds", "us-east-1").describe_db_clusters(DBClusterIdentifier=CLUSTERS["us-east-1"])["DBClusters"][0]["Endpoint"]
+    module = load(
+        "poster",
+        {
+            "AWS_REGION": "us-east-2",
+            "GLOBAL_CLUSTER_IDENTIFIER": GLOBAL,
+            "DB_NAME": database,
+            "METRIC_NAMESPACE": "PaymentDR/Ledger",
+        },
+    )
+    writer_endpoint = boto3.client("rds", "us-east-1").describe_db_clusters(DBClusterIdentifier=CLUSTERS["us-east-1"])[
+        "DBClusters"
+    ][0]["Endpoint"]
     real_open = module.poster.open
 
     def open_local(writer, password):
@@ -98,9 +132,19 @@ CONTEXT = FakeContext()
 
 def lag_points() -> list[float]:
     metrics = boto3.client("cloudwatch", "us-east-2").get_metric_data(
-        MetricDataQueries=[{"Id": "lag", "MetricStat": {"Metric": {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"},
-                                                        "Period": 60, "Stat": "Maximum"}}],
-        StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=5))
+        MetricDataQueries=[
+            {
+                "Id": "lag",
+                "MetricStat": {
+                    "Metric": {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"},
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+        ],
+        StartTime=datetime.now(UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+    )
     return metrics["MetricDataResults"][0]["Values"]
 
 
@@ -110,21 +154,34 @@ def ledger_rows(ledger_servers: LedgerServers, database: str) -> list[list[Any]]
 
 
 def test_every_region_posts_the_same_batch_and_the_ledger_holds_it_once(
-        poster: ModuleType, ledger_servers: LedgerServers, database: str, token_calls: list[TokenCall]) -> None:
+    poster: ModuleType, ledger_servers: LedgerServers, database: str, token_calls: list[TokenCall]
+) -> None:
     batch = [stream_record(payment_item(n), n, 1_000_000.0 + n) for n in (1, 2, 3)]
     assert poster.lambda_handler({"Records": batch}, CONTEXT) == {"batchItemFailures": []}
     # The other regions' posters get the same items from their replicas' streams: nothing more is posted.
-    again = load("poster", {"AWS_REGION": "us-east-2", "GLOBAL_CLUSTER_IDENTIFIER": GLOBAL, "DB_NAME": database, "METRIC_NAMESPACE": "PaymentDR/Ledger"})
+    again = load(
+        "poster",
+        {
+            "AWS_REGION": "us-east-2",
+            "GLOBAL_CLUSTER_IDENTIFIER": GLOBAL,
+            "DB_NAME": database,
+            "METRIC_NAMESPACE": "PaymentDR/Ledger",
+        },
+    )
     again.poster = poster.poster
     assert again.poster.handle(batch) == {"batchItemFailures": []}
     rows = ledger_rows(ledger_servers, database)
     assert [r[1] for r in rows] == [1050, 1050, 1050] and {r[2] for r in rows} == {"ledger_poster"}
-    writer = boto3.client("rds", "us-east-1").describe_db_clusters(DBClusterIdentifier=CLUSTERS["us-east-1"])["DBClusters"][0]
+    writer = boto3.client("rds", "us-east-1").describe_db_clusters(DBClusterIdentifier=CLUSTERS["us-east-1"])[
+        "DBClusters"
+    ][0]
     assert token_calls == [(writer["Endpoint"], writer["Port"], "ledger_poster", "us-east-1")]  # one login, reused
     assert sorted(lag_points()) == [99.0]  # 1_000_100 - 1_000_001: the oldest of the batch waited 99 s
 
 
-def test_an_unreachable_writer_fails_the_batch_from_its_first_record(poster: ModuleType, ledger_servers: LedgerServers, database: str) -> None:
+def test_an_unreachable_writer_fails_the_batch_from_its_first_record(
+    poster: ModuleType, ledger_servers: LedgerServers, database: str
+) -> None:
     def refuse(writer, password):
         raise ConnectionRefusedError("writer down")
 
@@ -135,22 +192,40 @@ def test_an_unreachable_writer_fails_the_batch_from_its_first_record(poster: Mod
     assert lag_points() == [100.0]
 
 
-def test_a_conflicting_payment_is_reported_and_the_ledger_kept(poster: ModuleType, ledger_servers: LedgerServers, database: str) -> None:
+def test_a_conflicting_payment_is_reported_and_the_ledger_kept(
+    poster: ModuleType, ledger_servers: LedgerServers, database: str
+) -> None:
     poster.lambda_handler({"Records": [stream_record(payment_item(1), 1, 1_000_000.0)]}, CONTEXT)
-    batch = [stream_record(payment_item(2), 2, 1_000_000.0), stream_record(payment_item(1, amount="99.00"), 3, 1_000_000.0),
-             stream_record(payment_item(4), 4, 1_000_000.0)]
+    batch = [
+        stream_record(payment_item(2), 2, 1_000_000.0),
+        stream_record(payment_item(1, amount="99.00"), 3, 1_000_000.0),
+        stream_record(payment_item(4), 4, 1_000_000.0),
+    ]
     assert poster.lambda_handler({"Records": batch}, CONTEXT) == {"batchItemFailures": [{"itemIdentifier": "3"}]}
-    assert [r[1] for r in ledger_rows(ledger_servers, database)] == [1050, 1050]  # 1 kept as it was, 2 posted, 4 retried later
+    assert [r[1] for r in ledger_rows(ledger_servers, database)] == [
+        1050,
+        1050,
+    ]  # 1 kept as it was, 2 posted, 4 retried later
 
 
 def test_a_batch_with_nothing_postable_reports_no_lag(poster: ModuleType) -> None:
-    assert poster.lambda_handler({"Records": [stream_record(payment_item(7, status="PENDING"), 7, 1.0)]}, CONTEXT) == {"batchItemFailures": []}
+    assert poster.lambda_handler({"Records": [stream_record(payment_item(7, status="PENDING"), 7, 1.0)]}, CONTEXT) == {
+        "batchItemFailures": []
+    }
     assert lag_points() == [0.0]
 
 
 def test_the_poster_refuses_to_start_without_its_settings() -> None:
     with pytest.raises(RuntimeError, match="GLOBAL_CLUSTER_IDENTIFIER, DB_NAME not set"):
-        load("poster", {"AWS_REGION": "us-east-2", "METRIC_NAMESPACE": "PaymentDR/Ledger", "GLOBAL_CLUSTER_IDENTIFIER": "", "DB_NAME": ""})
+        load(
+            "poster",
+            {
+                "AWS_REGION": "us-east-2",
+                "METRIC_NAMESPACE": "PaymentDR/Ledger",
+                "GLOBAL_CLUSTER_IDENTIFIER": "",
+                "DB_NAME": "",
+            },
+        )
 
 
 def test_the_real_token_is_an_rds_connect_presign_for_the_writer() -> None:
@@ -158,7 +233,9 @@ def test_the_real_token_is_an_rds_connect_presign_for_the_writer() -> None:
     from functions.ledger import ledger_db
 
     rds = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret").client("rds", "us-east-2")
-    token = ledger_db.iam_token(rds, ledger_db.Writer("c", "us-east-1", "c.cluster-x.us-east-1.rds.amazonaws.com", 5432))
+    token = ledger_db.iam_token(
+        rds, ledger_db.Writer("c", "us-east-1", "c.cluster-x.us-east-1.rds.amazonaws.com", 5432)
+    )
     assert token.startswith("c.cluster-x.us-east-1.rds.amazonaws.com:5432/?Action=connect&DBUser=ledger_poster")
     assert "%2Fus-east-1%2Frds-db%2Faws4_request" in token
 
@@ -170,13 +247,21 @@ def test_the_migrator_applies_and_refuses_a_stale_bundle(ledger_servers: LedgerS
     class Secrets:
         def get_secret_value(self, SecretId: str) -> dict[str, str]:  # boto3's parameter name
             assert SecretId == "payment-db-master-qa"
-            return {"SecretString": f'{{"username": "postgres", "password": "{ledger_servers.primary.sandbox.superuser_password}", "dbname": "{database}"}}'}
+            return {
+                "SecretString": f'{{"username": "postgres", "password": "{ledger_servers.primary.sandbox.superuser_password}", "dbname": "{database}"}}'
+            }
 
-    env = {"DB_SECRET_NAME": "payment-db-master-qa", "DB_HOST": "127.0.0.1", "DB_PORT": str(ledger_servers.primary.port)}
+    env = {
+        "DB_SECRET_NAME": "payment-db-master-qa",
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": str(ledger_servers.primary.port),
+    }
     labels = [m.label for m in migrate.ledger_db.load_migrations()]
     first = migrate.run({"migrations": labels}, env, Secrets())
     assert first == {"host": "127.0.0.1", "applied": labels, "already": []}
     assert migrate.run({"migrations": labels}, env, Secrets())["already"] == labels
     stale = [*labels, "9999_x"]  # the deployment knows a migration this bundle lacks
-    with pytest.raises(migrate.ledger_db.MigrationError, match=re.escape(f"expects migrations {stale}, this bundle holds {labels}")):
+    with pytest.raises(
+        migrate.ledger_db.MigrationError, match=re.escape(f"expects migrations {stale}, this bundle holds {labels}")
+    ):
         migrate.run({"migrations": stale}, env, Secrets())

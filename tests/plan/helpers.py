@@ -17,19 +17,45 @@ def provider(region: str, role: str, name: str | None = None) -> ResourceRecord:
         name = "aws-global" if role == "global" else f"aws-{region}"
     tags = {"Environment": "development", "Region": "global" if role == "global" else region, "DR-Role": role}
     return ResourceRecord(
-        urn=f"{STACK}pulumi:providers:aws::{name}", type="pulumi:providers:aws", name=name,
-        inputs={"region": region, "defaultTags": {"tags": tags}}, outputs={}, custom=True, provider_urn=None,
-        parent_urn=None, dependencies=[], ignore_changes=[], protect=False, delete_before_replace=False, region=region,
+        urn=f"{STACK}pulumi:providers:aws::{name}",
+        type="pulumi:providers:aws",
+        name=name,
+        inputs={"region": region, "defaultTags": {"tags": tags}},
+        outputs={},
+        custom=True,
+        provider_urn=None,
+        parent_urn=None,
+        dependencies=[],
+        ignore_changes=[],
+        protect=False,
+        delete_before_replace=False,
+        region=region,
     )
 
 
-def record(type_: str, name: str, inputs: dict[str, Any], *, on: ResourceRecord, outputs: dict[str, Any] | None = None,
-           deps: Iterable[ResourceRecord] = ()) -> ResourceRecord:
+def record(
+    type_: str,
+    name: str,
+    inputs: dict[str, Any],
+    *,
+    on: ResourceRecord,
+    outputs: dict[str, Any] | None = None,
+    deps: Iterable[ResourceRecord] = (),
+) -> ResourceRecord:
     """A managed resource on provider `on`; outputs are its inputs plus an id, as the mock engine returns them."""
     return ResourceRecord(
-        urn=f"{STACK}{type_}::{name}", type=type_, name=name, inputs=inputs,
-        outputs={"id": f"{name}-id", **inputs, **(outputs or {})}, custom=True, provider_urn=on.urn, parent_urn=None,
-        dependencies=[d.urn for d in deps], ignore_changes=[], protect=False, delete_before_replace=False,
+        urn=f"{STACK}{type_}::{name}",
+        type=type_,
+        name=name,
+        inputs=inputs,
+        outputs={"id": f"{name}-id", **inputs, **(outputs or {})},
+        custom=True,
+        provider_urn=on.urn,
+        parent_urn=None,
+        dependencies=[d.urn for d in deps],
+        ignore_changes=[],
+        protect=False,
+        delete_before_replace=False,
         region=inputs.get("region") or on.region,
     )
 
@@ -38,7 +64,12 @@ def evaluation(*records: ResourceRecord) -> Evaluation:
     return Evaluation(resources=list(records), outputs={})
 
 
-def broken(original: Evaluation, type_: str, change: Callable[[ResourceRecord], None], which: Callable[[ResourceRecord], bool] = lambda r: True) -> tuple[Evaluation, ResourceRecord]:
+def broken(
+    original: Evaluation,
+    type_: str,
+    change: Callable[[ResourceRecord], None],
+    which: Callable[[ResourceRecord], bool] = lambda r: True,
+) -> tuple[Evaluation, ResourceRecord]:
     """A deep copy of `original` with `change` applied to the first record of `type_` matching `which`."""
     copied = copy.deepcopy(original)
     target = next(r for r in copied.resources if r.type == type_ and which(r))

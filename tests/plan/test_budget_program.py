@@ -65,25 +65,37 @@ def test_dynamodb_rpo_follows_each_tables_consistency_mode(dev):
     strong, eventual = result.rpo_of("DynamoDB global tables, strong"), result.rpo_of("DynamoDB global tables (")
     assert "payment-idempotency-dev" in strong.store and strong.seconds == FIGURES["dynamodb-mrsc"].value == 0
     assert "payment-transactions-dev" in eventual.store and eventual.seconds == FIGURES["dynamodb-replication"].value
-    assert "idempotency" not in eventual.alarm and "payment-ddb-replication-transactions-to-us-east-2-dev" in eventual.alarm
+    assert (
+        "idempotency" not in eventual.alarm
+        and "payment-ddb-replication-transactions-to-us-east-2-dev" in eventual.alarm
+    )
     ledger = result.rpo_of("Ledger of record")
     assert ledger.seconds == 0 and "payment-ledger-lag-dev" in ledger.alarm and "drctl reconcile" in ledger.source
-    loose = budget.compute(engine.evaluate({**example_config(), "dynamodbConsistency": "eventual", "dynamodbWitnessRegion": ""}))
+    loose = budget.compute(
+        engine.evaluate({**example_config(), "dynamodbConsistency": "eventual", "dynamodbWitnessRegion": ""})
+    )
     assert [r.store for r in loose.rpo if r.store.startswith("DynamoDB")] == [
-        "DynamoDB global tables (payment-idempotency-dev, payment-transactions-dev)"]
+        "DynamoDB global tables (payment-idempotency-dev, payment-transactions-dev)"
+    ]
     assert loose.rpo_of("Ledger of record").seconds == FIGURES["dynamodb-replication"].value
 
 
 def test_the_aurora_rpo_follows_auroraGlobalDbRpoSeconds(dev):
     unbounded = budget.compute(dev).rpo_of("Aurora, unplanned")
     assert unbounded.seconds is None and "not bounded" in unbounded.bound
-    bounded = budget.compute(engine.evaluate({**example_config(), "auroraGlobalDbRpoSeconds": 45})).rpo_of("Aurora, unplanned")
+    bounded = budget.compute(engine.evaluate({**example_config(), "auroraGlobalDbRpoSeconds": 45})).rpo_of(
+        "Aurora, unplanned"
+    )
     assert bounded.seconds == 45 and "≤ 45 s" in bounded.bound
 
 
 def test_the_lag_alarm_in_the_rpo_is_the_programs(dev):
     aurora = budget.compute(dev).rpo_of("Aurora, unplanned")
-    alarms = [a for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs.get("metricName") == "AuroraGlobalDBReplicationLag"]
+    alarms = [
+        a
+        for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs.get("metricName") == "AuroraGlobalDBReplicationLag"
+    ]
     if not alarms:
         assert budget.NOT_FOUND in aurora.alarm
     for alarm in alarms:

@@ -17,9 +17,11 @@ from tests.plan.test_policies import CONFIG
 @pytest.fixture
 def planned(monkeypatch):
     """Runs the CLI in-process on a given evaluation (the program is evaluated once per session)."""
+
     def run(evaluation: engine.Evaluation, *args: str):
         monkeypatch.setattr(engine, "evaluate", lambda raw, stack="dev": evaluation)
         return CliRunner().invoke(cli.app, list(args))
+
     return run
 
 
@@ -32,8 +34,9 @@ def test_a_clean_stack_exits_0_with_the_budget_after_the_resources(planned, dev)
 
 
 def test_a_violation_is_printed_and_exits_3(planned, dev):
-    copied, instance = broken(dev, "aws:rds/clusterInstance:ClusterInstance",
-                              lambda r: r.inputs.update({"publiclyAccessible": True}))
+    copied, instance = broken(
+        dev, "aws:rds/clusterInstance:ClusterInstance", lambda r: r.inputs.update({"publiclyAccessible": True})
+    )
     result = planned(copied)
     assert result.exit_code == cli.POLICY_VIOLATION_EXIT == 3
     assert "Policy pack: 1 violation(s)" in result.output
@@ -94,16 +97,26 @@ def test_outputs_are_the_program_exports_as_json(planned, dev):
         dashboard = outputs["dashboards"][region]
         [record] = [d for d in dev.of_type("aws:cloudwatch/dashboard:Dashboard") if d.region == region]
         assert dashboard["name"] == record.inputs["dashboardName"]
-        assert dashboard["url"] == f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={dashboard['name']}"
+        assert (
+            dashboard["url"]
+            == f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={dashboard['name']}"
+        )
         topic = dev.by_output("arn", outputs["failoverTopicArns"][region], "aws:sns/topic:Topic")
         assert topic.region == region and topic.inputs["name"].startswith("payment-failover-events")
         assert dev.by_output("arn", outputs["kmsKeyArns"][region], "aws:kms/key:Key").region == region
     alarms = outputs["healthCheckAlarms"]
     assert alarms["region"] == "us-east-1"
-    assert dev.by_output("arn", alarms["topicArn"], "aws:sns/topic:Topic").inputs["name"].startswith("payment-health-check-events")
+    assert (
+        dev.by_output("arn", alarms["topicArn"], "aws:sns/topic:Topic")
+        .inputs["name"]
+        .startswith("payment-health-check-events")
+    )
     assert dev.by_output("arn", alarms["kmsKeyArn"], "aws:kms/key:Key").region == "us-east-1"
-    assert sorted(alarms["alarmNames"]) == sorted(a.inputs["name"] for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-                                                   if a.inputs["name"].startswith("payment-health-"))
+    assert sorted(alarms["alarmNames"]) == sorted(
+        a.inputs["name"]
+        for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["name"].startswith("payment-health-")
+    )
 
 
 def test_a_missing_stack_file_is_a_usage_error(tmp_path):

@@ -13,7 +13,7 @@ def links(text: str, label: str) -> list[str]:
 
 
 def subgraph(text: str, key: str) -> str:
-    match = re.search(rf'subgraph {key}\[.*?\n(.*?)\n  end', text, re.S)
+    match = re.search(rf"subgraph {key}\[.*?\n(.*?)\n  end", text, re.S)
     assert match, f"no subgraph {key}"
     return match.group(1)
 
@@ -24,8 +24,13 @@ def test_each_region_is_a_subgraph_with_its_key_resources(dev):
     for region, role in (("us-east-1", "primary"), ("us-east-2", "secondary")):
         body = subgraph(text, region.replace("-", "_"))
         assert f'["{region} · {role}"]' in text
-        for label in ("VPC 10.", f"Aurora cluster payment-db-{region}-dev", f"bucket payment-audit-logs-{region}-dev",
-                      f"bucket payment-receipts-{region}-dev", "SNS payment-failover-events-dev"):
+        for label in (
+            "VPC 10.",
+            f"Aurora cluster payment-db-{region}-dev",
+            f"bucket payment-audit-logs-{region}-dev",
+            f"bucket payment-receipts-{region}-dev",
+            "SNS payment-failover-events-dev",
+        ):
             assert label in body, (region, label)
     assert "DynamoDB table payment-transactions-dev (home)" in subgraph(text, "us_east_1")
     assert "DynamoDB replica payment-transactions-dev" in subgraph(text, "us_east_2")
@@ -72,27 +77,61 @@ def test_failover_records_and_health_checks_of_the_program(dev):
 
 
 def test_failover_records_point_at_the_api_domains_and_health_checks_at_records():
-    primary, secondary, glob = provider("us-east-1", "primary"), provider("us-east-2", "secondary"), provider("us-east-1", "global")
-    domains = [record("aws:apigateway/domainName:DomainName", f"{r.region}-api-domain", {"domainName": "api.payments.example.com"},
-                      on=r, outputs={"regionalDomainName": f"d-{r.region}.execute-api.amazonaws.com"}) for r in (primary, secondary)]
-    check = record("aws:route53/healthCheck:HealthCheck", "health-api-us-east-1",
-                   {"type": "HTTPS", "tags": {"Name": "payment-health-api-us-east-1-dev"}}, on=glob, deps=[domains[0]])
-    records = [record("aws:route53/record:Record", f"api-{kind.lower()}", {
-        "name": "api.payments.example.com", "failoverRoutingPolicies": [{"type": kind}],
-        "aliases": [{"name": f"d-{d.region}.execute-api.amazonaws.com"}], **({"healthCheckId": "health-api-us-east-1-id"} if kind == "PRIMARY" else {}),
-    }, on=glob) for kind, d in (("PRIMARY", domains[0]), ("SECONDARY", domains[1]))]
+    primary, secondary, glob = (
+        provider("us-east-1", "primary"),
+        provider("us-east-2", "secondary"),
+        provider("us-east-1", "global"),
+    )
+    domains = [
+        record(
+            "aws:apigateway/domainName:DomainName",
+            f"{r.region}-api-domain",
+            {"domainName": "api.payments.example.com"},
+            on=r,
+            outputs={"regionalDomainName": f"d-{r.region}.execute-api.amazonaws.com"},
+        )
+        for r in (primary, secondary)
+    ]
+    check = record(
+        "aws:route53/healthCheck:HealthCheck",
+        "health-api-us-east-1",
+        {"type": "HTTPS", "tags": {"Name": "payment-health-api-us-east-1-dev"}},
+        on=glob,
+        deps=[domains[0]],
+    )
+    records = [
+        record(
+            "aws:route53/record:Record",
+            f"api-{kind.lower()}",
+            {
+                "name": "api.payments.example.com",
+                "failoverRoutingPolicies": [{"type": kind}],
+                "aliases": [{"name": f"d-{d.region}.execute-api.amazonaws.com"}],
+                **({"healthCheckId": "health-api-us-east-1-id"} if kind == "PRIMARY" else {}),
+            },
+            on=glob,
+        )
+        for kind, d in (("PRIMARY", domains[0]), ("SECONDARY", domains[1]))
+    ]
     text = diagram.mermaid(evaluation(primary, secondary, glob, *domains, check, *records))
     assert 'Record_api_primary -->|"PRIMARY"| DomainName_us_east_1_api_domain' in text
     assert 'Record_api_secondary -->|"SECONDARY"| DomainName_us_east_2_api_domain' in text
     assert 'HealthCheck_health_api_us_east_1 -.->|"health"| Record_api_primary' in text
     assert 'HealthCheck_health_api_us_east_1 -.->|"watches"| DomainName_us_east_1_api_domain' in text
     glob_body = subgraph(text, "global")
-    assert "DNS api.payments.example.com (PRIMARY)" in glob_body and "health check payment-health-api-us-east-1-dev" in glob_body
+    assert (
+        "DNS api.payments.example.com (PRIMARY)" in glob_body
+        and "health check payment-health-api-us-east-1-dev" in glob_body
+    )
 
 
 def test_the_markdown_page_wraps_the_diagram(dev):
     page = diagram.document(dev, "dev")
-    assert page.startswith("# Architecture (generated)") and "```mermaid\nflowchart LR\n" in page and page.endswith("```\n")
+    assert (
+        page.startswith("# Architecture (generated)")
+        and "```mermaid\nflowchart LR\n" in page
+        and page.endswith("```\n")
+    )
 
 
 def test_docs_architecture_is_current_and_honest_about_what_it_shows(dev):

@@ -52,7 +52,9 @@ def options() -> PolicyResourceOptions:
 
 def run_resource(pack, name, type_, props, provider_props=None, config=None):
     reported = []
-    provider = PolicyProviderResource("pulumi:providers:aws", unknown_checking_proxy(provider_props or {}), "urn:p", "aws-us-east-1")
+    provider = PolicyProviderResource(
+        "pulumi:providers:aws", unknown_checking_proxy(provider_props or {}), "urn:p", "aws-us-east-1"
+    )
     args = ResourceValidationArgs(type_, unknown_checking_proxy(props), "urn:r", "r", options(), provider, config)
     policy(pack, name).validate(args, lambda message, urn=None: reported.append(message))
     return reported
@@ -68,11 +70,16 @@ def test_every_rule_is_a_mandatory_policy(pack):
 
 
 def test_unknown_values_during_preview_do_not_break_a_rule(pack):
-    props = {"name": "payment-failover-events-dev", "kmsMasterKeyId": UNKNOWN_STRING_VALUE, "tagsAll": UNKNOWN_STRING_VALUE}
+    props = {
+        "name": "payment-failover-events-dev",
+        "kmsMasterKeyId": UNKNOWN_STRING_VALUE,
+        "tagsAll": UNKNOWN_STRING_VALUE,
+    }
     assert run_resource(pack, "kms-encryption", "aws:sns/topic:Topic", props) == []
     assert run_resource(pack, "required-tags", "aws:sns/topic:Topic", props) == []
     assert run_resource(pack, "kms-encryption", "aws:sns/topic:Topic", {"name": "x"}) == [
-        "Topic 'r': kmsMasterKeyId is not set: the topic must be encrypted with the region's KMS key"]
+        "Topic 'r': kmsMasterKeyId is not set: the topic must be encrypted with the region's KMS key"
+    ]
 
 
 def test_provider_default_tags_count_when_the_provider_did_not_fill_tagsAll(pack):
@@ -86,7 +93,10 @@ def test_provider_default_tags_count_when_the_provider_did_not_fill_tagsAll(pack
 
 def test_the_suffix_comes_from_policy_config_then_the_stack_config(pack):
     topic = {"name": "payment-failover-events-dev"}
-    assert run_resource(pack, "names-carry-suffix", "aws:sns/topic:Topic", topic, config={"environmentSuffix": "dev"}) == []
+    assert (
+        run_resource(pack, "names-carry-suffix", "aws:sns/topic:Topic", topic, config={"environmentSuffix": "dev"})
+        == []
+    )
     assert run_resource(pack, "names-carry-suffix", "aws:sns/topic:Topic", topic, config={"environmentSuffix": "prod"})
     pulumi.runtime.set_config("payment-dr:environmentSuffix", "dev")
     try:
@@ -103,12 +113,30 @@ def test_stack_rules_see_dependencies_and_property_dependencies(pack):
         return r
 
     bucket = resource(rules.BUCKET, "b", {"bucket": UNKNOWN_STRING_VALUE})
-    versioning = resource("aws:s3/bucketVersioning:BucketVersioning", "v", {"bucket": UNKNOWN_STRING_VALUE,
-                          "versioningConfiguration": {"status": "Enabled"}}, [bucket], {"bucket": [bucket]})
-    good = resource("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "r", {"bucket": UNKNOWN_STRING_VALUE},
-                    [bucket, versioning], {"bucket": [bucket]})
-    bad = resource("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "r2", {"bucket": UNKNOWN_STRING_VALUE}, [bucket], {"bucket": [bucket]})
+    versioning = resource(
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "v",
+        {"bucket": UNKNOWN_STRING_VALUE, "versioningConfiguration": {"status": "Enabled"}},
+        [bucket],
+        {"bucket": [bucket]},
+    )
+    good = resource(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        "r",
+        {"bucket": UNKNOWN_STRING_VALUE},
+        [bucket, versioning],
+        {"bucket": [bucket]},
+    )
+    bad = resource(
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        "r2",
+        {"bucket": UNKNOWN_STRING_VALUE},
+        [bucket],
+        {"bucket": [bucket]},
+    )
     reported = []
     args = StackValidationArgs([bucket, versioning, good, bad], {})
-    policy(pack, "versioning-before-replication").validate(args, lambda message, urn=None: reported.append((urn, message)))
+    policy(pack, "versioning-before-replication").validate(
+        args, lambda message, urn=None: reported.append((urn, message))
+    )
     assert [urn for urn, _ in reported] == ["urn:r2"] and "does not depend on the versioning" in reported[0][1]

@@ -16,18 +16,23 @@ PRIMARY, DR, THIRD = "us-east-1", "us-east-2", "us-west-2"
 
 
 def alarm(missing: str, datapoints: int = 1, evaluations: int = 1, statistic: str = "Average") -> Alarm:
-    return Alarm("a", PRIMARY, "ns", "m", (), statistic, 60, evaluations, datapoints, 0.5, "LessThanThreshold", missing, ())
+    return Alarm(
+        "a", PRIMARY, "ns", "m", (), statistic, 60, evaluations, datapoints, 0.5, "LessThanThreshold", missing, ()
+    )
 
 
-@pytest.mark.parametrize("missing,state,periods,expected", [
-    ("breaching", OK, [[]], ALARM_STATE),
-    ("notBreaching", ALARM_STATE, [[]], OK),
-    ("ignore", ALARM_STATE, [[]], ALARM_STATE),  # the state is kept
-    ("ignore", OK, [[]], OK),
-    ("missing", OK, [[]], INSUFFICIENT),
-    ("missing", OK, [[1.0, 0.0, 0.0]], ALARM_STATE),  # Average 1/3 < 0.5
-    ("breaching", ALARM_STATE, [[1.0, 1.0, 0.0]], OK),
-])
+@pytest.mark.parametrize(
+    "missing,state,periods,expected",
+    [
+        ("breaching", OK, [[]], ALARM_STATE),
+        ("notBreaching", ALARM_STATE, [[]], OK),
+        ("ignore", ALARM_STATE, [[]], ALARM_STATE),  # the state is kept
+        ("ignore", OK, [[]], OK),
+        ("missing", OK, [[]], INSUFFICIENT),
+        ("missing", OK, [[1.0, 0.0, 0.0]], ALARM_STATE),  # Average 1/3 < 0.5
+        ("breaching", ALARM_STATE, [[1.0, 1.0, 0.0]], OK),
+    ],
+)
 def test_an_alarm_treats_missing_data_as_configured(missing, state, periods, expected):
     assert simulate.evaluate_alarm(alarm(missing), state, periods) == expected
 
@@ -109,8 +114,9 @@ def test_every_scenario_on_the_contract_is_as_designed(regions):
         for run in result.plays.values():
             assert not scenarios.returns_to_down_region(run)
             if result.scenario.pages:
-                assert any(page.topic_region != PRIMARY for page in scenarios.pages_during_incident(run)) or \
-                    result.scenario.key in ("primary-api-lost", "primary-database-lost")
+                assert any(
+                    page.topic_region != PRIMARY for page in scenarios.pages_during_incident(run)
+                ) or result.scenario.key in ("primary-api-lost", "primary-database-lost")
 
 
 def test_a_cloudwatch_outage_pages_from_the_survivor_only_through_the_canarys_cloudwatch_check():
@@ -119,7 +125,11 @@ def test_a_cloudwatch_outage_pages_from_the_survivor_only_through_the_canarys_cl
     assert watched.problems() == []
     for run in watched.plays.values():
         [first] = [p for p in scenarios.pages_from_up_regions(run) if p.t < 1800]
-        assert (first.alarm, first.alarm_region, first.topic_region) == ("payment-canary-cloudwatch-us-east-1-dev", DR, DR)
+        assert (first.alarm, first.alarm_region, first.topic_region) == (
+            "payment-canary-cloudwatch-us-east-1-dev",
+            DR,
+            DR,
+        )
         assert first.t <= 120
         assert not [f for f in flips(run, "payment-health-hold-us-east-1-us-east-2-dev")]  # never a hold
     blind = scenarios.run_scenario(simulate.build_model(sim_stack.stack([PRIMARY, DR], CLOUDWATCH_ALARMS="{}")), outage)
@@ -134,6 +144,7 @@ def test_the_canary_holds_only_after_its_failure_threshold_within_an_invocation(
     def held_at(model):
         run = simulate.play(model, [Outage(simulate.REGION, PRIMARY, 0)], duration=600, phase=0)
         return flips(run, hold)[0][0]
+
     assert held_at(fast) < held_at(slow)
 
 
@@ -159,6 +170,8 @@ def test_bad_input_is_named():
     with pytest.raises(simulate.SimulationError, match="unknown scenario 'meteor'"):
         scenarios.scenario("meteor")
     broken = sim_stack.stack([PRIMARY, DR])
-    next(r for r in broken.resources if r.type == sim_stack.HC and r.inputs["type"] == "CLOUDWATCH_METRIC").inputs["cloudwatchAlarmName"] = "nope"
+    next(r for r in broken.resources if r.type == sim_stack.HC and r.inputs["type"] == "CLOUDWATCH_METRIC").inputs[
+        "cloudwatchAlarmName"
+    ] = "nope"
     with pytest.raises(simulate.SimulationError, match="its alarm nope in"):
         simulate.play(simulate.build_model(broken), [], duration=5)

@@ -42,8 +42,11 @@ def test_a_primary_cloudwatch_outage_pages_from_every_other_region_and_moves_not
     [result] = [r for r in results if r.scenario.key == "primary-cloudwatch-outage"]
     primary = model.chain[0]
     for run in result.plays.values():
-        early = {p.alarm_region for p in scenarios.pages_from_up_regions(run)
-                 if p.t <= 120 and p.alarm.startswith(f"payment-canary-cloudwatch-{primary}-")}
+        early = {
+            p.alarm_region
+            for p in scenarios.pages_from_up_regions(run)
+            if p.t <= 120 and p.alarm.startswith(f"payment-canary-cloudwatch-{primary}-")
+        }
         assert early == set(model.chain[1:])
         assert {region for _, region in run.answers[model.public_name] if region} == {primary}
 
@@ -78,7 +81,8 @@ def test_the_docs_state_the_simulated_worst_case(dev, path):
     figures, error = budget.simulated(dev)
     assert error is None, error
     assert stated(path) == {"api": {_text(figures.api_seconds)}, "database": {_text(figures.writer_seconds)}}, (
-        f"{path}: update the figures marked <!-- simulated:... --> to what `python -m plan --simulate all` prints")
+        f"{path}: update the figures marked <!-- simulated:... --> to what `python -m plan --simulate all` prints"
+    )
 
 
 def test_make_plan_prints_the_same_figures(dev):

@@ -34,7 +34,11 @@ def config_of(stack: str) -> dict[str, Any]:
 def _checkout_tokens() -> list[str]:
     """The build directories' random checkout tokens (region_factory/packaging.py): a trigger of each bundle
     build, new in every checkout by design, so they say nothing about the stack's shape."""
-    return sorted({path.read_text().strip() for path in (ROOT / "build").glob(f"**/{packaging.TOKEN_FILE}")}, key=len, reverse=True)
+    return sorted(
+        {path.read_text().strip() for path in (ROOT / "build").glob(f"**/{packaging.TOKEN_FILE}")},
+        key=len,
+        reverse=True,
+    )
 
 
 def _stable(value: Any) -> Any:
@@ -50,16 +54,18 @@ def snapshot(evaluation: engine.Evaluation) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for r in evaluation.resources:
         assert r.urn not in records, f"duplicate URN {r.urn}"
-        records[r.urn] = _stable({
-            "type": r.type,
-            "provider": r.provider_urn,
-            "parent": r.parent_urn,
-            "inputs": r.inputs,
-            "dependencies": sorted(r.dependencies),
-            "ignoreChanges": sorted(r.ignore_changes),
-            "protect": r.protect,
-            "deleteBeforeReplace": r.delete_before_replace,
-        })
+        records[r.urn] = _stable(
+            {
+                "type": r.type,
+                "provider": r.provider_urn,
+                "parent": r.parent_urn,
+                "inputs": r.inputs,
+                "dependencies": sorted(r.dependencies),
+                "ignoreChanges": sorted(r.ignore_changes),
+                "protect": r.protect,
+                "deleteBeforeReplace": r.delete_before_replace,
+            }
+        )
     return records
 
 
@@ -75,7 +81,10 @@ def main() -> None:
     for stack in STACKS:
         records = snapshot(engine.evaluate(config_of(stack)))
         # One registration a line: a deliberate change shows as a readable diff.
-        lines = [f"{json.dumps(urn)}:{json.dumps(record, sort_keys=True, separators=(',', ':'))}" for urn, record in sorted(records.items())]
+        lines = [
+            f"{json.dumps(urn)}:{json.dumps(record, sort_keys=True, separators=(',', ':'))}"
+            for urn, record in sorted(records.items())
+        ]
         path_of(stack).write_text("{\n" + ",\n".join(lines) + "\n}\n")
         print(f"{path_of(stack).relative_to(ROOT)}: {len(records)} registrations", file=sys.stderr)
 
