@@ -177,29 +177,15 @@ class RegionCanary(pulumi.ComponentResource):
             maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
             opts=ctx.opts(self),
         )
-        self.schedule = aws.cloudwatch.EventRule(
-            ctx.logical("canary"),
-            name=ctx.name(naming.CANARY_SCHEDULE),
-            description="payment-dr: one minute of canary rounds",
-            schedule_expression=routing.CANARY_SCHEDULE,
-            opts=ctx.opts(self),
-        )
-        aws.lambda_.Permission(
-            ctx.logical("canary-schedule"),
-            function=self.function.name,
-            action="lambda:InvokeFunction",
-            principal="events.amazonaws.com",
-            source_arn=self.schedule.arn,
-            opts=ctx.opts(self),
-        )
-        aws.cloudwatch.EventTarget(
-            ctx.logical("canary"),
-            rule=self.schedule.name,
-            arn=self.function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
-            ),
-            opts=ctx.opts(self),
+        self.schedule = lambda_runtime.on_schedule(
+            ctx,
+            self,
+            "canary",
+            ctx.name(naming.CANARY_SCHEDULE),
+            "payment-dr: one minute of canary rounds",
+            routing.CANARY_SCHEDULE,
+            self.function,
+            MAX_EVENT_AGE_SECONDS,
         )
         failures = probe.failures_to_alarm(cfg.health_check_failure_threshold)
         watched = {

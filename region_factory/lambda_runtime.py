@@ -66,3 +66,38 @@ def function_in_vpc(
         # group first too, or Lambda would create an unencrypted one without retention.
         opts=ctx.opts(parent, depends_on=[role_policy, log_group]),
     )
+
+
+def on_schedule(
+    ctx: RegionContext,
+    parent: pulumi.Resource,
+    logical: str,
+    name: str,
+    description: str,
+    schedule: str,
+    function: aws.lambda_.Function,
+    max_event_age_seconds: int,
+) -> aws.cloudwatch.EventRule:
+    """An EventBridge schedule that invokes `function`, never retried: a tick older than
+    `max_event_age_seconds` is stale, the next one is on its way (the probe and the canary)."""
+    rule = aws.cloudwatch.EventRule(
+        ctx.logical(logical), name=name, description=description, schedule_expression=schedule, opts=ctx.opts(parent)
+    )
+    aws.lambda_.Permission(
+        ctx.logical(f"{logical}-schedule"),
+        function=function.name,
+        action="lambda:InvokeFunction",
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=ctx.opts(parent),
+    )
+    aws.cloudwatch.EventTarget(
+        ctx.logical(logical),
+        rule=rule.name,
+        arn=function.arn,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_retry_attempts=0, maximum_event_age_in_seconds=max_event_age_seconds
+        ),
+        opts=ctx.opts(parent),
+    )
+    return rule

@@ -228,29 +228,15 @@ class DatabaseProbe(pulumi.ComponentResource):
             maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
             opts=ctx.opts(self),
         )
-        self.schedule = aws.cloudwatch.EventRule(
-            ctx.logical("db-probe"),
-            name=ctx.name(naming.DB_PROBE_SCHEDULE),
-            description="payment-dr: one minute of database probes",
-            schedule_expression=SCHEDULE,
-            opts=ctx.opts(self),
-        )
-        aws.lambda_.Permission(
-            ctx.logical("db-probe-schedule"),
-            function=self.function.name,
-            action="lambda:InvokeFunction",
-            principal="events.amazonaws.com",
-            source_arn=self.schedule.arn,
-            opts=ctx.opts(self),
-        )
-        aws.cloudwatch.EventTarget(
-            ctx.logical("db-probe"),
-            rule=self.schedule.name,
-            arn=self.function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_retry_attempts=0, maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS
-            ),
-            opts=ctx.opts(self),
+        self.schedule = lambda_runtime.on_schedule(
+            ctx,
+            self,
+            "db-probe",
+            ctx.name(naming.DB_PROBE_SCHEDULE),
+            "payment-dr: one minute of database probes",
+            SCHEDULE,
+            self.function,
+            MAX_EVENT_AGE_SECONDS,
         )
         self.alarm = declare_alarm(
             AlarmSpec(
