@@ -30,7 +30,7 @@ from region_factory import lambda_runtime
 from region_factory.database import PORT, postgres_ingress
 from region_factory.ledger import HTTPS, egress
 from region_factory.outputs import RegionalOutputs
-from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
+from region_factory.service import lambda_trust, vpc_access_statements
 
 ACCEPTED_FILTER = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": [ledger_db.ACCEPTED]}}}}
 BATCH_SIZE = 100
@@ -220,17 +220,7 @@ class LedgerLinks(pulumi.ComponentResource):
                     sid="HomeKeyThroughSecretsManager",
                     conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{ctx.region}.amazonaws.com"}},
                 ),
-                iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
-                iam.statement(
-                    [
-                        "ec2:CreateNetworkInterface",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:AssignPrivateIpAddresses",
-                        "ec2:UnassignPrivateIpAddresses",
-                    ],
-                    [ctx.arn("ec2", "*/*")],
-                    sid=VPC_ENI_SID,
-                ),
+                *vpc_access_statements(ctx),
             ),
         )
         self.migrator = lambda_runtime.function_in_vpc(

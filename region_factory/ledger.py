@@ -19,7 +19,7 @@ from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
 from region_factory.database import PORT, DatabaseAccess
 from region_factory.network import Network
-from region_factory.service import VPC_DESCRIBE_SID, VPC_ENI_SID, lambda_trust
+from region_factory.service import lambda_trust, vpc_access_statements
 
 HANDLER = "poster.lambda_handler"
 SERVICE_NAME = "payment-ledger-poster"
@@ -90,17 +90,8 @@ def execution_policy(
             sid="PutLedgerLag",
             conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
         ),
-        iam.statement(["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"], sid=VPC_DESCRIBE_SID),
-        iam.statement(
-            [
-                "ec2:CreateNetworkInterface",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            [ctx.arn("ec2", "*/*")],
-            sid=VPC_ENI_SID,
-        ),
+        # Lambda manages the function's network interfaces with this role, by resource type (as for the others).
+        *vpc_access_statements(ctx),
     )
 
 

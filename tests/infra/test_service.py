@@ -504,3 +504,21 @@ def test_health_check_target_is_each_regions_own_execute_api_host(dev):
         assert (
             "disableExecuteApiEndpoint" not in rest_api.inputs or rest_api.inputs["disableExecuteApiEndpoint"] is False
         )
+
+
+def test_every_vpc_functions_role_names_network_interfaces_by_type(three_regions):
+    """Lambda's ENI permissions for every function in a VPC (payment, probe, ledger poster, migrator):
+    the resource types the EC2 authorization reference lists, in the function's region, never `*/*`."""
+    eni_statements = [
+        (p.region, statement)
+        for p in three_regions.of_type("aws:iam/rolePolicy:RolePolicy")
+        for statement in policy_statements(p.inputs["policy"])
+        if "ec2:CreateNetworkInterface" in as_list(statement["Action"])
+    ]
+    functions_in_vpc = [f for f in three_regions.of_type("aws:lambda/function:Function") if f.inputs.get("vpcConfig")]
+    assert len(eni_statements) == len(functions_in_vpc) >= 3 * 3 + 1  # payment, probe, poster per region; the migrator
+    for region, statement in eni_statements:
+        assert statement["Sid"] == service.VPC_ENI_SID
+        assert sorted(as_list(statement["Resource"])) == sorted(
+            f"arn:aws:ec2:{region}:{engine.MOCK_ACCOUNT_ID}:{kind}/*" for kind in service.ENI_RESOURCE_TYPES
+        ), statement
