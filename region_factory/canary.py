@@ -170,13 +170,6 @@ class RegionCanary(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             opts=ctx.opts(self, depends_on=[policy, self.log_group]),
         )
-        aws.lambda_.FunctionEventInvokeConfig(
-            ctx.logical("canary"),
-            function_name=self.function.name,
-            maximum_retry_attempts=0,
-            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
-            opts=ctx.opts(self),
-        )
         self.schedule = lambda_runtime.on_schedule(
             ctx,
             self,

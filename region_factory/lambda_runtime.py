@@ -79,7 +79,15 @@ def on_schedule(
     max_event_age_seconds: int,
 ) -> aws.cloudwatch.EventRule:
     """An EventBridge schedule that invokes `function`, never retried: a tick older than
-    `max_event_age_seconds` is stale, the next one is on its way (the probe and the canary)."""
+    `max_event_age_seconds` is stale, the next one is on its way (the probe and the canary). Lambda would
+    otherwise retry a throttled asynchronous invocation for up to 6 hours."""
+    aws.lambda_.FunctionEventInvokeConfig(
+        ctx.logical(logical),
+        function_name=function.name,
+        maximum_retry_attempts=0,
+        maximum_event_age_in_seconds=max_event_age_seconds,
+        opts=ctx.opts(parent),
+    )
     rule = aws.cloudwatch.EventRule(
         ctx.logical(logical), name=name, description=description, schedule_expression=schedule, opts=ctx.opts(parent)
     )

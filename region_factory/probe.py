@@ -221,13 +221,6 @@ class DatabaseProbe(pulumi.ComponentResource):
             log_group=self.log_group,
             role_policy=policy,
         )
-        aws.lambda_.FunctionEventInvokeConfig(
-            ctx.logical("db-probe"),
-            function_name=self.function.name,
-            maximum_retry_attempts=0,
-            maximum_event_age_in_seconds=MAX_EVENT_AGE_SECONDS,
-            opts=ctx.opts(self),
-        )
         self.schedule = lambda_runtime.on_schedule(
             ctx,
             self,
