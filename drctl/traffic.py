@@ -49,19 +49,7 @@ def hold_plan(ctx: Context, target: str) -> Plan:
         )
         for region in ahead
     ]
-    mechanisms = ["CloudWatch holds"]
-    if arc.enabled(ctx):
-        wanted = {target: arc.ON, **{region: arc.OFF for region in ahead}}
-        steps.append(
-            Step(
-                f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)",
-                partial(arc.set_states, ctx, wanted),
-                changes=True,
-            )
-        )
-        mechanisms.append("ARC routing controls")
-    steps.append(Step("read back the hold alarms", partial(_show_holds, ctx), changes=False))
-    notes = [f"mechanism: {' and '.join(mechanisms)}; no Route 53 API is called", _alarm_note(ctx)]
+    mechanisms, notes = _finish(ctx, steps, {target: arc.ON, **{region: arc.OFF for region in ahead}})
     notes += [f"{now[region].describe()} already" for region in ahead if now[region].held]
     if not ahead:
         notes.append(f"{target} is first in the chain: nothing to hold")
@@ -77,6 +65,23 @@ def hold_plan(ctx: Context, target: str) -> Plan:
         notes=notes,
         details={"to": target, "hold": list(ahead), "mechanism": mechanisms},
     )
+
+
+def _finish(ctx: Context, steps: list[Step], arc_states: dict[str, str]) -> tuple[list[str], list[str]]:
+    """What every traffic plan ends with: the ARC routing controls (routingControl "arc"), then a read-back
+    of the hold alarms; returns the mechanisms used and the notes that name them."""
+    mechanisms = ["CloudWatch holds"]
+    if arc.enabled(ctx) and arc_states:
+        steps.append(
+            Step(
+                f"ARC: set {arc.describe(arc_states, ctx)} (UpdateRoutingControlStates)",
+                partial(arc.set_states, ctx, arc_states),
+                changes=True,
+            )
+        )
+        mechanisms.append("ARC routing controls")
+    steps.append(Step("read back the hold alarms", partial(_show_holds, ctx), changes=False))
+    return mechanisms, [f"mechanism: {' and '.join(mechanisms)}; no Route 53 API is called", _alarm_note(ctx)]
 
 
 def release_plan(ctx: Context, targets: list[str] | None, *, force: bool, command: str) -> Plan:
@@ -105,19 +110,7 @@ def release_plan(ctx: Context, targets: list[str] | None, *, force: bool, comman
         )
         for target in chosen
     ]
-    mechanisms = ["CloudWatch holds"]
-    if arc.enabled(ctx) and chosen:
-        wanted = {target: arc.ON for target in chosen}
-        steps.append(
-            Step(
-                f"ARC: set {arc.describe(wanted, ctx)} (UpdateRoutingControlStates)",
-                partial(arc.set_states, ctx, wanted),
-                changes=True,
-            )
-        )
-        mechanisms.append("ARC routing controls")
-    steps.append(Step("read back the hold alarms", partial(_show_holds, ctx), changes=False))
-    notes = [f"mechanism: {' and '.join(mechanisms)}; no Route 53 API is called", _alarm_note(ctx)]
+    mechanisms, notes = _finish(ctx, steps, {target: arc.ON for target in chosen})
     if not chosen:
         notes.append("no region is held: nothing to release")
     if force and undrained:
