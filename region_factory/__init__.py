@@ -26,7 +26,8 @@ from region_factory.storage import RegionalStorage
 
 class RegionalStack(pulumi.ComponentResource):
     def __init__(self, ctx: RegionContext):
-        super().__init__("payment-dr:region:RegionalStack", f"region-{ctx.region}")
+        # The region's provider, declared once: every component and resource below inherits it (context.py).
+        super().__init__("payment-dr:region:RegionalStack", f"region-{ctx.region}", None, ctx.component_opts(None))
         self.ctx = ctx
         self.keys = RegionalKey(ctx, self)
         self.network = Network(ctx, self.keys.key, self)

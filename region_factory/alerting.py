@@ -55,18 +55,18 @@ class Alerts(pulumi.ComponentResource):
         parent: pulumi.Resource,
         topic: naming.NameSpec = naming.FAILOVER_TOPIC,
     ):
-        super().__init__("payment-dr:region:Alerts", ctx.logical("alerts"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__("payment-dr:region:Alerts", ctx.logical("alerts"), None, ctx.component_opts(parent))
         self.topic = aws.sns.Topic(
             ctx.logical("failover-events"),
             name=ctx.name(topic),
             kms_master_key_id=key.arn,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.sns.TopicPolicy(
             ctx.logical("failover-events"),
             arn=self.topic.arn,
             policy=topic_policy(ctx, self.topic.arn),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         # E-mail subscriptions stay pending until each address confirms (an AWS rule).
         for index, email in enumerate(ctx.cfg.alert_emails):
@@ -75,6 +75,6 @@ class Alerts(pulumi.ComponentResource):
                 topic=self.topic.arn,
                 protocol="email",
                 endpoint=email,
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
         self.register_outputs({"topicArn": self.topic.arn})

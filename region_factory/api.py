@@ -226,9 +226,7 @@ class PaymentApi(pulumi.ComponentResource):
     health_check_path: str
 
     def __init__(self, ctx: RegionContext, function: aws.lambda_.Function, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:region:PaymentApi", ctx.logical("payment-api"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:PaymentApi", ctx.logical("payment-api"), None, ctx.component_opts(parent))
         self.ctx = ctx
         cfg = ctx.cfg
         title = ctx.name(naming.API)
@@ -243,7 +241,7 @@ class PaymentApi(pulumi.ComponentResource):
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
             # A warning while importing the document (an ignored extension, a bad schema) fails the update.
             fail_on_warnings=True,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.deployment = aws.apigateway.Deployment(
             ctx.logical("api"),
@@ -251,7 +249,7 @@ class PaymentApi(pulumi.ComponentResource):
             description="payment-dr payment API",
             # A deployment is a snapshot: without this, changes to the document would never go live.
             triggers={"definition": definition_hash(title)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.access_log_group = ctx.log_group(
             "api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key.arn, self
@@ -268,7 +266,7 @@ class PaymentApi(pulumi.ComponentResource):
                 format=ACCESS_LOG_FORMAT,
             ),
             # Access logging fails to enable until the account's CloudWatch role is set.
-            opts=ctx.opts(self, depends_on=[self.account] if self.account else None),
+            opts=ctx.child_opts(self, depends_on=[self.account] if self.account else None),
         )
         self._method_settings("*/*", cfg.api_throttle_rate_limit, cfg.api_throttle_burst_limit, "all")
         self._method_settings(
@@ -286,7 +284,7 @@ class PaymentApi(pulumi.ComponentResource):
             endpoint_configuration=aws.apigateway.DomainNameEndpointConfigurationArgs(types="REGIONAL"),
             security_policy=SECURITY_POLICY,
             tags={"Name": ctx.name(naming.API)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         # The domain's root serves the stage: https://<domainName>/payments in every region.
         self.mapping = aws.apigateway.BasePathMapping(
@@ -294,7 +292,7 @@ class PaymentApi(pulumi.ComponentResource):
             domain_name=self.domain.domain_name,
             rest_api=self.rest_api.id,
             stage_name=self.stage.stage_name,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         # The execute-api endpoint stays enabled for this: Route 53 checks each region on its own host.
         self.health_check_fqdn = pulumi.Output.concat(self.rest_api.id, f".execute-api.{ctx.region}.amazonaws.com")
@@ -318,13 +316,15 @@ class PaymentApi(pulumi.ComponentResource):
             ctx.logical("apigateway-logs"),
             name=ctx.name(naming.API_GATEWAY_LOGS_ROLE),
             assume_role_policy=apigateway_logs_trust(),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         policy = aws.iam.RolePolicy(
-            ctx.logical("apigateway-logs"), role=role.id, policy=apigateway_logs_policy(ctx), opts=ctx.opts(self)
+            ctx.logical("apigateway-logs"), role=role.id, policy=apigateway_logs_policy(ctx), opts=ctx.child_opts(self)
         )
         return aws.apigateway.Account(
-            ctx.logical("apigateway-account"), cloudwatch_role_arn=role.arn, opts=ctx.opts(self, depends_on=[policy])
+            ctx.logical("apigateway-account"),
+            cloudwatch_role_arn=role.arn,
+            opts=ctx.child_opts(self, depends_on=[policy]),
         )
 
     def _method_settings(self, method_path: str, rate: int, burst: int, label: str) -> None:
@@ -343,7 +343,7 @@ class PaymentApi(pulumi.ComponentResource):
                 logging_level="OFF",
                 data_trace_enabled=False,
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
 
     def _allow_invocations(self, function: aws.lambda_.Function, stage_name: str) -> None:
@@ -358,7 +358,7 @@ class PaymentApi(pulumi.ComponentResource):
                 principal="apigateway.amazonaws.com",
                 statement_id=f"api-gateway-{label}",
                 source_arn=pulumi.Output.concat(self.rest_api.execution_arn, f"/{stage_name}/{route.resource}"),
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
 
     def _certificate(self) -> tuple[aws.acm.Certificate, aws.route53.Record, aws.acm.CertificateValidation]:
@@ -375,7 +375,7 @@ class PaymentApi(pulumi.ComponentResource):
             domain_name=ctx.cfg.domain_name,
             validation_method="DNS",
             tags={"Name": ctx.name(naming.API)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         option = certificate.domain_validation_options[0]
         record = aws.route53.Record(
@@ -386,12 +386,12 @@ class PaymentApi(pulumi.ComponentResource):
             records=[option.resource_record_value],
             ttl=VALIDATION_RECORD_TTL,
             allow_overwrite=True,
-            opts=ctx.opts(self, retain_on_delete=True),
+            opts=ctx.child_opts(self, retain_on_delete=True),
         )
         validation = aws.acm.CertificateValidation(
             ctx.logical("api-certificate"),
             certificate_arn=certificate.arn,
             validation_record_fqdns=[record.fqdn],
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         return certificate, record, validation

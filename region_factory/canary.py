@@ -135,9 +135,7 @@ class RegionCanary(pulumi.ComponentResource):
         parent: pulumi.Resource,
         cloudwatch_alarms: Mapping[str, pulumi.Input[str]],
     ):
-        super().__init__(
-            "payment-dr:global:RegionCanary", ctx.logical("canary"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, ctx.component_opts(parent))
         cfg = ctx.cfg
         name = ctx.name(naming.CANARY_FUNCTION)
         self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key_arn, self)
@@ -145,13 +143,13 @@ class RegionCanary(pulumi.ComponentResource):
             ctx.logical("canary"),
             name=ctx.name(naming.CANARY_ROLE),
             assume_role_policy=lambda_trust(),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         policy = aws.iam.RolePolicy(
             ctx.logical("canary"),
             role=self.role.id,
             policy=execution_policy(self.log_group.arn, alarm_arns(ctx, cloudwatch_alarms)),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.function = aws.lambda_.Function(
             ctx.logical("canary"),
@@ -168,7 +166,7 @@ class RegionCanary(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment(ctx, urls, cloudwatch_alarms)),
             # No vpc_config (module docstring). The log group first, or Lambda would create an unencrypted one.
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            opts=ctx.opts(self, depends_on=[policy, self.log_group]),
+            opts=ctx.child_opts(self, depends_on=[policy, self.log_group]),
         )
         self.schedule = lambda_runtime.on_schedule(
             ctx,
@@ -214,7 +212,7 @@ class RegionCanary(pulumi.ComponentResource):
                 logical=ctx.logical(f"canary-{target}"),
                 name=alarm_name(ctx, target),
                 topic_arn=topic_arn,
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
             for target in [*sorted(urls), *watched]
         }

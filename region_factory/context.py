@@ -47,7 +47,27 @@ class RegionContext:
         """Pulumi logical names must be unique across regions, so they carry the region."""
         return f"{self.logical_prefix}{self.region}-{name}"
 
+    # The provider rule (docs/CONTRIBUTING-infra.md, "Providers"): a component hosting this region's resources
+    # declares the region's provider once (`component_opts`); its children inherit it (`child_opts`). A resource of
+    # this region under a component spanning regions (global_resources), or made by a helper the global layer shares,
+    # names it (`opts`).
+
+    def component_opts(self, parent: pulumi.Resource | None) -> pulumi.ResourceOptions:
+        """A component hosting this region's resources: its children inherit the region's provider."""
+        return pulumi.ResourceOptions(parent=parent, providers=[self.provider])
+
+    def child_opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        """A child of a component built with `component_opts`: the provider comes from the parent."""
+        inherited = parent.get_provider("aws:index:Provider")
+        if inherited is not self.provider:
+            raise ValueError(
+                f"{parent.pulumi_resource_name!r} does not carry the provider of {self.region}: build it with "
+                "ctx.component_opts, or give this child ctx.opts (explicit provider)"
+            )
+        return pulumi.ResourceOptions(parent=parent, **kwargs)
+
     def opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:
+        """This region's resource under a component spanning regions: the provider is named explicitly."""
         return pulumi.ResourceOptions(provider=self.provider, parent=parent, **kwargs)
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:

@@ -66,9 +66,7 @@ class DatabaseAccess(pulumi.ComponentResource):
     monitoring_role: aws.iam.Role
 
     def __init__(self, ctx: RegionContext, network: Network, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:region:DatabaseAccess", ctx.logical("database"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:DatabaseAccess", ctx.logical("database"), None, ctx.component_opts(parent))
         self.ctx = ctx
         engine = check_engine_version(ctx)
         self.subnet_group = aws.rds.SubnetGroup(
@@ -76,7 +74,7 @@ class DatabaseAccess(pulumi.ComponentResource):
             name=ctx.name(naming.DB_SUBNET_GROUP),
             description="payment-dr Aurora: private subnets in three AZs",
             subnet_ids=network.private_subnet_ids,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("db"),
@@ -87,7 +85,7 @@ class DatabaseAccess(pulumi.ComponentResource):
             # outside this security group. Ingress rules are separate resources (postgres_ingress).
             egress=[],
             tags={"Name": ctx.name(naming.DB_SECURITY_GROUP)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.parameter_group = aws.rds.ClusterParameterGroup(
             ctx.logical("db-params"),
@@ -95,7 +93,7 @@ class DatabaseAccess(pulumi.ComponentResource):
             family=engine.parameter_group_family,
             description="payment-dr Aurora PostgreSQL cluster parameters",
             parameters=cluster_parameters(ctx),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.monitoring_role = aws.iam.Role(
             ctx.logical("rds-monitoring"),
@@ -103,13 +101,13 @@ class DatabaseAccess(pulumi.ComponentResource):
             assume_role_policy=iam.service_trust(
                 "monitoring.rds.amazonaws.com", ctx.account_id, ctx.arn("rds", "db:*")
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.iam.RolePolicyAttachment(
             ctx.logical("rds-monitoring"),
             role=self.monitoring_role.name,
             policy_arn=ENHANCED_MONITORING_POLICY,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
 

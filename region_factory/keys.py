@@ -58,16 +58,16 @@ def key_policy(ctx: RegionContext) -> pulumi.Output[str]:
 
 class RegionalKey(pulumi.ComponentResource):
     def __init__(self, ctx: RegionContext, parent: pulumi.Resource, alias: naming.NameSpec = naming.KMS_KEY_ALIAS):
-        super().__init__("payment-dr:region:Key", ctx.logical("key"), None, pulumi.ResourceOptions(parent=parent))
+        super().__init__("payment-dr:region:Key", ctx.logical("key"), None, ctx.component_opts(parent))
         self.key = aws.kms.Key(
             ctx.logical("key"),
             description=f"payment-dr data in {ctx.region} ({ctx.cfg.environment_suffix})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=key_policy(ctx),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.alias = aws.kms.Alias(
-            ctx.logical("key"), name=ctx.name(alias), target_key_id=self.key.key_id, opts=ctx.opts(self)
+            ctx.logical("key"), name=ctx.name(alias), target_key_id=self.key.key_id, opts=ctx.child_opts(self)
         )
         self.register_outputs({"keyArn": self.key.arn})

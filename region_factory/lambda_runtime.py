@@ -86,10 +86,14 @@ def on_schedule(
         function_name=function.name,
         maximum_retry_attempts=0,
         maximum_event_age_in_seconds=max_event_age_seconds,
-        opts=ctx.opts(parent),
+        opts=ctx.child_opts(parent),
     )
     rule = aws.cloudwatch.EventRule(
-        ctx.logical(logical), name=name, description=description, schedule_expression=schedule, opts=ctx.opts(parent)
+        ctx.logical(logical),
+        name=name,
+        description=description,
+        schedule_expression=schedule,
+        opts=ctx.child_opts(parent),
     )
     aws.lambda_.Permission(
         ctx.logical(f"{logical}-schedule"),
@@ -97,7 +101,7 @@ def on_schedule(
         action="lambda:InvokeFunction",
         principal="events.amazonaws.com",
         source_arn=rule.arn,
-        opts=ctx.opts(parent),
+        opts=ctx.child_opts(parent),
     )
     aws.cloudwatch.EventTarget(
         ctx.logical(logical),
@@ -106,6 +110,6 @@ def on_schedule(
         retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
             maximum_retry_attempts=0, maximum_event_age_in_seconds=max_event_age_seconds
         ),
-        opts=ctx.opts(parent),
+        opts=ctx.child_opts(parent),
     )
     return rule

@@ -129,9 +129,7 @@ class LedgerPoster(pulumi.ComponentResource):
     def __init__(
         self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, parent: pulumi.Resource
     ):
-        super().__init__(
-            "payment-dr:region:LedgerPoster", ctx.logical("ledger"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:LedgerPoster", ctx.logical("ledger"), None, ctx.component_opts(parent))
         name = ctx.name(naming.LEDGER_POSTER_FUNCTION)
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("ledger-poster"),
@@ -139,7 +137,7 @@ class LedgerPoster(pulumi.ComponentResource):
             description="payment-dr ledger poster: no inbound; PostgreSQL to the writer (any region's VPC), HTTPS out",
             vpc_id=network.vpc.id,
             tags={"Name": ctx.name(naming.LEDGER_POSTER_SG)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         egress(
             ctx,
@@ -167,20 +165,20 @@ class LedgerPoster(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{name}", key.arn, self)
         self.role = aws.iam.Role(
             ctx.logical("ledger-poster"),
             name=ctx.name(naming.LEDGER_POSTER_ROLE),
             assume_role_policy=lambda_trust(),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.role_policy = aws.iam.RolePolicy(
             ctx.logical("ledger-poster"),
             role=self.role.id,
             policy=execution_policy(ctx, log_group.arn, key.arn, self.failure_queue.arn),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.bundle = packaging.bundle(packaging.LEDGER, ctx.logical("ledger-bundle"), ctx.region, self)
         self.function = lambda_runtime.function_in_vpc(

@@ -285,7 +285,7 @@ def declare_alarms(
             logical=ctx.logical(f"alarm-{spec.key}"),
             name=alarm_name(ctx.cfg, spec.key),
             topic_arn=topic_arn,
-            opts=ctx.opts(parent),
+            opts=ctx.child_opts(parent),
         )
         for spec in specs
     }
@@ -326,9 +326,7 @@ class RegionalMonitoring(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
     def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:region:Monitoring", ctx.logical("monitoring"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, ctx.component_opts(parent))
         self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic_arn, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
 
@@ -349,7 +347,7 @@ class LinkMonitoring(pulumi.ComponentResource):
             "payment-dr:global:LinkMonitoring",
             ctx.logical("link-monitoring"),
             None,
-            pulumi.ResourceOptions(parent=parent),
+            ctx.component_opts(parent),
         )
         self.alarms = declare_alarms(ctx, link_alarms(ctx), topic_arn, self)
         # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
@@ -357,6 +355,6 @@ class LinkMonitoring(pulumi.ComponentResource):
             ctx.logical("dashboard"),
             dashboard_name=ctx.name(naming.DASHBOARD),
             dashboard_body=json.dumps(dashboard.body(dashboard_data(ctx)), sort_keys=True),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.register_outputs({"dashboardName": self.dashboard.dashboard_name})

@@ -51,9 +51,7 @@ class Network(pulumi.ComponentResource):
     private_route_tables: list[aws.ec2.RouteTable]
 
     def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:region:Network", ctx.logical("network"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:Network", ctx.logical("network"), None, ctx.component_opts(parent))
         self.ctx = ctx
         self.subnet_plan = plan_subnets(ctx.spec.cidr, availability_zones(ctx))
         self.vpc = aws.ec2.Vpc(
@@ -62,10 +60,13 @@ class Network(pulumi.ComponentResource):
             enable_dns_hostnames=True,
             enable_dns_support=True,
             tags={"Name": ctx.name(naming.VPC)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         igw = aws.ec2.InternetGateway(
-            ctx.logical("igw"), vpc_id=self.vpc.id, tags={"Name": ctx.name(naming.VPC, "igw")}, opts=ctx.opts(self)
+            ctx.logical("igw"),
+            vpc_id=self.vpc.id,
+            tags={"Name": ctx.name(naming.VPC, "igw")},
+            opts=ctx.child_opts(self),
         )
         public_subnets = [self._public_subnet(p, igw) for p in self.subnet_plan]
         nat_ids = self._nat_gateways(public_subnets)
@@ -85,17 +86,17 @@ class Network(pulumi.ComponentResource):
             availability_zone=plan.az,
             map_public_ip_on_launch=False,
             tags={"Name": ctx.name(naming.PUBLIC_SUBNET, plan.az), "Tier": "public"},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         table = aws.ec2.RouteTable(
             ctx.logical(f"public-{plan.az}"),
             vpc_id=self.vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
             tags={"Name": ctx.name(naming.PUBLIC_SUBNET, plan.az)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.ec2.RouteTableAssociation(
-            ctx.logical(f"public-{plan.az}"), subnet_id=subnet.id, route_table_id=table.id, opts=ctx.opts(self)
+            ctx.logical(f"public-{plan.az}"), subnet_id=subnet.id, route_table_id=table.id, opts=ctx.child_opts(self)
         )
         return subnet
 
@@ -109,14 +110,14 @@ class Network(pulumi.ComponentResource):
                 ctx.logical(f"nat-{plan.az}"),
                 domain="vpc",
                 tags={"Name": ctx.name(naming.NAT_GATEWAY, plan.az)},
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
             nat = aws.ec2.NatGateway(
                 ctx.logical(f"nat-{plan.az}"),
                 allocation_id=eip.id,
                 subnet_id=subnet.id,
                 tags={"Name": ctx.name(naming.NAT_GATEWAY, plan.az)},
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
             ids.append(nat.id)
         return ids
@@ -131,24 +132,24 @@ class Network(pulumi.ComponentResource):
             cidr_block=plan.private_cidr,
             availability_zone=plan.az,
             tags={"Name": ctx.name(naming.PRIVATE_SUBNET, plan.az), "Tier": "private"},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         # Routes are separate resources (not inline) so that peering can add its routes later.
         table = aws.ec2.RouteTable(
             ctx.logical(f"private-{plan.az}"),
             vpc_id=self.vpc.id,
             tags={"Name": ctx.name(naming.PRIVATE_SUBNET, plan.az)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.ec2.Route(
             ctx.logical(f"private-{plan.az}-default"),
             route_table_id=table.id,
             destination_cidr_block="0.0.0.0/0",
             nat_gateway_id=nat_id,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.ec2.RouteTableAssociation(
-            ctx.logical(f"private-{plan.az}"), subnet_id=subnet.id, route_table_id=table.id, opts=ctx.opts(self)
+            ctx.logical(f"private-{plan.az}"), subnet_id=subnet.id, route_table_id=table.id, opts=ctx.child_opts(self)
         )
         return subnet, table
 
@@ -163,7 +164,7 @@ class Network(pulumi.ComponentResource):
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[t.id for t in self.private_route_tables],
                 tags={"Name": ctx.name(naming.VPC, f"{service}-endpoint")},
-                opts=ctx.opts(self),
+                opts=ctx.child_opts(self),
             )
 
     def _flow_logs(self, key: aws.kms.Key) -> None:
@@ -175,7 +176,7 @@ class Network(pulumi.ComponentResource):
             assume_role_policy=iam.service_trust(
                 "vpc-flow-logs.amazonaws.com", ctx.account_id, ctx.arn("ec2", "vpc-flow-log/*")
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.iam.RolePolicy(
             ctx.logical("flow-logs"),
@@ -190,7 +191,7 @@ class Network(pulumi.ComponentResource):
                 # it cannot name one: read-only, on this account's groups in this region.
                 iam.statement(["logs:DescribeLogGroups"], [ctx.arn("logs", "log-group:*")]),
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         aws.ec2.FlowLog(
             ctx.logical("flow-logs"),
@@ -201,5 +202,5 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags={"Name": ctx.name(naming.FLOW_LOGS)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )

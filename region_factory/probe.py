@@ -155,9 +155,7 @@ class DatabaseProbe(pulumi.ComponentResource):
         topic: aws.sns.Topic,
         parent: pulumi.Resource,
     ):
-        super().__init__(
-            "payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, ctx.component_opts(parent))
         cfg = ctx.cfg
         name = ctx.name(naming.DB_PROBE_FUNCTION)
         cluster_identifier = cfg.namer(naming.DB_CLUSTER, ctx.region)
@@ -185,7 +183,7 @@ class DatabaseProbe(pulumi.ComponentResource):
                 ),
             ],
             tags={"Name": ctx.name(naming.DB_PROBE_SG)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         database.allow_postgres_from("db-probe", self.security_group)
         self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key.arn, self)
@@ -193,13 +191,13 @@ class DatabaseProbe(pulumi.ComponentResource):
             ctx.logical("db-probe"),
             name=ctx.name(naming.DB_PROBE_ROLE),
             assume_role_policy=lambda_trust(),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         policy = aws.iam.RolePolicy(
             ctx.logical("db-probe"),
             role=self.role.id,
             policy=execution_policy(ctx, self.log_group.arn),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.ctx = ctx
         bundle = packaging.bundle(packaging.PROBE, ctx.logical("db-probe-bundle"), ctx.region, self)
@@ -253,7 +251,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             logical=ctx.logical(alarms.DB_REACHABLE),
             name=ctx.name(naming.ALARM, alarms.DB_REACHABLE),
             topic_arn=topic.arn,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.writable_alarm = declare_alarm(
             AlarmSpec(
@@ -282,7 +280,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             logical=ctx.logical(alarms.DB_WRITABLE),
             name=ctx.name(naming.ALARM, alarms.DB_WRITABLE),
             topic_arn=None,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.register_outputs(
             {

@@ -218,7 +218,7 @@ class PaymentService(pulumi.ComponentResource):
             "payment-dr:region:PaymentService",
             ctx.logical("payment-service"),
             None,
-            pulumi.ResourceOptions(parent=parent),
+            ctx.component_opts(parent),
         )
         check_function_settings(ctx.cfg)
         name = ctx.name(naming.VALIDATOR_FUNCTION)
@@ -230,7 +230,7 @@ class PaymentService(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("validator"),
@@ -248,13 +248,13 @@ class PaymentService(pulumi.ComponentResource):
                 )
             ],
             tags={"Name": ctx.name(naming.VALIDATOR_SG)},
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.role = aws.iam.Role(
             ctx.logical("validator"),
             name=ctx.name(naming.VALIDATOR_ROLE),
             assume_role_policy=lambda_trust(),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         policy = aws.iam.RolePolicy(
             ctx.logical("validator"),
@@ -267,7 +267,7 @@ class PaymentService(pulumi.ComponentResource):
                 receipts_bucket_arn=storage.receipts_bucket.arn,
                 audit_bucket_arn=storage.audit_bucket.arn,
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.function = lambda_runtime.function_in_vpc(
             ctx,
@@ -302,7 +302,7 @@ class PaymentService(pulumi.ComponentResource):
                     destination=self.failure_queue.arn
                 ),
             ),
-            opts=ctx.opts(self),
+            opts=ctx.child_opts(self),
         )
         self.api = PaymentApi(ctx, self.function, key, self)
         self.rest_api = self.api.rest_api

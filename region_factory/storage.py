@@ -177,9 +177,7 @@ class RegionalStorage(pulumi.ComponentResource):
     versionings: list[aws.s3.BucketVersioning]
 
     def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:region:Storage", ctx.logical("storage"), None, pulumi.ResourceOptions(parent=parent)
-        )
+        super().__init__("payment-dr:region:Storage", ctx.logical("storage"), None, ctx.component_opts(parent))
         self.ctx = ctx
         self.buckets: dict[str, aws.s3.Bucket] = {}
         self.versionings = []
@@ -203,7 +201,7 @@ class RegionalStorage(pulumi.ComponentResource):
         """What every bucket of the stack has: no public access, no ACLs (the bucket owner owns every object),
         versioning."""
         ctx = self.ctx
-        opts = ctx.opts(self)
+        opts = ctx.child_opts(self)
         access = aws.s3.BucketPublicAccessBlock(
             ctx.logical(name),
             bucket=bucket.bucket,
@@ -235,9 +233,9 @@ class RegionalStorage(pulumi.ComponentResource):
             ctx.logical(name),
             bucket=ctx.name(naming.ACCESS_LOG_BUCKET),
             force_destroy=not ctx.cfg.deletion_protection,
-            opts=ctx.opts(self, protect=ctx.cfg.deletion_protection),
+            opts=ctx.child_opts(self, protect=ctx.cfg.deletion_protection),
         )
-        opts = ctx.opts(self)
+        opts = ctx.child_opts(self)
         access, versioning = self._private_and_versioned(name, bucket)
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             ctx.logical(name),
@@ -252,13 +250,13 @@ class RegionalStorage(pulumi.ComponentResource):
             policy=access_log_policy(
                 bucket.arn, ctx.account_id, {kind: source.arn for kind, source in self.buckets.items()}
             ),
-            opts=ctx.opts(self, depends_on=[access]),
+            opts=ctx.child_opts(self, depends_on=[access]),
         )
         aws.s3.BucketLifecycleConfiguration(
             ctx.logical(name),
             bucket=bucket.bucket,
             rules=access_log_lifecycle(ctx),
-            opts=ctx.opts(self, depends_on=[versioning]),
+            opts=ctx.child_opts(self, depends_on=[versioning]),
         )
         for kind, source in self.buckets.items():
             aws.s3.BucketLogging(
@@ -269,7 +267,7 @@ class RegionalStorage(pulumi.ComponentResource):
                 # <prefix><account>/<region>/<bucket>/YYYY/MM/DD/...: partitioned by the request's time, for Athena.
                 target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
                 # Logging starts once delivery is allowed and the objects will be encrypted as S3 requires.
-                opts=ctx.opts(self, depends_on=[policy, encryption]),
+                opts=ctx.child_opts(self, depends_on=[policy, encryption]),
             )
         return bucket
 
@@ -288,9 +286,9 @@ class RegionalStorage(pulumi.ComponentResource):
             # Test stacks (deletionProtection=false) can be torn down with their objects; production
             # buckets cannot be deleted while they hold anything.
             force_destroy=not cfg.deletion_protection,
-            opts=ctx.opts(self, protect=cfg.deletion_protection),
+            opts=ctx.child_opts(self, protect=cfg.deletion_protection),
         )
-        opts = ctx.opts(self)
+        opts = ctx.child_opts(self)
         access, versioning = self._private_and_versioned(name, bucket)
         aws.s3.BucketServerSideEncryptionConfiguration(
             ctx.logical(name),
@@ -311,14 +309,14 @@ class RegionalStorage(pulumi.ComponentResource):
             ctx.logical(name),
             bucket=bucket.bucket,
             policy=bucket_policy(bucket.arn, key.arn),
-            opts=ctx.opts(self, depends_on=[access]),
+            opts=ctx.child_opts(self, depends_on=[access]),
         )
         aws.s3.BucketLifecycleConfiguration(
             ctx.logical(name),
             bucket=bucket.bucket,
             rules=lifecycle_rules(ctx, kind),
             transition_default_minimum_object_size=MINIMUM_TRANSITION_SIZE,
-            opts=ctx.opts(self, depends_on=[versioning]),
+            opts=ctx.child_opts(self, depends_on=[versioning]),
         )
         if locked:
             aws.s3.BucketObjectLockConfiguration(
@@ -327,6 +325,6 @@ class RegionalStorage(pulumi.ComponentResource):
                 rule={
                     "default_retention": {"mode": cfg.audit_object_lock_mode.value, "days": cfg.audit_retention_days}
                 },
-                opts=ctx.opts(self, depends_on=[versioning]),
+                opts=ctx.child_opts(self, depends_on=[versioning]),
             )
         return bucket, versioning
