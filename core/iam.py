@@ -24,6 +24,23 @@ def statement(
     return stmt
 
 
+def own_log_group(log_group_arn: pulumi.Output[str]) -> dict[str, Any]:
+    """A function writing to its own log group and nothing else (its streams are `<group>:*`)."""
+    return statement(
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
+        sid="OwnLogGroup",
+    )
+
+
+def put_metrics(sid: str, *namespaces: str) -> dict[str, Any]:
+    """PutMetricData has no resource-level permissions: "*", held to the given metric namespaces."""
+    namespace: str | list[str] = namespaces[0] if len(namespaces) == 1 else list(namespaces)
+    return statement(
+        ["cloudwatch:PutMetricData"], ["*"], sid=sid, conditions={"StringEquals": {"cloudwatch:namespace": namespace}}
+    )
+
+
 def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
     """A policy document; statements may hold Outputs (ARNs of resources being created)."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})

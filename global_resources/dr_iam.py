@@ -136,12 +136,7 @@ def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.
         iam.statement(["route53:ListTagsForResources"], ["arn:aws:route53:::healthcheck/*"], sid="ReadHealthCheckTags"),
         iam.statement(["route53:ListResourceRecordSets"], [zone_arn(public_zone_id)], sid="ReadFailoverRecords"),
         iam.statement(["cloudwatch:GetMetricData"], ["*"], sid="ReadMetrics"),
-        iam.statement(
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            sid="PublishRoutingHolds",
-            conditions={"StringEquals": {"cloudwatch:namespace": routing.ROUTING_NAMESPACE}},
-        ),
+        iam.put_metrics("PublishRoutingHolds", routing.ROUTING_NAMESPACE),
         iam.statement(["cloudwatch:ListMetrics"], ["*"], sid="FindLedgerMetrics"),
     ]
 

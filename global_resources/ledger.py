@@ -207,11 +207,7 @@ class LedgerLinks(pulumi.ComponentResource):
             role=role.id,
             opts=ctx.opts(self),
             policy=iam.document(
-                iam.statement(
-                    ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],
-                    sid="OwnLogGroup",
-                ),
+                iam.own_log_group(log_group.arn),
                 # The master secret's primary copy: the migrator is its only user besides the database probe.
                 iam.statement(["secretsmanager:GetSecretValue"], [secrets.db_master.arn], sid="MasterSecret"),
                 iam.statement(

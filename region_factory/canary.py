@@ -87,20 +87,9 @@ def execution_policy(log_group_arn: pulumi.Output[str], described: list[pulumi.O
     """Logs to its own group, metrics in its two namespaces, and DescribeAlarms on the other regions' probe
     alarms: nothing else."""
     return iam.document(
-        iam.statement(
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-            sid="OwnLogGroup",
-        ),
+        iam.own_log_group(log_group_arn),
         # PutMetricData has no resource-level permissions: "*", held to the canary's and the holds' namespaces.
-        iam.statement(
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            sid="PutCanaryMetricsAndHolds",
-            conditions={
-                "StringEquals": {"cloudwatch:namespace": [routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE]}
-            },
-        ),
+        iam.put_metrics("PutCanaryMetricsAndHolds", routing.CANARY_NAMESPACE, routing.ROUTING_NAMESPACE),
         # DescribeAlarms takes alarm ARNs as resources (Service Authorization Reference, Amazon CloudWatch:
         # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
         *(

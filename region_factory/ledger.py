@@ -58,11 +58,7 @@ def execution_policy(
     """This region's own resources only; the per-cluster login grants come from global_resources/ledger.py."""
     global_cluster = ctx.arn("rds", f"global-cluster:{ctx.cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
     return iam.document(
-        iam.statement(
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-            sid="OwnLogGroup",
-        ),
+        iam.own_log_group(log_group_arn),
         # Lambda reads the stream with the execution role (DynamoDB Developer Guide,
         # iam-policy-example-lamda-process-dynamodb-streams.html): this region's replica only.
         iam.statement(
@@ -84,12 +80,7 @@ def execution_policy(
         iam.statement(["sqs:SendMessage"], [queue_arn], sid="OnFailureDestination"),
         # Which cluster is the writer now.
         iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
-        iam.statement(
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            sid="PutLedgerLag",
-            conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
-        ),
+        iam.put_metrics("PutLedgerLag", METRIC_NAMESPACE),
         # Lambda manages the function's network interfaces with this role, by resource type (as for the others).
         *vpc_access_statements(ctx),
     )

@@ -104,21 +104,12 @@ def execution_policy(ctx: RegionContext, log_group_arn: pulumi.Output[str]) -> p
     cluster = ctx.arn("rds", f"cluster:{cfg.namer(naming.DB_CLUSTER, ctx.region)}")
     global_cluster = ctx.arn("rds", f"global-cluster:{cfg.namer(naming.GLOBAL_CLUSTER)}", regional=False)
     return iam.document(
-        iam.statement(
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-            sid="OwnLogGroup",
-        ),
+        iam.own_log_group(log_group_arn),
         # Which endpoint to probe (writer or reader) is read from the cluster and its global cluster.
         iam.statement(["rds:DescribeDBClusters"], [cluster], sid="DescribeOwnCluster"),
         iam.statement(["rds:DescribeGlobalClusters"], [global_cluster], sid="DescribeGlobalCluster"),
         # PutMetricData has no resource-level permissions: "*", held to the probe's namespace.
-        iam.statement(
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            sid="PutProbeMetrics",
-            conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
-        ),
+        iam.put_metrics("PutProbeMetrics", METRIC_NAMESPACE),
         # Lambda manages the function's network interfaces with this role (as for the payment function).
         *vpc_access_statements(ctx),
     )

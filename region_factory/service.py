@@ -140,11 +140,7 @@ def execution_policy(
     secret = ctx.arn("secretsmanager", f"secret:{cfg.namer(naming.CARD_HASH_SECRET)}-??????")
     via = [f"{service}.{ctx.region}.amazonaws.com" for service in ("dynamodb", "s3", "secretsmanager", "sqs")]
     return iam.document(
-        iam.statement(
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")],
-            sid="OwnLogGroup",
-        ),
+        iam.own_log_group(log_group_arn),
         # No index ARNs: the function writes and describes the tables; nothing in it queries merchant-time-index.
         iam.statement(
             ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DescribeTable"],
