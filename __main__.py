@@ -22,12 +22,13 @@ shared = SharedInputs(
     hosted_zone_id=hosted_zone_id(cfg, aws_providers),
 )
 
-regions = [build_region(cfg, spec, aws_providers, shared) for spec in cfg.regions]
-global_resources = link_regions(cfg, aws_providers, [stack.outputs for stack in regions], shared)
+# What each region publishes (region_factory/outputs.py): the global layer and the exports below read only this.
+regions = [build_region(cfg, spec, aws_providers, shared).outputs for spec in cfg.regions]
+global_resources = link_regions(cfg, aws_providers, regions, shared)
 
 pulumi.export("primaryRegion", cfg.primary.name)
 pulumi.export("secondaryRegions", [spec.name for spec in cfg.secondaries])
-pulumi.export("vpcIds", {stack.region: stack.network.vpc.id for stack in regions})
+pulumi.export("vpcIds", {stack.region: stack.vpc_id for stack in regions})
 
 # --- data tier (docs/data-tier.md); never the secrets' values ---
 aurora = global_resources.aurora
@@ -68,7 +69,7 @@ pulumi.export(
 )
 pulumi.export(
     "buckets",
-    {stack.region: {kind: bucket.bucket for kind, bucket in stack.storage.buckets.items()} for stack in regions},
+    {stack.region: dict(stack.bucket_names) for stack in regions},
 )
 
 # --- failover (docs/failover.md) ---
@@ -87,8 +88,8 @@ pulumi.export(
             }
             for region in cfg.region_names
         },
-        "dbProbeAlarms": {stack.region: stack.probe.alarm.name for stack in regions},
-        "dbWritableAlarms": {stack.region: stack.probe.writable_alarm.name for stack in regions},
+        "dbProbeAlarms": {stack.region: stack.probe_alarm_name for stack in regions},
+        "dbWritableAlarms": {stack.region: stack.probe_writable_alarm_name for stack in regions},
         # Routing holds (core/routing.py): held region -> holder region -> the hold check's id.
         "holdChecks": {
             held: {
@@ -118,16 +119,12 @@ pulumi.export(
         "url": f"https://{cfg.domain_name}",
         "regions": {
             stack.region: {
-                "functionName": stack.service.function.name,
-                "restApiId": stack.service.rest_api.id,
-                "stage": stack.service.stage.stage_name,
-                "regionalUrl": pulumi.Output.concat(
-                    "https://", stack.service.health_check_fqdn, "/", stack.service.stage.stage_name
-                ),
-                "healthCheckUrl": pulumi.Output.concat(
-                    "https://", stack.service.health_check_fqdn, stack.service.health_check_path
-                ),
-                "regionalDomainName": stack.service.domain.regional_domain_name,
+                "functionName": stack.function_name,
+                "restApiId": stack.rest_api_id,
+                "stage": stack.api_stage_name,
+                "regionalUrl": pulumi.Output.concat("https://", stack.health_check_fqdn, "/", stack.api_stage_name),
+                "healthCheckUrl": pulumi.Output.concat("https://", stack.health_check_fqdn, stack.health_check_path),
+                "regionalDomainName": stack.api_domain_name,
             }
             for stack in regions
         },
@@ -146,7 +143,7 @@ pulumi.export(
     },
 )
 # Each region's failover topic: its alarms, the probe's and drctl's notices (alertEmails subscribe to each).
-pulumi.export("failoverTopicArns", {stack.region: stack.alerts.topic.arn for stack in regions})
+pulumi.export("failoverTopicArns", {stack.region: stack.failover_topic_arn for stack in regions})
 # The Route 53 health-check alarms live in us-east-1 (health-check metrics exist only there) with their own topic.
 health_alarms = global_resources.health_alarms
 pulumi.export(
@@ -159,4 +156,4 @@ pulumi.export(
     },
 )
 # Each region's customer managed key: storage, logs, topics, secrets' replicas and Aurora in that region.
-pulumi.export("kmsKeyArns", {stack.region: stack.keys.key.arn for stack in regions})
+pulumi.export("kmsKeyArns", {stack.region: stack.kms_key_arn for stack in regions})

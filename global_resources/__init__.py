@@ -18,8 +18,8 @@ from global_resources.s3_replication import BucketReplication
 from global_resources.secrets import ReplicatedSecrets
 from global_resources.switchover import PlannedSwitchover
 from region_factory import SharedInputs
-from region_factory.canary import RegionCanary
-from region_factory.monitoring import LinkMonitoring
+from region_factory.canary import RegionCanary, RegionCanaryArgs
+from region_factory.monitoring import LinkMonitoring, MonitoringArgs
 from region_factory.outputs import RegionalOutputs
 
 
@@ -43,14 +43,29 @@ class GlobalResources(pulumi.ComponentResource):
         self.health_alarms = HealthAlarms(cfg, providers, by_region, self.failover.health_checks, shared, self)
         # Each region's replication-link alarms and dashboard, in that region: they name the other regions.
         self.monitoring = {
-            region: LinkMonitoring(stack.context, stack.failover_topic_arn, self) for region, stack in by_region.items()
+            region: LinkMonitoring(
+                stack.context.logical("link-monitoring"),
+                MonitoringArgs(context=stack.context, topic_arn=stack.failover_topic_arn),
+                stack.context.component_opts(self),
+            )
+            for region, stack in by_region.items()
         }
         # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
         urls = canary_targets(cfg, by_region)
         # ... and on every other region's CloudWatch: one DescribeAlarms on its probe alarm a round.
         probe_alarms = {region: stack.probe_alarm_name for region, stack in by_region.items()}
         self.canaries = {
-            region: RegionCanary(stack.context, urls, stack.kms_key_arn, stack.failover_topic_arn, self, probe_alarms)
+            region: RegionCanary(
+                stack.context.logical("canary"),
+                RegionCanaryArgs(
+                    context=stack.context,
+                    urls=urls,
+                    cloudwatch_alarms=probe_alarms,
+                    kms_key_arn=stack.kms_key_arn,
+                    topic_arn=stack.failover_topic_arn,
+                ),
+                stack.context.component_opts(self),
+            )
             for region, stack in by_region.items()
         }
         self.register_outputs({})

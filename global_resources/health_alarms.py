@@ -21,9 +21,9 @@ from core.config import DrRole, RegionSpec, StackConfig
 from core.providers import ROUTE53_METRICS_REGION, Providers
 from region_factory import SharedInputs
 from region_factory.alarms import declare_alarm
-from region_factory.alerting import Alerts
+from region_factory.alerting import Alerts, AlertsArgs
 from region_factory.context import RegionContext
-from region_factory.keys import RegionalKey
+from region_factory.keys import RegionalKey, RegionalKeyArgs
 from region_factory.monitoring import health_alarm_name, health_check_alarm
 from region_factory.outputs import RegionalOutputs
 
@@ -53,8 +53,16 @@ class HealthAlarms(pulumi.ComponentResource):
             shared,
             logical_prefix="health-alarms-",
         )
-        self.key = RegionalKey(ctx, self, alias=naming.HEALTH_ALARMS_KEY_ALIAS)
-        self.alerts = Alerts(ctx, self.key.key, self, topic=naming.HEALTH_ALARMS_TOPIC)
+        self.key = RegionalKey(
+            ctx.logical("key"),
+            RegionalKeyArgs(context=ctx, alias=naming.HEALTH_ALARMS_KEY_ALIAS),
+            ctx.component_opts(self),
+        )
+        self.alerts = Alerts(
+            ctx.logical("alerts"),
+            AlertsArgs(context=ctx, kms_key_arn=self.key.key.arn, topic=naming.HEALTH_ALARMS_TOPIC),
+            ctx.component_opts(self),
+        )
         self.topic = self.alerts.topic
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {

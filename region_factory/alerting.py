@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -47,19 +49,23 @@ def topic_policy(ctx: RegionContext, topic_arn: pulumi.Output[str]) -> pulumi.Ou
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class AlertsArgs:
+    context: RegionContext
+    kms_key_arn: pulumi.Input[str]
+    topic: naming.NameSpec = naming.FAILOVER_TOPIC
+
+
 class Alerts(pulumi.ComponentResource):
-    def __init__(
-        self,
-        ctx: RegionContext,
-        key: aws.kms.Key,
-        parent: pulumi.Resource,
-        topic: naming.NameSpec = naming.FAILOVER_TOPIC,
-    ):
-        super().__init__("payment-dr:region:Alerts", ctx.logical("alerts"), None, ctx.component_opts(parent))
+    topic: aws.sns.Topic
+
+    def __init__(self, name: str, args: AlertsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:Alerts", name, None, opts)
+        ctx = args.context
         self.topic = aws.sns.Topic(
             ctx.logical("failover-events"),
-            name=ctx.name(topic),
-            kms_master_key_id=key.arn,
+            name=ctx.name(args.topic),
+            kms_master_key_id=args.kms_key_arn,
             opts=ctx.child_opts(self),
         )
         aws.sns.TopicPolicy(

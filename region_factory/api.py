@@ -211,6 +211,14 @@ def apigateway_logs_policy(ctx: RegionContext) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class PaymentApiArgs:
+    context: RegionContext
+    function_name: pulumi.Input[str]  # API Gateway's invoke permissions
+    function_invoke_arn: pulumi.Input[str]  # the OpenAPI document's integration
+    kms_key_arn: pulumi.Input[str]  # the access-log group
+
+
 class PaymentApi(pulumi.ComponentResource):
     rest_api: aws.apigateway.RestApi
     deployment: aws.apigateway.Deployment
@@ -225,9 +233,9 @@ class PaymentApi(pulumi.ComponentResource):
     health_check_fqdn: pulumi.Output[str]
     health_check_path: str
 
-    def __init__(self, ctx: RegionContext, function: aws.lambda_.Function, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:PaymentApi", ctx.logical("payment-api"), None, ctx.component_opts(parent))
-        self.ctx = ctx
+    def __init__(self, name: str, args: PaymentApiArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:PaymentApi", name, None, opts)
+        ctx = self.ctx = args.context
         cfg = ctx.cfg
         title = ctx.name(naming.API)
         stage_name = ctx.name(naming.API_STAGE)
@@ -235,7 +243,7 @@ class PaymentApi(pulumi.ComponentResource):
             ctx.logical("api"),
             name=title,
             description="payment-dr payment API (docs/service.md)",
-            body=function.invoke_arn.apply(
+            body=pulumi.Output.from_input(args.function_invoke_arn).apply(
                 lambda arn: json.dumps(openapi_document(title, arn, ctx.region), sort_keys=True)
             ),
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
@@ -252,7 +260,7 @@ class PaymentApi(pulumi.ComponentResource):
             opts=ctx.child_opts(self),
         )
         self.access_log_group = ctx.log_group(
-            "api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", key.arn, self
+            "api-access", f"/aws/apigateway/{ctx.name(naming.API_ACCESS_LOGS)}", args.kms_key_arn, self
         )
         self.account = self._account() if cfg.manage_api_gateway_account else None
         self.stage = aws.apigateway.Stage(
@@ -275,7 +283,7 @@ class PaymentApi(pulumi.ComponentResource):
             min(HEALTH_BURST_LIMIT, cfg.api_throttle_burst_limit),
             "health",
         )
-        self._allow_invocations(function, stage_name)
+        self._allow_invocations(args.function_name, stage_name)
         self.certificate, self.validation_record, self.certificate_validation = self._certificate()
         self.domain = aws.apigateway.DomainName(
             ctx.logical("api-domain"),
@@ -346,14 +354,14 @@ class PaymentApi(pulumi.ComponentResource):
             opts=ctx.child_opts(self),
         )
 
-    def _allow_invocations(self, function: aws.lambda_.Function, stage_name: str) -> None:
+    def _allow_invocations(self, function_name: pulumi.Input[str], stage_name: str) -> None:
         """API Gateway may invoke the function only for this API's routes on this stage."""
         ctx = self.ctx
         for route in ROUTES:
             label = f"{route.method.lower()}-{route.path.strip('/').replace('/', '-')}"
             aws.lambda_.Permission(
                 ctx.logical(f"api-invoke-{label}"),
-                function=function.name,
+                function=function_name,
                 action="lambda:InvokeFunction",
                 principal="apigateway.amazonaws.com",
                 statement_id=f"api-gateway-{label}",

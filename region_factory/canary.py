@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -108,6 +109,15 @@ def code() -> pulumi.AssetArchive:
     return pulumi.AssetArchive({"app.py": pulumi.FileAsset(str(SOURCE))})
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegionCanaryArgs:
+    context: RegionContext
+    urls: Mapping[str, pulumi.Input[str]]  # target -> the /health URL it probes (every region's, and the public name's)
+    cloudwatch_alarms: Mapping[str, pulumi.Input[str]]  # region -> an alarm name there (its CloudWatch is asked)
+    kms_key_arn: pulumi.Input[str]  # its log group
+    topic_arn: pulumi.Input[str]  # where its alarms page (this region's failover topic)
+
+
 class RegionCanary(pulumi.ComponentResource):
     function: aws.lambda_.Function
     role: aws.iam.Role
@@ -115,19 +125,12 @@ class RegionCanary(pulumi.ComponentResource):
     schedule: aws.cloudwatch.EventRule
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(
-        self,
-        ctx: RegionContext,
-        urls: Mapping[str, pulumi.Input[str]],
-        key_arn: pulumi.Input[str],
-        topic_arn: pulumi.Input[str],
-        parent: pulumi.Resource,
-        cloudwatch_alarms: Mapping[str, pulumi.Input[str]],
-    ):
-        super().__init__("payment-dr:global:RegionCanary", ctx.logical("canary"), None, ctx.component_opts(parent))
+    def __init__(self, name: str, args: RegionCanaryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:RegionCanary", name, None, opts)
+        ctx, urls, cloudwatch_alarms = args.context, args.urls, args.cloudwatch_alarms
         cfg = ctx.cfg
-        name = ctx.name(naming.CANARY_FUNCTION)
-        self.log_group = ctx.log_group("canary", f"/aws/lambda/{name}", key_arn, self)
+        function_name = ctx.name(naming.CANARY_FUNCTION)
+        self.log_group = ctx.log_group("canary", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
         self.role = aws.iam.Role(
             ctx.logical("canary"),
             name=ctx.name(naming.CANARY_ROLE),
@@ -142,7 +145,7 @@ class RegionCanary(pulumi.ComponentResource):
         )
         self.function = aws.lambda_.Function(
             ctx.logical("canary"),
-            name=name,
+            name=function_name,
             description="payment-dr canary: every region's /health and the public name, every 10 s; engages routing holds",
             role=self.role.arn,
             code=code(),
@@ -200,7 +203,7 @@ class RegionCanary(pulumi.ComponentResource):
                 ),
                 logical=ctx.logical(f"canary-{target}"),
                 name=alarm_name(ctx, target),
-                topic_arn=topic_arn,
+                topic_arn=args.topic_arn,
                 opts=ctx.child_opts(self),
             )
             for target in [*sorted(urls), *watched]

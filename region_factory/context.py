@@ -47,13 +47,13 @@ class RegionContext:
         """Pulumi logical names must be unique across regions, so they carry the region."""
         return f"{self.logical_prefix}{self.region}-{name}"
 
-    # The provider rule (docs/CONTRIBUTING-infra.md, "Providers"): a component hosting this region's resources
-    # declares the region's provider once (`component_opts`); its children inherit it (`child_opts`). A resource of
-    # this region under a component spanning regions (global_resources), or made by a helper the global layer shares,
-    # names it (`opts`).
+    # The provider rule (docs/CONTRIBUTING-infra.md, "Providers"): the region's provider is declared once where a
+    # region's component tree starts (`component_opts`: build_region, or the global layer's caller of a regional
+    # component); everything below inherits it (`child_opts`). A resource of this region under a component spanning
+    # regions (global_resources), or made by a helper the global layer shares, names it (`opts`).
 
     def component_opts(self, parent: pulumi.Resource | None) -> pulumi.ResourceOptions:
-        """A component hosting this region's resources: its children inherit the region's provider."""
+        """The root of this region's component tree: everything below inherits the region's provider."""
         return pulumi.ResourceOptions(parent=parent, providers=[self.provider])
 
     def child_opts(self, parent: pulumi.Resource, **kwargs) -> pulumi.ResourceOptions:

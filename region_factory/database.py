@@ -6,13 +6,15 @@ also opens PostgreSQL to the peered regions' VPCs (``postgres_ingress`` on the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from core import iam, naming
 from core.config import ConfigError
 from region_factory.context import RegionContext
-from region_factory.network import Network
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
@@ -59,28 +61,35 @@ def check_engine_version(ctx: RegionContext) -> aws.rds.GetEngineVersionResult:
     return found
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatabaseAccessArgs:
+    context: RegionContext
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # the subnet group's, one per AZ
+
+
 class DatabaseAccess(pulumi.ComponentResource):
     subnet_group: aws.rds.SubnetGroup
     security_group: aws.ec2.SecurityGroup
     parameter_group: aws.rds.ClusterParameterGroup
     monitoring_role: aws.iam.Role
 
-    def __init__(self, ctx: RegionContext, network: Network, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:DatabaseAccess", ctx.logical("database"), None, ctx.component_opts(parent))
-        self.ctx = ctx
+    def __init__(self, name: str, args: DatabaseAccessArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:DatabaseAccess", name, None, opts)
+        ctx = self.ctx = args.context
         engine = check_engine_version(ctx)
         self.subnet_group = aws.rds.SubnetGroup(
             ctx.logical("db-subnets"),
             name=ctx.name(naming.DB_SUBNET_GROUP),
             description="payment-dr Aurora: private subnets in three AZs",
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=list(args.private_subnet_ids),
             opts=ctx.child_opts(self),
         )
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("db"),
             name=ctx.name(naming.DB_SECURITY_GROUP),
             description="payment-dr Aurora: PostgreSQL from peered VPCs and allowed app security groups only",
-            vpc_id=network.vpc.id,
+            vpc_id=args.vpc_id,
             # No egress: Aurora answers connections (stateful) and replicates at the storage layer,
             # outside this security group. Ingress rules are separate resources (postgres_ingress).
             egress=[],
@@ -111,15 +120,16 @@ class DatabaseAccess(pulumi.ComponentResource):
         )
         self.register_outputs({"securityGroupId": self.security_group.id, "subnetGroup": self.subnet_group.name})
 
-    def allow_postgres_from(self, label: str, source: aws.ec2.SecurityGroup) -> None:
-        """Lets an app security group of this region (same VPC) reach PostgreSQL."""
+    def allow_postgres_from(self, label: str, source_security_group_id: pulumi.Input[str]) -> None:
+        """Lets an app security group of this region (same VPC) reach PostgreSQL. The regional stack calls it
+        with its other components' group ids, so no component needs this one to be built."""
         postgres_ingress(
             self.ctx,
             self.ctx.logical(f"db-from-{label}"),
             self.security_group.id,
             self,
             description=f"PostgreSQL from {label}",
-            referenced_security_group_id=source.id,
+            referenced_security_group_id=source_security_group_id,
         )
 
 

@@ -5,6 +5,8 @@ must use a key in its own region, https://github.com/hashicorp/terraform-provide
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -56,9 +58,19 @@ def key_policy(ctx: RegionContext) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class RegionalKeyArgs:
+    context: RegionContext
+    alias: naming.NameSpec = naming.KMS_KEY_ALIAS
+
+
 class RegionalKey(pulumi.ComponentResource):
-    def __init__(self, ctx: RegionContext, parent: pulumi.Resource, alias: naming.NameSpec = naming.KMS_KEY_ALIAS):
-        super().__init__("payment-dr:region:Key", ctx.logical("key"), None, ctx.component_opts(parent))
+    key: aws.kms.Key
+    alias: aws.kms.Alias
+
+    def __init__(self, name: str, args: RegionalKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:Key", name, None, opts)
+        ctx = args.context
         self.key = aws.kms.Key(
             ctx.logical("key"),
             description=f"payment-dr data in {ctx.region} ({ctx.cfg.environment_suffix})",
@@ -68,6 +80,6 @@ class RegionalKey(pulumi.ComponentResource):
             opts=ctx.child_opts(self),
         )
         self.alias = aws.kms.Alias(
-            ctx.logical("key"), name=ctx.name(alias), target_key_id=self.key.key_id, opts=ctx.child_opts(self)
+            ctx.logical("key"), name=ctx.name(args.alias), target_key_id=self.key.key_id, opts=ctx.child_opts(self)
         )
         self.register_outputs({"keyArn": self.key.arn})

@@ -11,14 +11,16 @@ cluster, so a new region only adds resources.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from core import iam, naming
 from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
-from region_factory.database import PORT, DatabaseAccess
-from region_factory.network import Network
+from region_factory.database import PORT
 from region_factory.service import lambda_trust, vpc_access_statements
 
 HANDLER = "poster.lambda_handler"
@@ -109,6 +111,14 @@ def egress(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class LedgerPosterArgs:
+    context: RegionContext
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # the function's VPC attachment, one per AZ
+    kms_key_arn: pulumi.Input[str]  # its log group and failure queue
+
+
 class LedgerPoster(pulumi.ComponentResource):
     function: aws.lambda_.Function
     security_group: aws.ec2.SecurityGroup
@@ -117,16 +127,15 @@ class LedgerPoster(pulumi.ComponentResource):
     failure_queue: aws.sqs.Queue
     bundle: object  # the pulumi-command build; the migrator in the data home region runs the same archive
 
-    def __init__(
-        self, ctx: RegionContext, network: Network, database: DatabaseAccess, key: aws.kms.Key, parent: pulumi.Resource
-    ):
-        super().__init__("payment-dr:region:LedgerPoster", ctx.logical("ledger"), None, ctx.component_opts(parent))
-        name = ctx.name(naming.LEDGER_POSTER_FUNCTION)
+    def __init__(self, name: str, args: LedgerPosterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:LedgerPoster", name, None, opts)
+        ctx = args.context
+        function_name = ctx.name(naming.LEDGER_POSTER_FUNCTION)
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("ledger-poster"),
             name=ctx.name(naming.LEDGER_POSTER_SG),
             description="payment-dr ledger poster: no inbound; PostgreSQL to the writer (any region's VPC), HTTPS out",
-            vpc_id=network.vpc.id,
+            vpc_id=args.vpc_id,
             tags={"Name": ctx.name(naming.LEDGER_POSTER_SG)},
             opts=ctx.child_opts(self),
         )
@@ -148,17 +157,16 @@ class LedgerPoster(pulumi.ComponentResource):
             cidr=ctx.spec.cidr,
             description="PostgreSQL in this VPC (the writer when it is this region's cluster)",
         )
-        database.allow_postgres_from("ledger-poster", self.security_group)
         self.failure_queue = aws.sqs.Queue(
             ctx.logical("ledger-failures"),
             name=ctx.name(naming.LEDGER_FAILURES_QUEUE),
             # Lambda sends the failed batch's stream coordinates, not the payment: still encrypted with the region's key.
-            kms_master_key_id=key.arn,
+            kms_master_key_id=args.kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
             opts=ctx.child_opts(self),
         )
-        log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{name}", key.arn, self)
+        log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
         self.role = aws.iam.Role(
             ctx.logical("ledger-poster"),
             name=ctx.name(naming.LEDGER_POSTER_ROLE),
@@ -168,7 +176,7 @@ class LedgerPoster(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             ctx.logical("ledger-poster"),
             role=self.role.id,
-            policy=execution_policy(ctx, log_group.arn, key.arn, self.failure_queue.arn),
+            policy=execution_policy(ctx, log_group.arn, args.kms_key_arn, self.failure_queue.arn),
             opts=ctx.child_opts(self),
         )
         self.bundle = packaging.bundle(packaging.LEDGER, ctx.logical("ledger-bundle"), ctx.region, self)
@@ -176,7 +184,7 @@ class LedgerPoster(pulumi.ComponentResource):
             ctx,
             ctx.logical("ledger-poster"),
             self,
-            name=name,
+            name=function_name,
             description="payment-dr ledger poster: accepted payments from this region's stream into the ledger (idempotent)",
             role=self.role,
             code=self.bundle.archive,
@@ -185,7 +193,7 @@ class LedgerPoster(pulumi.ComponentResource):
             timeout_seconds=TIMEOUT_SECONDS,
             reserved_concurrency=RESERVED_CONCURRENCY,
             variables=environment(ctx),
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=list(args.private_subnet_ids),
             security_group=self.security_group,
             log_group=log_group,
             role_policy=self.role_policy,

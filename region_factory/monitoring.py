@@ -19,6 +19,7 @@ find them without Pulumi state.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -320,14 +321,22 @@ def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """What RegionalMonitoring and LinkMonitoring take: the region, and the topic their alarms page."""
+
+    context: RegionContext
+    topic_arn: pulumi.Input[str]
+
+
 class RegionalMonitoring(pulumi.ComponentResource):
     """Alarms on this region's own resources (module docstring)."""
 
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
-    def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Monitoring", ctx.logical("monitoring"), None, ctx.component_opts(parent))
-        self.alarms = declare_alarms(ctx, regional_alarms(ctx), topic_arn, self)
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:Monitoring", name, None, opts)
+        self.alarms = declare_alarms(args.context, regional_alarms(args.context), args.topic_arn, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
 
 
@@ -342,14 +351,10 @@ class LinkMonitoring(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     dashboard: aws.cloudwatch.Dashboard
 
-    def __init__(self, ctx: RegionContext, topic_arn: pulumi.Input[str], parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:global:LinkMonitoring",
-            ctx.logical("link-monitoring"),
-            None,
-            ctx.component_opts(parent),
-        )
-        self.alarms = declare_alarms(ctx, link_alarms(ctx), topic_arn, self)
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:LinkMonitoring", name, None, opts)
+        ctx = args.context
+        self.alarms = declare_alarms(ctx, link_alarms(ctx), args.topic_arn, self)
         # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
         self.dashboard = aws.cloudwatch.Dashboard(
             ctx.logical("dashboard"),

@@ -45,14 +45,21 @@ def availability_zones(ctx: RegionContext) -> list[str]:
     return names[:AZ_COUNT]
 
 
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    context: RegionContext
+    kms_key_arn: pulumi.Input[str]  # encrypts the flow-log group
+
+
 class Network(pulumi.ComponentResource):
     vpc: aws.ec2.Vpc
+    subnet_plan: list[SubnetPlan]
     private_subnet_ids: list[pulumi.Output[str]]
     private_route_tables: list[aws.ec2.RouteTable]
 
-    def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Network", ctx.logical("network"), None, ctx.component_opts(parent))
-        self.ctx = ctx
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:Network", name, None, opts)
+        ctx = self.ctx = args.context
         self.subnet_plan = plan_subnets(ctx.spec.cidr, availability_zones(ctx))
         self.vpc = aws.ec2.Vpc(
             ctx.logical("vpc"),
@@ -74,7 +81,7 @@ class Network(pulumi.ComponentResource):
         self.private_subnet_ids = [subnet.id for subnet, _ in private]
         self.private_route_tables = [table for _, table in private]
         self._gateway_endpoints()
-        self._flow_logs(key)
+        self._flow_logs(args.kms_key_arn)
         self.register_outputs({"vpcId": self.vpc.id, "privateSubnetIds": self.private_subnet_ids})
 
     def _public_subnet(self, plan: SubnetPlan, igw: aws.ec2.InternetGateway) -> aws.ec2.Subnet:
@@ -167,9 +174,9 @@ class Network(pulumi.ComponentResource):
                 opts=ctx.child_opts(self),
             )
 
-    def _flow_logs(self, key: aws.kms.Key) -> None:
+    def _flow_logs(self, kms_key_arn: pulumi.Input[str]) -> None:
         ctx = self.ctx
-        log_group = ctx.log_group("flow-logs", f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}", key.arn, self)
+        log_group = ctx.log_group("flow-logs", f"/aws/vpc/{ctx.name(naming.FLOW_LOGS)}", kms_key_arn, self)
         role = aws.iam.Role(
             ctx.logical("flow-logs"),
             name=ctx.name(naming.FLOW_LOGS_ROLE),

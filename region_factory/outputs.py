@@ -42,7 +42,11 @@ class RegionalOutputs:
     bucket_names: Mapping[str, pulumi.Output[str]]
     bucket_arns: Mapping[str, pulumi.Output[str]]
     ready_bucket_versionings: tuple[pulumi.Resource, ...]  # in storage.KINDS order
-    # --- payment API: its regional domain (failover alias target) and the /health it answers on ---
+    # --- payment API: its function, REST API and stage (operators' smoke tests), its regional domain
+    # (failover alias target) and the /health it answers on ---
+    function_name: pulumi.Output[str]
+    rest_api_id: pulumi.Output[str]
+    api_stage_name: pulumi.Output[str]
     api_domain_name: pulumi.Output[str]
     api_domain_zone_id: pulumi.Output[str]
     health_check_fqdn: pulumi.Input[str]

@@ -21,6 +21,9 @@ probes every 10 seconds, and the alarm counts the share of the minute's probes t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -28,8 +31,7 @@ from core import alarms, iam, naming, routing
 from region_factory import lambda_runtime, packaging
 from region_factory.alarms import Actions, AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
-from region_factory.database import DATABASE_NAME, PORT, DatabaseAccess
-from region_factory.network import Network
+from region_factory.database import DATABASE_NAME, PORT
 from region_factory.service import lambda_trust, vpc_access_statements
 
 HANDLER = "app.lambda_handler"
@@ -126,6 +128,15 @@ def connect_policy(ctx: RegionContext, cluster_resource_id: pulumi.Input[str]) -
 CONNECT_SID = "ConnectAsProbeUser"
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatabaseProbeArgs:
+    context: RegionContext
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # the function's VPC attachment, one per AZ
+    kms_key_arn: pulumi.Input[str]  # its log group
+    topic_arn: pulumi.Input[str]  # where the reachability alarm pages
+
+
 class DatabaseProbe(pulumi.ComponentResource):
     function: aws.lambda_.Function
     security_group: aws.ec2.SecurityGroup
@@ -137,24 +148,17 @@ class DatabaseProbe(pulumi.ComponentResource):
     # DatabaseWritable not 1 throughout the minute: what the region's `writer` check watches.
     writable_alarm: aws.cloudwatch.MetricAlarm
 
-    def __init__(
-        self,
-        ctx: RegionContext,
-        network: Network,
-        database: DatabaseAccess,
-        key: aws.kms.Key,
-        topic: aws.sns.Topic,
-        parent: pulumi.Resource,
-    ):
-        super().__init__("payment-dr:region:DatabaseProbe", ctx.logical("db-probe"), None, ctx.component_opts(parent))
+    def __init__(self, name: str, args: DatabaseProbeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:DatabaseProbe", name, None, opts)
+        ctx = self.ctx = args.context
         cfg = ctx.cfg
-        name = ctx.name(naming.DB_PROBE_FUNCTION)
+        function_name = ctx.name(naming.DB_PROBE_FUNCTION)
         cluster_identifier = cfg.namer(naming.DB_CLUSTER, ctx.region)
         self.security_group = aws.ec2.SecurityGroup(
             ctx.logical("db-probe"),
             name=ctx.name(naming.DB_PROBE_SG),
             description="payment-dr database probe: no inbound; PostgreSQL inside the VPC, HTTPS out",
-            vpc_id=network.vpc.id,
+            vpc_id=args.vpc_id,
             egress=[
                 # Only this region's cluster: the probe never connects across regions (Route 53 compares regions).
                 aws.ec2.SecurityGroupEgressArgs(
@@ -176,8 +180,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             tags={"Name": ctx.name(naming.DB_PROBE_SG)},
             opts=ctx.child_opts(self),
         )
-        database.allow_postgres_from("db-probe", self.security_group)
-        self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{name}", key.arn, self)
+        self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
         self.role = aws.iam.Role(
             ctx.logical("db-probe"),
             name=ctx.name(naming.DB_PROBE_ROLE),
@@ -190,13 +193,12 @@ class DatabaseProbe(pulumi.ComponentResource):
             policy=execution_policy(ctx, self.log_group.arn),
             opts=ctx.child_opts(self),
         )
-        self.ctx = ctx
         bundle = packaging.bundle(packaging.PROBE, ctx.logical("db-probe-bundle"), ctx.region, self)
         self.function = lambda_runtime.function_in_vpc(
             ctx,
             ctx.logical("db-probe"),
             self,
-            name=name,
+            name=function_name,
             description="payment-dr database probe: reachability of this region's Aurora cluster, every 10 s",
             role=self.role,
             code=bundle.archive,
@@ -205,7 +207,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             timeout_seconds=TIMEOUT_SECONDS,
             reserved_concurrency=RESERVED_CONCURRENCY,
             variables=environment(ctx),
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=list(args.private_subnet_ids),
             security_group=self.security_group,
             log_group=self.log_group,
             role_policy=policy,
@@ -241,7 +243,7 @@ class DatabaseProbe(pulumi.ComponentResource):
             ),
             logical=ctx.logical(alarms.DB_REACHABLE),
             name=ctx.name(naming.ALARM, alarms.DB_REACHABLE),
-            topic_arn=topic.arn,
+            topic_arn=args.topic_arn,
             opts=ctx.child_opts(self),
         )
         self.writable_alarm = declare_alarm(

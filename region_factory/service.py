@@ -6,6 +6,8 @@ docs/service.md explains the choices."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,9 @@ from core import iam, naming
 from core.config import ConfigError, StackConfig
 from functions.payment_validation import payment_money
 from region_factory import lambda_runtime
-from region_factory.api import PaymentApi
+from region_factory.api import PaymentApi, PaymentApiArgs
 from region_factory.context import RegionContext
-from region_factory.network import Network
-from region_factory.storage import RegionalStorage
+from region_factory.storage import BucketRef
 
 ROOT = Path(__file__).resolve().parent.parent
 # The code asset, relative to the project directory (Pulumi runs the program there), so the state does
@@ -191,6 +192,16 @@ def lambda_trust() -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class PaymentServiceArgs:
+    context: RegionContext
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # the function's VPC attachment, one per AZ
+    kms_key_arn: pulumi.Input[str]  # logs, the failure queue, and what the function encrypts and decrypts
+    receipts_bucket: BucketRef
+    audit_bucket: BucketRef
+
+
 class PaymentService(pulumi.ComponentResource):
     function: aws.lambda_.Function
     role: aws.iam.Role
@@ -207,23 +218,17 @@ class PaymentService(pulumi.ComponentResource):
     health_check_fqdn: pulumi.Output[str]
     health_check_path: str
 
-    def __init__(
-        self, ctx: RegionContext, network: Network, key: aws.kms.Key, storage: RegionalStorage, parent: pulumi.Resource
-    ):
-        super().__init__(
-            "payment-dr:region:PaymentService",
-            ctx.logical("payment-service"),
-            None,
-            ctx.component_opts(parent),
-        )
+    def __init__(self, name: str, args: PaymentServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:PaymentService", name, None, opts)
+        ctx = args.context
         check_function_settings(ctx.cfg)
-        name = ctx.name(naming.VALIDATOR_FUNCTION)
-        self.log_group = ctx.log_group("validator", f"/aws/lambda/{name}", key.arn, self)
+        function_name = ctx.name(naming.VALIDATOR_FUNCTION)
+        self.log_group = ctx.log_group("validator", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
         self.failure_queue = aws.sqs.Queue(
             ctx.logical("validator-failures"),
             name=ctx.name(naming.VALIDATOR_DLQ),
             # A failed event is an API Gateway request, card number included: encrypted with the region's key.
-            kms_master_key_id=key.arn,
+            kms_master_key_id=args.kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
             opts=ctx.child_opts(self),
@@ -232,7 +237,7 @@ class PaymentService(pulumi.ComponentResource):
             ctx.logical("validator"),
             name=ctx.name(naming.VALIDATOR_SG),
             description="payment-dr payment validator: no inbound, HTTPS out only",
-            vpc_id=network.vpc.id,
+            vpc_id=args.vpc_id,
             # DynamoDB and S3 through the gateway endpoints, Secrets Manager through the NAT: all HTTPS.
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
@@ -258,10 +263,10 @@ class PaymentService(pulumi.ComponentResource):
             policy=execution_policy(
                 ctx,
                 log_group_arn=self.log_group.arn,
-                key_arn=key.arn,
+                key_arn=args.kms_key_arn,
                 queue_arn=self.failure_queue.arn,
-                receipts_bucket_arn=storage.receipts_bucket.arn,
-                audit_bucket_arn=storage.audit_bucket.arn,
+                receipts_bucket_arn=args.receipts_bucket.arn,
+                audit_bucket_arn=args.audit_bucket.arn,
             ),
             opts=ctx.child_opts(self),
         )
@@ -269,7 +274,7 @@ class PaymentService(pulumi.ComponentResource):
             ctx,
             ctx.logical("validator"),
             self,
-            name=name,
+            name=function_name,
             description="payment-dr payment validation (POST /payments, GET /health)",
             role=self.role,
             code=code_archive(),
@@ -277,8 +282,8 @@ class PaymentService(pulumi.ComponentResource):
             memory_mb=MEMORY_MB,
             timeout_seconds=TIMEOUT_SECONDS,
             reserved_concurrency=ctx.cfg.lambda_reserved_concurrency,
-            variables=environment(ctx.cfg, storage.receipts_bucket.bucket, storage.audit_bucket.bucket),
-            subnet_ids=network.private_subnet_ids,
+            variables=environment(ctx.cfg, args.receipts_bucket.name, args.audit_bucket.name),
+            subnet_ids=list(args.private_subnet_ids),
             security_group=self.security_group,
             log_group=self.log_group,
             role_policy=policy,
@@ -300,7 +305,16 @@ class PaymentService(pulumi.ComponentResource):
             ),
             opts=ctx.child_opts(self),
         )
-        self.api = PaymentApi(ctx, self.function, key, self)
+        self.api = PaymentApi(
+            ctx.logical("payment-api"),
+            PaymentApiArgs(
+                context=ctx,
+                function_name=self.function.name,
+                function_invoke_arn=self.function.invoke_arn,
+                kms_key_arn=args.kms_key_arn,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
         self.rest_api = self.api.rest_api
         self.stage = self.api.stage
         self.domain = self.api.domain

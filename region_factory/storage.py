@@ -5,6 +5,7 @@ access logs. Replication between the regions' buckets is linked in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -48,7 +49,7 @@ def _deny(sid: str, actions: list[str], resources: list[Any], conditions: dict[s
     return {**iam.statement(actions, resources, sid=sid, effect="Deny", conditions=conditions), "Principal": "*"}
 
 
-def bucket_policy(bucket_arn: pulumi.Output[str], key_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+def bucket_policy(bucket_arn: pulumi.Output[str], key_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     """Deny-only: same-account access (the Lambda, the replication role) is granted by IAM policies,
     so an Allow here would only widen access. Replication writes over TLS with this region's key."""
     objects = bucket_arn.apply(lambda arn: f"{arn}/*")
@@ -170,19 +171,35 @@ def lifecycle_rules(ctx: RegionContext, kind: str) -> list[dict[str, Any]]:
     return rules
 
 
+@dataclass(frozen=True, kw_only=True)
+class BucketRef:
+    """A bucket as another component uses it: its name (SDK calls) and ARN (policies)."""
+
+    name: pulumi.Input[str]
+    arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegionalStorageArgs:
+    context: RegionContext
+    kms_key_arn: pulumi.Input[str]  # the data buckets' default encryption (SSE-KMS)
+
+
 class RegionalStorage(pulumi.ComponentResource):
+    buckets: dict[str, aws.s3.Bucket]  # by kind (KINDS)
     audit_bucket: aws.s3.Bucket
     receipts_bucket: aws.s3.Bucket
+    access_log_bucket: aws.s3.Bucket
     # In KINDS order; replication depends on both sides' versioning.
     versionings: list[aws.s3.BucketVersioning]
 
-    def __init__(self, ctx: RegionContext, key: aws.kms.Key, parent: pulumi.Resource):
-        super().__init__("payment-dr:region:Storage", ctx.logical("storage"), None, ctx.component_opts(parent))
-        self.ctx = ctx
-        self.buckets: dict[str, aws.s3.Bucket] = {}
+    def __init__(self, name: str, args: RegionalStorageArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:region:Storage", name, None, opts)
+        self.ctx = args.context
+        self.buckets = {}
         self.versionings = []
         for kind in KINDS:
-            bucket, versioning = self._bucket(kind, key)
+            bucket, versioning = self._bucket(kind, args.kms_key_arn)
             self.buckets[kind] = bucket
             self.versionings.append(versioning)
         self.audit_bucket = self.buckets[AUDIT]
@@ -271,7 +288,11 @@ class RegionalStorage(pulumi.ComponentResource):
             )
         return bucket
 
-    def _bucket(self, kind: str, key: aws.kms.Key) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
+    def ref(self, kind: str) -> BucketRef:
+        bucket = self.buckets[kind]
+        return BucketRef(name=bucket.bucket, arn=bucket.arn)
+
+    def _bucket(self, kind: str, kms_key_arn: pulumi.Input[str]) -> tuple[aws.s3.Bucket, aws.s3.BucketVersioning]:
         ctx = self.ctx
         cfg = ctx.cfg
         name = f"{kind}-bucket"
@@ -297,7 +318,7 @@ class RegionalStorage(pulumi.ComponentResource):
                 {
                     "apply_server_side_encryption_by_default": {
                         "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key.arn,
+                        "kms_master_key_id": kms_key_arn,
                     },
                     # One KMS request per bucket-level key instead of one per object: cheaper, fewer throttles.
                     "bucket_key_enabled": True,
@@ -308,7 +329,7 @@ class RegionalStorage(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             ctx.logical(name),
             bucket=bucket.bucket,
-            policy=bucket_policy(bucket.arn, key.arn),
+            policy=bucket_policy(bucket.arn, kms_key_arn),
             opts=ctx.child_opts(self, depends_on=[access]),
         )
         aws.s3.BucketLifecycleConfiguration(

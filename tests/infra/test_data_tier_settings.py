@@ -29,9 +29,9 @@ def turned() -> engine.Evaluation:
     """Every data-tier knob turned, and a test app security group allowed in (as the probe does)."""
     original = database.DatabaseAccess.__init__
 
-    def with_probe(self, ctx, network, parent):
-        original(self, ctx, network, parent)
-        self.allow_postgres_from("test-app", self.security_group)
+    def with_probe(self, name, args, opts=None):
+        original(self, name, args, opts)
+        self.allow_postgres_from("test-app", self.security_group.id)
 
     patch = pytest.MonkeyPatch()
     patch.setattr(database.DatabaseAccess, "__init__", with_probe)

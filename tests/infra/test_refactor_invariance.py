@@ -14,6 +14,7 @@ NEW_COMPONENTS below lists the components added and why.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -68,10 +69,15 @@ def _comparable(evaluation: engine.Evaluation, before: dict[str, Any]) -> tuple[
     return comparable, [f"{r.type} {r.urn}" for r in added if r.custom or r.type not in NEW_COMPONENTS]
 
 
+@functools.cache
+def _evaluated(stack: str) -> engine.Evaluation:
+    return engine.evaluate(regenerate.config_of(stack))
+
+
 @pytest.mark.parametrize("stack", list(regenerate.STACKS))
 def test_the_stack_is_the_one_in_the_snapshot(stack: str) -> None:
     before = regenerate.load(stack)
-    evaluation = engine.evaluate(regenerate.config_of(stack))
+    evaluation = _evaluated(stack)
     now, added = _comparable(evaluation, before)
     assert not added, f"registrations that are neither in the snapshot nor an aliased move: {added}"
     assert sorted(set(before) - set(now)) == [], "registrations gone (or moved without an alias)"
@@ -87,3 +93,13 @@ def test_the_guard_sees_a_changed_input() -> None:
     bucket.inputs = {**bucket.inputs, "bucket": bucket.inputs["bucket"] + "-x"}
     now, _ = _comparable(evaluation, before)
     assert now[bucket.urn] != before[bucket.urn]
+
+
+@pytest.mark.parametrize("stack", list(regenerate.STACKS))
+def test_the_stack_exports_what_the_snapshot_records(stack: str) -> None:
+    """The exports are an interface too: drctl, the plan and operators' scripts read them by name."""
+    before = regenerate.load_exports(stack)
+    now = regenerate.exports(_evaluated(stack))
+    assert sorted(now) == sorted(before), "exports added or removed"
+    for name, value in before.items():
+        assert now[name] == value, f"export {name} changed"

@@ -1,6 +1,6 @@
 """Regenerates the refactor-invariance snapshots (tests/infra/test_refactor_invariance.py).
 
-Run ONLY for a deliberate change of the stack (a new resource, a changed input), never to make a
+Run ONLY for a deliberate change of the stack (a new resource, a changed input or export), never to make a
 refactor's test pass: the snapshot is the evidence that a refactor changed nothing.
 
     python -m tests.infra.snapshots.regenerate   # from the checkout's root, with the project's venv
@@ -77,9 +77,24 @@ def path_of(stack: str) -> Path:
     return HERE / f"{stack}.json"
 
 
+def exports(evaluation: engine.Evaluation) -> dict[str, Any]:
+    """The stack's outputs (what drctl, the plan and operators read), as stable as the registrations."""
+    return _stable(evaluation.outputs)
+
+
+def load_exports(stack: str) -> dict[str, Any]:
+    return json.loads(exports_path_of(stack).read_text())
+
+
+def exports_path_of(stack: str) -> Path:
+    return HERE / f"{stack}.exports.json"
+
+
 def main() -> None:
     for stack in STACKS:
-        records = snapshot(engine.evaluate(config_of(stack)))
+        evaluation = engine.evaluate(config_of(stack))
+        exports_path_of(stack).write_text(json.dumps(exports(evaluation), sort_keys=True, indent=1) + "\n")
+        records = snapshot(evaluation)
         # One registration a line: a deliberate change shows as a readable diff.
         lines = [
             f"{json.dumps(urn)}:{json.dumps(record, sort_keys=True, separators=(',', ':'))}"
