@@ -31,15 +31,15 @@ pulumi.export("secondaryRegions", [spec.name for spec in cfg.secondaries])
 pulumi.export("vpcIds", {stack.region: stack.vpc_id for stack in regions})
 
 # --- data tier (docs/data-tier.md); never the secrets' values ---
-aurora = global_resources.aurora
+aurora = global_resources.aurora.outputs
 pulumi.export("dataHomeRegion", cfg.data_home_region)
-pulumi.export("auroraGlobalClusterId", aurora.global_cluster.global_cluster_identifier)
-pulumi.export("auroraGlobalWriterEndpoint", aurora.global_cluster.endpoint)
+pulumi.export("auroraGlobalClusterId", aurora.global_cluster_identifier)
+pulumi.export("auroraGlobalWriterEndpoint", aurora.writer_endpoint)
 pulumi.export(
     "auroraClusters",
     {
         region: {
-            "identifier": cluster.cluster_identifier,
+            "identifier": cluster.identifier,
             "arn": cluster.arn,
             "endpoint": cluster.endpoint,
             "readerEndpoint": cluster.reader_endpoint,

@@ -15,6 +15,8 @@ declared with ``providers.arc``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
@@ -23,14 +25,19 @@ from core.config import StackConfig
 from core.providers import Providers
 
 
+@dataclass(frozen=True, kw_only=True)
+class RoutingControlsArgs:
+    cfg: StackConfig
+    providers: Providers  # the ARC control plane's (providers.arc)
+
+
 class RoutingControls(pulumi.ComponentResource):
     control_panel: aws.route53recoverycontrol.ControlPanel
     controls: dict[str, aws.route53recoverycontrol.RoutingControl]
 
-    def __init__(self, cfg: StackConfig, providers: Providers, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:global:RoutingControls", "routing-controls", None, pulumi.ResourceOptions(parent=parent)
-        )
+    def __init__(self, name: str, args: RoutingControlsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:RoutingControls", name, None, opts)
+        cfg, providers = args.cfg, args.providers
         if providers.arc is None or not cfg.arc_cluster_arn:
             raise ValueError("routingControl=arc needs arcClusterArn and the ARC provider (core/providers.py)")
         opts = pulumi.ResourceOptions(parent=self, provider=providers.arc)

@@ -14,6 +14,9 @@ role-dependent inputs are ignored after creation, so `pulumi up` then changes ta
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
@@ -21,7 +24,7 @@ import pulumi_random as random
 from core import naming
 from core.config import StackConfig
 from core.providers import Providers
-from global_resources.secrets import DATABASE_NAME, MASTER_USERNAME, ReplicatedSecrets
+from global_resources.secrets import DATABASE_NAME, MASTER_USERNAME
 from region_factory.database import ENGINE, PORT, postgres_ingress
 from region_factory.outputs import RegionalOutputs
 from region_factory.probe import allow_connect
@@ -67,95 +70,63 @@ CLUSTER_IGNORE_CHANGES = [
 ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class AuroraClusterRef:
+    """One region's cluster as the rest of the program uses it."""
+
+    identifier: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    resource_id: pulumi.Output[str]  # what IAM database authentication names (rds-db:connect)
+    endpoint: pulumi.Output[str]
+    reader_endpoint: pulumi.Output[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuroraOutputs:
+    """What the global database publishes to the other global components and the exports."""
+
+    global_cluster_identifier: pulumi.Output[str]
+    writer_endpoint: pulumi.Output[str]  # the global writer endpoint: Aurora moves it to the new writer
+    clusters: Mapping[str, AuroraClusterRef]
+    ready_global_cluster: pulumi.Resource
+    ready_members: tuple[pulumi.Resource, ...]  # every region's cluster and instances
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuroraRegionalClusterArgs:
+    cfg: StackConfig
+    region: RegionalOutputs
+    global_cluster_identifier: pulumi.Input[str]
+    # The primary is created with the master credentials; a secondary joins without them (None).
+    master_password: pulumi.Input[str] | None
+    ready_primary: Sequence[pulumi.Resource] = ()  # a secondary joins once the primary and its instances exist
+
+
 class AuroraRegionalCluster(pulumi.ComponentResource):
     """One region's member of the global database (its cluster, instances and final-snapshot id), created once
     per DR role by AuroraGlobalDatabase: the primary with the credentials, each secondary joining after it.
 
     Its children were created directly under the global database before this component existed: each carries
-    an alias to that URN, so `pulumi up` moves them without replacing anything (docs/CONTRIBUTING-infra.md).
+    an alias to that URN (its own parent's), so `pulumi up` moves them without replacing anything
+    (docs/CONTRIBUTING-infra.md).
     """
 
     cluster: aws.rds.Cluster
     instances: list[aws.rds.ClusterInstance]
 
-    def __init__(self, region: str, database: pulumi.Resource) -> None:
-        super().__init__(
-            "payment-dr:global:AuroraRegionalCluster", f"aurora-{region}", None, pulumi.ResourceOptions(parent=database)
-        )
-        self.moved_from = [pulumi.Alias(parent=database)]
-
-    def opts(self, ctx_opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
-        """A child's options: under this component, known by its URN under the global database."""
-        return pulumi.ResourceOptions.merge(ctx_opts, pulumi.ResourceOptions(parent=self, aliases=self.moved_from))
-
-
-class AuroraGlobalDatabase(pulumi.ComponentResource):
-    global_cluster: aws.rds.GlobalCluster
-    clusters: dict[str, aws.rds.Cluster]
-    instances: dict[str, list[aws.rds.ClusterInstance]]
-
-    def __init__(
-        self,
-        cfg: StackConfig,
-        providers: Providers,
-        regions: dict[str, RegionalOutputs],
-        secrets: ReplicatedSecrets,
-        parent: pulumi.Resource,
-    ):
-        super().__init__(
-            "payment-dr:global:AuroraGlobalDatabase", "aurora", None, pulumi.ResourceOptions(parent=parent)
-        )
-        self.cfg = cfg
-        self.regions = regions
-        self.secrets = secrets
-        self.global_cluster = aws.rds.GlobalCluster(
-            "aurora-global",
-            global_cluster_identifier=cfg.namer(naming.GLOBAL_CLUSTER),
-            engine=ENGINE,
-            engine_version=cfg.aurora_engine_version,
-            # Changing it replaces the global cluster: https://github.com/hashicorp/terraform-provider-aws/issues/28187
-            database_name=DATABASE_NAME,
-            storage_encrypted=True,
-            deletion_protection=cfg.deletion_protection,
-            # The global provider follows primaryRegion; the global cluster must not (its API region
-            # moving would replace it), so its region is pinned to the data home region.
-            region=cfg.data_home_region,
-            opts=pulumi.ResourceOptions(parent=self, provider=providers.global_, protect=cfg.deletion_protection),
-        )
-        self.clusters = {}
-        self.instances = {}
-        self.members: dict[str, AuroraRegionalCluster] = {}
-        primary = cfg.primary.name
-        self._regional(primary, depends_on=[])
-        # Secondaries join once the primary and its instances exist; the same edges make `pulumi destroy` delete the
-        # secondaries first: a primary cannot be deleted while members remain
-        # (https://github.com/hashicorp/terraform-provider-aws/issues/12499).
-        primary_members: list[pulumi.Resource] = [self.clusters[primary], *self.instances[primary]]
-        for spec in cfg.secondaries:
-            self._regional(spec.name, depends_on=primary_members)
-        self._peer_access()
-        self.register_outputs(
-            {
-                "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
-                "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
-            }
-        )
-
-    def _regional(self, region: str, depends_on: list[pulumi.Resource]) -> None:
-        cfg = self.cfg
-        stack = self.regions[region]
-        ctx = stack.context
-        member = AuroraRegionalCluster(region, self)
-        self.members[region] = member
-        is_primary = region == cfg.primary.name
+    def __init__(self, name: str, args: AuroraRegionalClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:AuroraRegionalCluster", name, None, opts)
+        self._moved_from = [pulumi.Alias(parent=opts.parent if opts else pulumi.ROOT_STACK_RESOURCE)]
+        cfg, stack = args.cfg, args.region
+        ctx, region = stack.context, stack.region
         credentials = (
-            {
+            {}
+            if args.master_password is None
+            else {
                 "master_username": MASTER_USERNAME,
-                "master_password": self.secrets.db_password.result,
+                "master_password": args.master_password,
                 "database_name": DATABASE_NAME,
             }
-            if is_primary
-            else {}
         )
         # A new random id per cluster incarnation: the final snapshot of a destroyed stack never blocks the destroy of a
         # re-created one (https://github.com/pulumi/pulumi-aws/issues/1276). Always set: a destroy with
@@ -163,15 +134,15 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         snapshot_id = random.RandomId(
             f"aurora-{region}-final-snapshot",
             byte_length=FINAL_SNAPSHOT_ID_BYTES,
-            opts=member.opts(pulumi.ResourceOptions()),
+            opts=self._child(pulumi.ResourceOptions()),
         )
-        cluster = aws.rds.Cluster(
+        self.cluster = aws.rds.Cluster(
             f"aurora-{region}",
             cluster_identifier=cfg.namer(naming.DB_CLUSTER, region),
             engine=ENGINE,
             engine_mode="provisioned",
             engine_version=cfg.aurora_engine_version,
-            global_cluster_identifier=self.global_cluster.global_cluster_identifier,
+            global_cluster_identifier=args.global_cluster_identifier,
             storage_encrypted=True,
             kms_key_id=stack.kms_key_arn,  # this region's key (https://github.com/hashicorp/terraform-provider-aws/issues/13715)
             db_subnet_group_name=stack.db_subnet_group_name,
@@ -193,21 +164,22 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
             # https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.IAMDBAuth.html
             iam_database_authentication_enabled=True,
             **credentials,
-            opts=member.opts(
+            opts=self._child(
                 ctx.opts(
-                    self, depends_on=depends_on, ignore_changes=CLUSTER_IGNORE_CHANGES, protect=cfg.deletion_protection
+                    self,
+                    depends_on=list(args.ready_primary),
+                    ignore_changes=CLUSTER_IGNORE_CHANGES,
+                    protect=cfg.deletion_protection,
                 )
             ),
         )
         count = max(MIN_INSTANCES, cfg.aurora_secondary_instances)
         zones = stack.availability_zones
-        self.clusters[region] = cluster
-        allow_connect(ctx, stack.probe_role_id, cluster, self)
-        self.instances[region] = [
+        self.instances = [
             aws.rds.ClusterInstance(
                 f"aurora-{region}-{number}",
                 identifier=cfg.namer.qualified(naming.DB_INSTANCE, str(number), region),
-                cluster_identifier=cluster.cluster_identifier,
+                cluster_identifier=self.cluster.cluster_identifier,
                 engine=ENGINE,
                 instance_class=cfg.aurora_instance_class,
                 db_subnet_group_name=stack.db_subnet_group_name,
@@ -220,12 +192,106 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 performance_insights_enabled=True,
                 performance_insights_kms_key_id=stack.kms_key_arn,
                 performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
-                opts=member.opts(ctx.opts(self)),
+                opts=self._child(ctx.opts(self)),
             )
             for number in range(1, count + 1)
         ]
-        member.cluster, member.instances = cluster, self.instances[region]
-        member.register_outputs({"clusterIdentifier": cluster.cluster_identifier, "endpoint": cluster.endpoint})
+        self.register_outputs({"clusterIdentifier": self.cluster.cluster_identifier, "endpoint": self.cluster.endpoint})
+
+    def _child(self, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """A child's options: under this component, known by its URN under the global database."""
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self, aliases=self._moved_from))
+
+    def ref(self) -> AuroraClusterRef:
+        cluster = self.cluster
+        return AuroraClusterRef(
+            identifier=cluster.cluster_identifier,
+            arn=cluster.arn,
+            resource_id=cluster.cluster_resource_id,
+            endpoint=cluster.endpoint,
+            reader_endpoint=cluster.reader_endpoint,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuroraGlobalDatabaseArgs:
+    cfg: StackConfig
+    providers: Providers  # the global cluster's API region (providers.global_)
+    regions: Mapping[str, RegionalOutputs]
+    master_password: pulumi.Input[str]  # the replicated secret's (global_resources/secrets.py)
+
+
+class AuroraGlobalDatabase(pulumi.ComponentResource):
+    global_cluster: aws.rds.GlobalCluster
+    members: dict[str, AuroraRegionalCluster]
+    clusters: dict[str, aws.rds.Cluster]
+    instances: dict[str, list[aws.rds.ClusterInstance]]
+    outputs: AuroraOutputs
+
+    def __init__(self, name: str, args: AuroraGlobalDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:AuroraGlobalDatabase", name, None, opts)
+        cfg = self.cfg = args.cfg
+        self.regions = args.regions
+        self.global_cluster = aws.rds.GlobalCluster(
+            "aurora-global",
+            global_cluster_identifier=cfg.namer(naming.GLOBAL_CLUSTER),
+            engine=ENGINE,
+            engine_version=cfg.aurora_engine_version,
+            # Changing it replaces the global cluster: https://github.com/hashicorp/terraform-provider-aws/issues/28187
+            database_name=DATABASE_NAME,
+            storage_encrypted=True,
+            deletion_protection=cfg.deletion_protection,
+            # The global provider follows primaryRegion; the global cluster must not (its API region
+            # moving would replace it), so its region is pinned to the data home region.
+            region=cfg.data_home_region,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.providers.global_, protect=cfg.deletion_protection),
+        )
+        self.members = {}
+        primary = cfg.primary.name
+        self._member(primary, args.master_password, ready_primary=[])
+        # Secondaries join once the primary and its instances exist; the same edges make `pulumi destroy` delete the
+        # secondaries first: a primary cannot be deleted while members remain
+        # (https://github.com/hashicorp/terraform-provider-aws/issues/12499).
+        primary_member = self.members[primary]
+        for spec in cfg.secondaries:
+            self._member(spec.name, None, ready_primary=[primary_member.cluster, *primary_member.instances])
+        self.clusters = {region: member.cluster for region, member in self.members.items()}
+        self.instances = {region: member.instances for region, member in self.members.items()}
+        self._peer_access()
+        self.outputs = AuroraOutputs(
+            global_cluster_identifier=self.global_cluster.global_cluster_identifier,
+            writer_endpoint=self.global_cluster.endpoint,
+            clusters={region: member.ref() for region, member in self.members.items()},
+            ready_global_cluster=self.global_cluster,
+            ready_members=tuple(
+                resource for member in self.members.values() for resource in (member.cluster, *member.instances)
+            ),
+        )
+        self.register_outputs(
+            {
+                "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
+                "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
+            }
+        )
+
+    def _member(
+        self, region: str, master_password: pulumi.Input[str] | None, ready_primary: list[pulumi.Resource]
+    ) -> None:
+        stack = self.regions[region]
+        member = AuroraRegionalCluster(
+            f"aurora-{region}",
+            AuroraRegionalClusterArgs(
+                cfg=self.cfg,
+                region=stack,
+                global_cluster_identifier=self.global_cluster.global_cluster_identifier,
+                master_password=master_password,
+                ready_primary=tuple(ready_primary),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.members[region] = member
+        # The probe's login on its own region's cluster: known once the cluster exists (region_factory/probe.py).
+        allow_connect(stack.context, stack.probe_role_id, member.cluster, self)
 
     def _peer_access(self) -> None:
         """PostgreSQL from every other region's VPC (over the peering mesh), in every region: a cross-region

@@ -67,6 +67,8 @@ per role (an adjustable quota): nine regions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -76,8 +78,7 @@ from core import iam, naming, routing
 from core.config import StackConfig
 from core.providers import Providers
 from functions.ledger.ledger_db import POSTER_ROLE
-from global_resources.aurora import AuroraGlobalDatabase
-from global_resources.failover import KINDS, Failover
+from global_resources.failover import KINDS
 from region_factory import SharedInputs
 from region_factory.outputs import RegionalOutputs
 
@@ -118,8 +119,8 @@ def zone_arn(zone_id: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat("arn:aws:route53:::hostedzone/", zone_id)
 
 
-def health_check_arn(check: aws.route53.HealthCheck) -> pulumi.Output[str]:
-    return pulumi.Output.concat("arn:aws:route53:::healthcheck/", check.id)
+def health_check_arn(check_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:route53:::healthcheck/", check_id)
 
 
 def global_statements(cfg: StackConfig, account_id: str, public_zone_id: pulumi.Input[str]) -> list[dict[str, Any]]:
@@ -161,7 +162,7 @@ def regional_statements(
     cfg: StackConfig,
     account_id: str,
     stack: RegionalOutputs,
-    failover: Failover,
+    health_check_ids: Mapping[tuple[str, str], pulumi.Input[str]],
     cluster_resource_id: pulumi.Input[str],
 ) -> list[dict[str, Any]]:
     region = stack.region
@@ -173,7 +174,7 @@ def regional_statements(
         arn("dynamodb", f"table/{cfg.namer(spec)}") for spec in (naming.TRANSACTIONS_TABLE, naming.IDEMPOTENCY_TABLE)
     ]
     buckets = [f"arn:aws:s3:::{cfg.namer(spec, region)}" for spec in (naming.AUDIT_BUCKET, naming.RECEIPTS_BUCKET)]
-    checks = [health_check_arn(failover.health_checks[(region, kind)]) for kind in KINDS]
+    checks = [health_check_arn(health_check_ids[(region, kind)]) for kind in KINDS]
     cluster_name = cfg.namer(naming.DB_CLUSTER, region)
     cluster = arn("rds", f"cluster:{cluster_name}")
     lost_writes = [  # the snapshot Aurora takes after an unplanned failover, and its manual copy (drctl/failback.py)
@@ -227,23 +228,25 @@ def regional_statements(
     ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class DrIamArgs:
+    cfg: StackConfig
+    providers: Providers  # IAM is global: providers.global_
+    regions: Mapping[str, RegionalOutputs]
+    shared: SharedInputs  # the account and the public hosted zone
+    health_check_ids: Mapping[tuple[str, str], pulumi.Input[str]]  # (region, kind) -> the check drctl reads/overrides
+    cluster_resource_ids: Mapping[str, pulumi.Input[str]]  # region -> its cluster's (drctl reconcile's login)
+
+
 class DrIam(pulumi.ComponentResource):
     operator_role: aws.iam.Role
     automation_role: aws.iam.Role
     regional_policies: dict[str, aws.iam.Policy]
 
-    def __init__(
-        self,
-        cfg: StackConfig,
-        providers: Providers,
-        regions: dict[str, RegionalOutputs],
-        failover: Failover,
-        aurora: AuroraGlobalDatabase,
-        shared: SharedInputs,
-        parent: pulumi.Resource,
-    ):
-        super().__init__("payment-dr:global:DrIam", "dr-iam", None, pulumi.ResourceOptions(parent=parent))
-        opts = pulumi.ResourceOptions(parent=self, provider=providers.global_)
+    def __init__(self, name: str, args: DrIamArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:DrIam", name, None, opts)
+        cfg, regions, shared = args.cfg, args.regions, args.shared
+        opts = pulumi.ResourceOptions(parent=self, provider=args.providers.global_)
         account_id = shared.account_id
         self.operator_role = aws.iam.Role(
             "dr-operator",
@@ -280,8 +283,8 @@ class DrIam(pulumi.ComponentResource):
                         cfg,
                         account_id,
                         regions[region],
-                        failover,
-                        aurora.clusters[region].cluster_resource_id,
+                        args.health_check_ids,
+                        args.cluster_resource_ids[region],
                     )
                 ),
                 opts=opts,

@@ -17,6 +17,7 @@ changes nothing here but the replicas' DR-Role tag values.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -62,14 +63,20 @@ IDEMPOTENCY = TableDesign(
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class GlobalTablesArgs:
+    cfg: StackConfig
+    regions: Mapping[str, RegionalOutputs]  # each region's key encrypts its replica
+
+
 class GlobalTables(pulumi.ComponentResource):
     transactions: aws.dynamodb.Table
     idempotency: aws.dynamodb.Table
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
-        super().__init__("payment-dr:global:GlobalTables", "dynamodb", None, pulumi.ResourceOptions(parent=parent))
-        self.cfg = cfg
-        self.regions = regions
+    def __init__(self, name: str, args: GlobalTablesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:GlobalTables", name, None, opts)
+        self.cfg = args.cfg
+        self.regions = args.regions
         self.transactions = self._table(TRANSACTIONS)
         self.idempotency = self._table(IDEMPOTENCY)
         self.register_outputs({"transactionsTable": self.transactions.name, "idempotencyTable": self.idempotency.name})

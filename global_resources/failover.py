@@ -46,14 +46,16 @@ region_factory/api.py); an AAAA alias would answer nothing. Add AAAA when the do
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
 from core import naming, routing
 from core.config import StackConfig
 from core.providers import Providers
-from global_resources.arc import RoutingControls
-from global_resources.aurora import AuroraGlobalDatabase
+from global_resources.arc import RoutingControls, RoutingControlsArgs
 from region_factory import SharedInputs
 from region_factory.alarms import AlarmSpec, declare_alarm
 from region_factory.outputs import RegionalOutputs
@@ -110,6 +112,16 @@ def holders(cfg: StackConfig, held: str) -> list[str]:
     return sorted(region for region in cfg.region_names if region != held)
 
 
+@dataclass(frozen=True, kw_only=True)
+class FailoverArgs:
+    cfg: StackConfig
+    providers: Providers  # the global one (Route 53) and each region's (its hold alarms)
+    regions: Mapping[str, RegionalOutputs]
+    shared: SharedInputs  # the public hosted zone
+    cluster_endpoints: Mapping[str, pulumi.Input[str]]  # region -> its Aurora cluster endpoint (the writer name)
+    ready_switchover: Sequence[pulumi.Resource] = ()  # records change after the planned switchover
+
+
 class Failover(pulumi.ComponentResource):
     health_checks: dict[tuple[str, str], aws.route53.HealthCheck]
     # (held region, holder region) -> the hold alarm in the holder region, and the check that watches it.
@@ -124,34 +136,31 @@ class Failover(pulumi.ComponentResource):
     chain: list[tuple[str, str]]
     db_writer_name: str
 
-    def __init__(
-        self,
-        cfg: StackConfig,
-        providers: Providers,
-        regions: dict[str, RegionalOutputs],
-        aurora: AuroraGlobalDatabase,
-        shared: SharedInputs,
-        parent: pulumi.Resource,
-        after: list[pulumi.Resource] | None = None,
-    ):
-        super().__init__("payment-dr:global:Failover", "failover", None, pulumi.ResourceOptions(parent=parent))
-        self.cfg = cfg
-        self.providers = providers
-        self.regions = regions
-        # `after`: the planned switchover, so records follow the database's roles, never lead them.
-        self.after = list(after or [])
+    def __init__(self, name: str, args: FailoverArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:Failover", name, None, opts)
+        cfg = self.cfg = args.cfg
+        providers = self.providers = args.providers
+        self.regions = args.regions
+        # The planned switchover, so records follow the database's roles, never lead them.
+        self.after = list(args.ready_switchover)
         self.opts = pulumi.ResourceOptions(parent=self, provider=providers.global_, depends_on=self.after)
         self.chain = list(zip(chain_names(cfg), cfg.region_names, strict=True))
         self.db_writer_name = db_writer_name(cfg)
         self.health_checks, self.hold_alarms, self.hold_checks = {}, {}, {}
         self.routing_controls = (
-            RoutingControls(cfg, providers, self) if cfg.routing_control == routing.ROUTING_CONTROL_ARC else None
+            RoutingControls(
+                "routing-controls",
+                RoutingControlsArgs(cfg=cfg, providers=providers),
+                pulumi.ResourceOptions(parent=self),
+            )
+            if cfg.routing_control == routing.ROUTING_CONTROL_ARC
+            else None
         )
         for region in cfg.region_names:
             self._health_checks(region)
-        self.api_records = self._api_chain(shared.hosted_zone_id)
+        self.api_records = self._api_chain(args.shared.hosted_zone_id)
         self.db_zone = self._db_zone()
-        self.db_records = self._db_writer(aurora)
+        self.db_records = self._db_writer(args.cluster_endpoints)
         self.register_outputs(
             {
                 "healthCheckIds": {
@@ -364,7 +373,7 @@ class Failover(pulumi.ComponentResource):
                 )
         return zone
 
-    def _db_writer(self, aurora: AuroraGlobalDatabase) -> dict[str, aws.route53.Record]:
+    def _db_writer(self, cluster_endpoints: Mapping[str, pulumi.Input[str]]) -> dict[str, aws.route53.Record]:
         """writer.<zone>: PRIMARY -> the primary region's cluster endpoint, SECONDARY -> the next region's,
         each guarded by its region's `writer` check: healthy only while the probe finds that cluster the
         global database's writer and accepting writes, so after an unplanned failover and the old primary's
@@ -387,7 +396,7 @@ class Failover(pulumi.ComponentResource):
                 slot,
                 f"{slot.lower()}-{spec.name}",
                 ttl=cfg.dns_ttl_seconds,
-                records=[aurora.clusters[spec.name].endpoint],
+                records=[cluster_endpoints[spec.name]],
                 health_check_id=self.health_checks[(spec.name, WRITER)].id,
             )
         return records

@@ -12,6 +12,7 @@ us-east-1 too), and no update has to move names between resources.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -25,7 +26,14 @@ from region_factory.alerting import Alerts, AlertsArgs
 from region_factory.context import RegionContext
 from region_factory.keys import RegionalKey, RegionalKeyArgs
 from region_factory.monitoring import health_alarm_name, health_check_alarm
-from region_factory.outputs import RegionalOutputs
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthAlarmsArgs:
+    cfg: StackConfig
+    providers: Providers  # providers.route53_metrics: us-east-1, where the health-check metrics are
+    shared: SharedInputs
+    health_check_ids: Mapping[tuple[str, str], pulumi.Input[str]]  # (region, kind) -> check id
 
 
 class HealthAlarms(pulumi.ComponentResource):
@@ -35,22 +43,15 @@ class HealthAlarms(pulumi.ComponentResource):
     alerts: Alerts
     alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm]
 
-    def __init__(
-        self,
-        cfg: StackConfig,
-        providers: Providers,
-        regions: Mapping[str, RegionalOutputs],
-        health_checks: Mapping[tuple[str, str], aws.route53.HealthCheck],
-        shared: SharedInputs,
-        parent: pulumi.Resource,
-    ):
-        super().__init__("payment-dr:global:HealthAlarms", "health-alarms", None, pulumi.ResourceOptions(parent=parent))
+    def __init__(self, name: str, args: HealthAlarmsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:HealthAlarms", name, None, opts)
+        cfg, providers = args.cfg, args.providers
         # Global, not a region of the DR set: the provider's tags say DR-Role=global, Region=us-east-1 (where they live).
         ctx = RegionContext(
             cfg,
             RegionSpec(ROUTE53_METRICS_REGION, DrRole.GLOBAL, ""),
             providers.route53_metrics,
-            shared,
+            args.shared,
             logical_prefix="health-alarms-",
         )
         self.key = RegionalKey(
@@ -67,13 +68,13 @@ class HealthAlarms(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, provider=providers.route53_metrics)
         self.alarms = {
             (region, kind): declare_alarm(
-                health_check_alarm(cfg, region, kind, check.id),
+                health_check_alarm(cfg, region, kind, check_id),
                 logical=f"alarm-health-{kind}-{region}",
                 name=health_alarm_name(cfg, region, kind),
                 topic_arn=self.topic.arn,
                 opts=opts,
             )
-            for (region, kind), check in sorted(health_checks.items())
+            for (region, kind), check_id in sorted(args.health_check_ids.items())
             # Not the `writer` checks (core/routing.py, ALARMED_CHECK_KINDS): the writer's loss pages through the
             # `db` check, the probe's reachability alarm and the canaries; drctl announces role changes.
             if kind in routing.ALARMED_CHECK_KINDS

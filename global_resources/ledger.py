@@ -15,6 +15,8 @@ invocation, and so `pulumi up`.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -22,10 +24,8 @@ import pulumi_aws as aws
 from core import iam, naming
 from core.config import StackConfig
 from functions.ledger import ledger_db
-from global_resources.aurora import AuroraGlobalDatabase
-from global_resources.dynamodb import GlobalTables
-from global_resources.peering import VpcPeering
-from global_resources.secrets import DATABASE_NAME, ReplicatedSecrets
+from global_resources.aurora import AuroraClusterRef, AuroraOutputs
+from global_resources.secrets import DATABASE_NAME
 from region_factory import lambda_runtime
 from region_factory.database import PORT, postgres_ingress
 from region_factory.ledger import HTTPS, egress
@@ -51,7 +51,7 @@ def replica_stream_arn(cfg: StackConfig, table: aws.dynamodb.Table, region: str)
     return table.replicas.apply(lambda replicas: next(r.stream_arn for r in replicas or [] if r.region_name == region))
 
 
-def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: aws.rds.Cluster) -> pulumi.Output[str]:
+def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: AuroraClusterRef) -> pulumi.Output[str]:
     ctx = stack.context
     cluster_arn = (
         f"arn:aws:rds:{cluster_region}:{ctx.account_id}:cluster:{ctx.cfg.namer(naming.DB_CLUSTER, cluster_region)}"
@@ -60,7 +60,7 @@ def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: aws.rds.C
     # UsingWithRDS.IAMDBAuth.IAMPolicy.html): this login on this cluster, nothing else.
     db_user = pulumi.Output.concat(
         f"arn:aws:rds-db:{cluster_region}:{ctx.account_id}:dbuser:",
-        cluster.cluster_resource_id,
+        cluster.resource_id,
         f"/{ledger_db.POSTER_ROLE}",
     )
     return iam.document(
@@ -69,32 +69,33 @@ def login_policy(stack: RegionalOutputs, cluster_region: str, cluster: aws.rds.C
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class LedgerLinksArgs:
+    cfg: StackConfig
+    regions: Mapping[str, RegionalOutputs]
+    aurora: AuroraOutputs  # each cluster (login grants), the writer endpoint, the members (migrations wait for them)
+    transactions_stream_arns: Mapping[str, pulumi.Input[str]]  # region -> its replica's stream
+    db_master_secret_arn: pulumi.Input[str]  # the migrator logs in as the master user
+    ready_peerings: Sequence[pulumi.Resource]  # the migrator reaches every region's writer over them
+
+
 class LedgerLinks(pulumi.ComponentResource):
     mappings: dict[str, aws.lambda_.EventSourceMapping]
     migrator: aws.lambda_.Function
     migration: aws.lambda_.Invocation
 
-    def __init__(
-        self,
-        cfg: StackConfig,
-        regions: dict[str, RegionalOutputs],
-        aurora: AuroraGlobalDatabase,
-        tables: GlobalTables,
-        secrets: ReplicatedSecrets,
-        peerings: list[VpcPeering],
-        parent: pulumi.Resource,
-    ):
-        super().__init__("payment-dr:global:LedgerLinks", "ledger", None, pulumi.ResourceOptions(parent=parent))
-        self.cfg = cfg
-        self.regions = regions
+    def __init__(self, name: str, args: LedgerLinksArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:LedgerLinks", name, None, opts)
+        self.cfg = args.cfg
+        self.regions = args.regions
         self.mappings = {}
-        network: list[pulumi.Resource] = list(peerings)
-        for region in cfg.region_names:
-            network += self._poster_links(region, aurora, tables)
-        self._migrator(aurora, secrets, network)
+        network: list[pulumi.Resource] = list(args.ready_peerings)
+        for region in self.cfg.region_names:
+            network += self._poster_links(region, args.aurora, args.transactions_stream_arns[region])
+        self._migrator(args.aurora, args.db_master_secret_arn, network)
         self.register_outputs({"migrations": [m.label for m in ledger_db.load_migrations()]})
 
-    def _poster_links(self, region: str, aurora: AuroraGlobalDatabase, tables: GlobalTables) -> list[pulumi.Resource]:
+    def _poster_links(self, region: str, aurora: AuroraOutputs, stream_arn: pulumi.Input[str]) -> list[pulumi.Resource]:
         stack = self.regions[region]
         ctx = stack.context
         rules: list[pulumi.Resource] = []
@@ -122,7 +123,7 @@ class LedgerLinks(pulumi.ComponentResource):
         ]
         self.mappings[region] = aws.lambda_.EventSourceMapping(
             f"ledger-{region}-stream",
-            event_source_arn=replica_stream_arn(self.cfg, tables.transactions, region),
+            event_source_arn=stream_arn,
             function_name=stack.ledger_function_arn,
             # The whole retained stream on creation: posting is idempotent, and nothing accepted before
             # the mapping existed is skipped.
@@ -150,7 +151,7 @@ class LedgerLinks(pulumi.ComponentResource):
         return [*rules, *grants]
 
     def _migrator(
-        self, aurora: AuroraGlobalDatabase, secrets: ReplicatedSecrets, network: list[pulumi.Resource]
+        self, aurora: AuroraOutputs, db_master_secret_arn: pulumi.Input[str], network: list[pulumi.Resource]
     ) -> None:
         cfg = self.cfg
         home = self.regions[cfg.data_home_region]
@@ -209,7 +210,7 @@ class LedgerLinks(pulumi.ComponentResource):
             policy=iam.document(
                 iam.own_log_group(log_group.arn),
                 # The master secret's primary copy: the migrator is its only user besides the database probe.
-                iam.statement(["secretsmanager:GetSecretValue"], [secrets.db_master.arn], sid="MasterSecret"),
+                iam.statement(["secretsmanager:GetSecretValue"], [db_master_secret_arn], sid="MasterSecret"),
                 iam.statement(
                     ["kms:Decrypt"],
                     [home.kms_key_arn],
@@ -233,7 +234,7 @@ class LedgerLinks(pulumi.ComponentResource):
             reserved_concurrency=1,
             variables={
                 "DB_SECRET_NAME": cfg.namer(naming.DB_MASTER_SECRET),
-                "DB_HOST": aurora.global_cluster.endpoint,
+                "DB_HOST": aurora.writer_endpoint,
                 "DB_PORT": str(PORT),
                 "DB_NAME": DATABASE_NAME,
                 "DB_SSL_MODE": "require",
@@ -244,12 +245,11 @@ class LedgerLinks(pulumi.ComponentResource):
             role_policy=policy,
         )
         migrations = ledger_db.load_migrations()
-        writers = [*aurora.clusters.values(), *(i for instances in aurora.instances.values() for i in instances)]
         self.migration = aws.lambda_.Invocation(
             f"ledger-migrations-{ctx.region}",
             function_name=self.migrator.name,
             input=json.dumps({"migrations": [m.label for m in migrations]}),
             # Re-run (a replacement of this resource invokes again) exactly when a migration is added or changed.
             triggers={"migrations": ledger_db.migrations_hash(migrations)},
-            opts=ctx.opts(self, depends_on=[*writers, *rules, *network]),
+            opts=ctx.opts(self, depends_on=[*aurora.ready_members, *rules, *network]),
         )

@@ -8,6 +8,7 @@ accepts it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import pulumi
@@ -18,13 +19,22 @@ from core.config import StackConfig
 from region_factory.outputs import RegionalOutputs
 
 
+@dataclass(frozen=True, kw_only=True)
+class VpcPeeringArgs:
+    cfg: StackConfig
+    requester: RegionalOutputs
+    accepter: RegionalOutputs
+
+
 class VpcPeering(pulumi.ComponentResource):
-    def __init__(
-        self, cfg: StackConfig, requester: RegionalOutputs, accepter: RegionalOutputs, parent: pulumi.Resource
-    ):
+    connection: aws.ec2.VpcPeeringConnection
+    accepter: aws.ec2.VpcPeeringConnectionAccepter
+
+    def __init__(self, name: str, args: VpcPeeringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:VpcPeering", name, None, opts)
+        requester, accepter = args.requester, args.accepter
         pair = f"{requester.region}-{accepter.region}"
-        super().__init__("payment-dr:global:VpcPeering", f"peering-{pair}", None, pulumi.ResourceOptions(parent=parent))
-        name = cfg.namer.qualified(naming.VPC_PEERING, pair)
+        name = args.cfg.namer.qualified(naming.VPC_PEERING, pair)
         self.connection = aws.ec2.VpcPeeringConnection(
             f"peering-{pair}",
             vpc_id=requester.vpc_id,
@@ -72,4 +82,11 @@ def peer_all(cfg: StackConfig, regions: list[RegionalOutputs], parent: pulumi.Re
     # Pairs are ordered by region name, not by DR role, so that swapping the primary in config
     # (a planned switchover) never replaces a peering connection.
     ordered = sorted(regions, key=lambda stack: stack.region)
-    return [VpcPeering(cfg, a, b, parent) for a, b in combinations(ordered, 2)]
+    return [
+        VpcPeering(
+            f"peering-{a.region}-{b.region}",
+            VpcPeeringArgs(cfg=cfg, requester=a, accepter=b),
+            pulumi.ResourceOptions(parent=parent),
+        )
+        for a, b in combinations(ordered, 2)
+    ]

@@ -11,13 +11,15 @@ sync (two-way metadata), no delete-marker replication (docs/data-tier.md, "S3").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from core import alarms, iam, naming
-from core.config import KNOWN_REGIONS, StackConfig
+from core.config import KNOWN_REGIONS
 from region_factory.outputs import RegionalOutputs
 from region_factory.storage import AUDIT, KINDS
 
@@ -132,14 +134,18 @@ def destination_policy(destination: RegionalOutputs) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class BucketReplicationArgs:
+    regions: Mapping[str, RegionalOutputs]  # every region's buckets replicate to every other region's
+
+
 class BucketReplication(pulumi.ComponentResource):
     roles: dict[str, aws.iam.Role]
     configs: dict[tuple[str, str], aws.s3.BucketReplicationConfig]
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:global:BucketReplication", "s3-replication", None, pulumi.ResourceOptions(parent=parent)
-        )
+    def __init__(self, name: str, args: BucketReplicationArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:BucketReplication", name, None, opts)
+        regions = args.regions
         self.roles = {}
         self.configs = {}
         for source in sorted(regions):

@@ -10,6 +10,9 @@ not supported on global clusters, hence our own secret
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
@@ -32,15 +35,21 @@ def replica_regions(cfg: StackConfig) -> list[str]:
     return sorted(name for name in cfg.region_names if name != cfg.data_home_region)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReplicatedSecretsArgs:
+    cfg: StackConfig
+    regions: Mapping[str, RegionalOutputs]  # each region's key encrypts its replica
+
+
 class ReplicatedSecrets(pulumi.ComponentResource):
     db_master: aws.secretsmanager.Secret
     card_hash: aws.secretsmanager.Secret
     db_password: random.RandomPassword
 
-    def __init__(self, cfg: StackConfig, regions: dict[str, RegionalOutputs], parent: pulumi.Resource):
-        super().__init__("payment-dr:global:ReplicatedSecrets", "secrets", None, pulumi.ResourceOptions(parent=parent))
-        self.cfg = cfg
-        self.regions = regions
+    def __init__(self, name: str, args: ReplicatedSecretsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:ReplicatedSecrets", name, None, opts)
+        self.cfg = args.cfg
+        self.regions = args.regions
         self.db_password = random.RandomPassword(
             "db-master-password",
             length=40,

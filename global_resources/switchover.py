@@ -15,13 +15,14 @@ machine of whoever runs `pulumi up`, with the same AWS credentials, from the pro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 import pulumi_command as command
 
 from core.config import StackConfig
-from global_resources.aurora import AuroraGlobalDatabase
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PYTHON = ".venv/bin/python"  # Pulumi.yaml's virtualenv, relative to the project directory
@@ -31,12 +32,18 @@ def switchover_command(cfg: StackConfig, stack: str) -> str:
     return f"{PYTHON} -m drctl --stack {stack} switchover --to {cfg.primary.name} --if-needed --yes"
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlannedSwitchoverArgs:
+    cfg: StackConfig
+    ready_database: Sequence[pulumi.Resource]  # the global cluster and every member: the switchover acts on them
+
+
 class PlannedSwitchover(pulumi.ComponentResource):
-    def __init__(self, cfg: StackConfig, aurora: AuroraGlobalDatabase, parent: pulumi.Resource):
-        super().__init__(
-            "payment-dr:global:PlannedSwitchover", "planned-switchover", None, pulumi.ResourceOptions(parent=parent)
-        )
-        members = [*aurora.clusters.values(), *(i for instances in aurora.instances.values() for i in instances)]
+    command: command.local.Command
+
+    def __init__(self, name: str, args: PlannedSwitchoverArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("payment-dr:global:PlannedSwitchover", name, None, opts)
+        cfg = args.cfg
         run = switchover_command(cfg, pulumi.get_stack())
         self.command = command.local.Command(
             "aurora-planned-switchover",
@@ -45,6 +52,6 @@ class PlannedSwitchover(pulumi.ComponentResource):
             dir=str(PROJECT_DIR),
             # A new primary in config is what makes the step run again.
             triggers=[cfg.primary.name],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[aurora.global_cluster, *members]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.ready_database)),
         )
         self.register_outputs({"primaryRegion": cfg.primary.name})

@@ -1,9 +1,11 @@
-"""The regional components' contract (docs/CONTRIBUTING-infra.md, "Component contracts").
+"""The components' contract (docs/CONTRIBUTING-infra.md, "Component contracts").
 
-Every ComponentResource of region_factory/ is built as ``Component(name, args, opts)``: ``args`` is a frozen,
-keyword-only dataclass listing exactly what the component uses (ids, ARNs, names, the RegionContext), never
-another component or a cloud resource, so its signature says what it depends on and nothing reaches into a
-sibling. What the global layer reads of a region is RegionalOutputs, a record of the same kind.
+Every ComponentResource of region_factory/ and global_resources/ is built as ``Component(name, args, opts)``:
+``args`` is a frozen, keyword-only dataclass listing exactly what the component uses (ids, ARNs, names, the
+regions' published records, the RegionContext of a regional one), never another component, and a cloud
+resource only in a ``ready_*`` field (something to wait for, where AWS needs an order no value carries). Its
+signature says what it depends on and nothing reaches into a sibling. What the global layer reads of a region
+is RegionalOutputs, and of the Aurora global database AuroraOutputs: records of the same kind.
 """
 
 from __future__ import annotations
@@ -18,25 +20,29 @@ from collections.abc import Iterator
 import pulumi
 import pytest
 
+import global_resources
 import region_factory
+from global_resources.aurora import AuroraOutputs
 from region_factory.context import RegionContext
 from region_factory.outputs import RegionalOutputs
+
+PACKAGES = (region_factory, global_resources)
 
 
 def _components() -> list[type[pulumi.ComponentResource]]:
     found: dict[str, type[pulumi.ComponentResource]] = {}
-    modules = [region_factory.__name__] + [
-        f"region_factory.{m.name}" for m in pkgutil.iter_modules(region_factory.__path__)
-    ]
-    for name in modules:
-        loaded = importlib.import_module(name)
-        for _, value in inspect.getmembers(loaded, inspect.isclass):
-            if issubclass(value, pulumi.ComponentResource) and value.__module__.startswith("region_factory"):
-                found[f"{value.__module__}.{value.__qualname__}"] = value
+    for package in PACKAGES:
+        modules = [package.__name__] + [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+        for name in modules:
+            loaded = importlib.import_module(name)
+            for _, value in inspect.getmembers(loaded, inspect.isclass):
+                if issubclass(value, pulumi.ComponentResource) and value.__module__.startswith(package.__name__):
+                    found[f"{value.__module__}.{value.__qualname__}"] = value
     return [found[key] for key in sorted(found)]
 
 
 COMPONENTS = _components()
+REGIONAL = [c for c in COMPONENTS if c.__module__.startswith("region_factory")]
 
 
 def _hints(owner: object, **names: object) -> dict[str, object]:
@@ -72,7 +78,8 @@ def test_the_components_are_found() -> None:
     # Not vacuous: the factory's components (and the two the global layer builds per region) are all here.
     names = {component.__name__ for component in COMPONENTS}
     assert {"RegionalStack", "Network", "PaymentService", "PaymentApi", "DatabaseProbe", "LinkMonitoring"} <= names
-    assert len(COMPONENTS) >= 12
+    assert {"GlobalResources", "AuroraGlobalDatabase", "AuroraRegionalCluster", "Failover", "LedgerLinks"} <= names
+    assert len(REGIONAL) >= 12 and len(COMPONENTS) >= 25
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
@@ -94,25 +101,37 @@ def test_its_args_are_a_frozen_keyword_only_record(component: type[pulumi.Compon
     assert params.frozen, f"{args.__name__} is not frozen"
     fields = dataclasses.fields(args)
     assert all(f.kw_only for f in fields), f"{args.__name__} is not keyword-only"
-    # Every component of a region knows which region: the context comes first.
-    assert fields[0].name == "context"
+
+
+@pytest.mark.parametrize("component", REGIONAL, ids=lambda c: c.__name__)
+def test_a_regional_component_is_told_its_region_first(component: type[pulumi.ComponentResource]) -> None:
+    args = _args_type(component)
+    assert dataclasses.fields(args)[0].name == "context"
     assert _hints(args)["context"] is RegionContext
 
 
+def _offending(record: type, **names: object) -> dict[str, list[str]]:
+    """Fields naming a component, or a resource outside a ready_* field."""
+    offending = {}
+    for name, hint in _hints(record, **names).items():
+        components = [
+            t.__qualname__ for t in _leaf_types(hint) if isinstance(t, type) and issubclass(t, pulumi.ComponentResource)
+        ]
+        resources = _resource_types(hint)
+        if components or (resources and not name.startswith("ready_")):
+            offending[name] = components or resources
+    return offending
+
+
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
-def test_its_args_name_no_component_and_no_resource(component: type[pulumi.ComponentResource]) -> None:
+def test_its_args_name_no_component_and_resources_only_to_wait_for(component: type[pulumi.ComponentResource]) -> None:
     args = _args_type(component)
-    offending = {name: found for name, hint in _hints(args).items() if (found := _resource_types(hint))}
-    assert offending == {}, f"{args.__name__} takes resources (pass their ids/ARNs instead): {offending}"
+    assert _offending(args) == {}, f"{args.__name__}: pass ids/ARNs, not components or resources"
 
 
-def test_the_regional_record_names_no_component() -> None:
-    # RegionalOutputs carries values; its ready_* fields are resources to wait on, never components to reach into.
-    for name, hint in _hints(RegionalOutputs).items():
-        components = [t for t in _leaf_types(hint) if isinstance(t, type) and issubclass(t, pulumi.ComponentResource)]
-        assert components == [], f"RegionalOutputs.{name} is a component"
-        if _resource_types(hint):
-            assert name.startswith("ready_"), f"RegionalOutputs.{name} is a resource: publish its id or ARN"
+@pytest.mark.parametrize("record", [RegionalOutputs, AuroraOutputs], ids=lambda r: r.__name__)
+def test_the_published_records_name_no_component(record: type) -> None:
+    assert _offending(record) == {}
 
 
 def test_the_detector_sees_a_resource_in_args() -> None:
@@ -127,6 +146,11 @@ def test_the_detector_sees_a_resource_in_args() -> None:
         network: Network
         key: aws.kms.Key | None = None
         ids: tuple[pulumi.Input[str], ...] = ()
+        ready_key: aws.kms.Key | None = None
+        ready_network: Network | None = None
 
-    offending = {name: _resource_types(hint) for name, hint in _hints(BadArgs, Network=Network, aws=aws).items()}
-    assert offending == {"context": [], "network": ["Network"], "key": ["Key"], "ids": []}
+    assert _offending(BadArgs, Network=Network, aws=aws) == {
+        "network": ["Network"],
+        "key": ["Key"],
+        "ready_network": ["Network"],
+    }
