@@ -11,9 +11,9 @@ import pulumi_aws as aws
 from core import config, providers
 from core.providers import ROUTE53_METRICS_REGION
 from global_resources import link_regions
+from global_resources.link_monitoring import dashboard_url
 from global_resources.zone import hosted_zone_id
 from region_factory import SharedInputs, build_region
-from region_factory.monitoring import dashboard_url
 
 cfg = config.load()
 aws_providers = providers.build(cfg)

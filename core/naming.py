@@ -123,7 +123,7 @@ FAILOVER_TOPIC = NameSpec("payment-failover-events", 256)
 # Routing holds (core/routing.py): "payment-routing-hold-<held region>-<suffix>", one alarm per held region in
 # each holder region (qualified with routing.hold_qualifier).
 ROUTING_HOLD_ALARM = NameSpec("payment-routing", 255)
-# The region canary (region_factory/canary.py); its alarms are "payment-canary-<target>-<suffix>".
+# The region canary (global_resources/canary.py); its alarms are "payment-canary-<target>-<suffix>".
 CANARY_FUNCTION = NameSpec("payment-canary", 64)
 CANARY_ROLE = NameSpec("payment-canary", 64, with_region=True)
 CANARY_SCHEDULE = NameSpec("payment-canary", 64)

@@ -61,7 +61,7 @@ CANARY_INTERVAL_SECONDS = 10
 CANARY_SCHEDULE = "rate(1 minute)"
 CANARY_ROUNDS = 60 // CANARY_INTERVAL_SECONDS  # rounds per invocation (one a minute)
 CANARY_HTTP_TIMEOUT_SECONDS = 5  # a /health slower than this is a failed probe
-# The canary function's environment (region_factory/canary.py sets it, functions/canary/app.py reads it):
+# The canary function's environment (global_resources/canary.py sets it, functions/canary/app.py reads it):
 # the outage simulation reads the same variables from the evaluated function.
 CANARY_ENV_CHAIN = "CHAIN"  # the failover chain, primary first: comma-separated regions
 CANARY_ENV_TARGETS = "TARGETS"  # JSON object: target (a region, or PUBLIC_TARGET) -> its /health URL

@@ -11,18 +11,19 @@ from core import routing
 from core.config import StackConfig
 from core.providers import Providers
 from global_resources.aurora import AuroraGlobalDatabase, AuroraGlobalDatabaseArgs
+from global_resources.canary import RegionCanary, RegionCanaryArgs
 from global_resources.dr_iam import DrIam, DrIamArgs
 from global_resources.dynamodb import GlobalTables, GlobalTablesArgs
 from global_resources.failover import Failover, FailoverArgs
 from global_resources.health_alarms import HealthAlarms, HealthAlarmsArgs
 from global_resources.ledger import LedgerLinks, LedgerLinksArgs, replica_stream_arn
+from global_resources.link_monitoring import LinkMonitoring
 from global_resources.peering import VpcPeering, peer_all
 from global_resources.s3_replication import BucketReplication, BucketReplicationArgs
 from global_resources.secrets import ReplicatedSecrets, ReplicatedSecretsArgs
 from global_resources.switchover import PlannedSwitchover, PlannedSwitchoverArgs
 from region_factory import SharedInputs
-from region_factory.canary import RegionCanary, RegionCanaryArgs
-from region_factory.monitoring import LinkMonitoring, MonitoringArgs
+from region_factory.monitoring import MonitoringArgs
 from region_factory.outputs import RegionalOutputs
 
 
@@ -117,7 +118,7 @@ class GlobalResources(pulumi.ComponentResource):
             )
             for region, stack in by_region.items()
         }
-        # --- eyes in every region: a canary on every region's /health and the public name (region_factory/canary.py) ---
+        # --- eyes in every region: a canary on every region's /health and the public name (global_resources/canary.py) ---
         urls = canary_targets(cfg, by_region)
         # ... and on every other region's CloudWatch: one DescribeAlarms on its probe alarm a round.
         probe_alarms = {region: stack.probe_alarm_name for region, stack in by_region.items()}

@@ -5,11 +5,12 @@ Two components, each built by one function from a list of ``AlarmSpec`` (region_
 - ``RegionalMonitoring`` (RegionalStack, "dashboards and alarms"): alarms on this region's own resources:
   Aurora replication lag of this region's cluster, API 5xx, payment-function errors. Their inputs name
   nothing but this region, so the symmetry property test holds them identical in every region.
-- ``LinkMonitoring`` (GlobalResources, "global alerting"): alarms on each replication link between this
-  region and another (DynamoDB per receiving region, S3 per replication rule) and this region's dashboard,
-  whose health-check widget names alarms in us-east-1. Whatever names another region is a link and is
-  declared with the links, as the replication itself is (global_resources/s3_replication.py); each link is
-  its own alarm, so a new region only adds alarms.
+- ``LinkMonitoring`` (global_resources/link_monitoring.py, created by GlobalResources): alarms on each
+  replication link between this region and another (DynamoDB per receiving region, S3 per replication rule,
+  ``link_alarms`` below) and this region's dashboard (``dashboard_data`` below), whose health-check widget
+  names alarms in us-east-1. Whatever names another region is a link and is declared with the links, as the
+  replication itself is (global_resources/s3_replication.py); each link is its own alarm, so a new region only
+  adds alarms. Both alarm tables stay here, so every alarm of a region is found in this one module.
 
 Every alarm reports both ways (ALARM and OK) to this region's failover topic (region_factory/alerting.py).
 Names are deterministic, ``payment-<what>-<suffix>`` (naming.ALARM), so dashboards and the DR tooling
@@ -18,7 +19,6 @@ find them without Pulumi state.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -122,7 +122,7 @@ def regional_alarms(ctx: RegionContext) -> list[AlarmSpec]:
             comparison="GreaterThanThreshold",
             threshold=API_5XX_RATE_THRESHOLD,
             # No requests, no datapoint: the normal state of a standby region. A region that stops answering
-            # altogether is the canaries' to page (region_factory/canary.py: their silence is breaching).
+            # altogether is the canaries' to page (global_resources/canary.py: their silence is breaching).
             missing_data="notBreaching",
             evaluation_periods=SERVICE_EVALUATIONS,
             datapoints=SERVICE_DATAPOINTS,
@@ -323,7 +323,8 @@ def dashboard_data(ctx: RegionContext) -> dashboard.DashboardData:
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    """What RegionalMonitoring and LinkMonitoring take: the region, and the topic their alarms page."""
+    """What RegionalMonitoring and LinkMonitoring (global_resources/link_monitoring.py) take: the region, and the
+    topic their alarms page."""
 
     context: RegionContext
     topic_arn: pulumi.Input[str]
@@ -338,28 +339,3 @@ class RegionalMonitoring(pulumi.ComponentResource):
         super().__init__("payment-dr:region:Monitoring", name, None, opts)
         self.alarms = declare_alarms(args.context, regional_alarms(args.context), args.topic_arn, self)
         self.register_outputs({"alarmNames": {key: alarm.name for key, alarm in self.alarms.items()}})
-
-
-def dashboard_url(region: str, name: str) -> str:
-    """The CloudWatch console page of a dashboard (the console's documented `#dashboards:name=` form)."""
-    return f"https://console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
-
-
-class LinkMonitoring(pulumi.ComponentResource):
-    """This region's view of the links: replication alarms per other region, and its dashboard."""
-
-    alarms: dict[str, aws.cloudwatch.MetricAlarm]
-    dashboard: aws.cloudwatch.Dashboard
-
-    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("payment-dr:global:LinkMonitoring", name, None, opts)
-        ctx = args.context
-        self.alarms = declare_alarms(ctx, link_alarms(ctx), args.topic_arn, self)
-        # Every name in the body is known now, so it is plain JSON (no Output): a preview shows it whole.
-        self.dashboard = aws.cloudwatch.Dashboard(
-            ctx.logical("dashboard"),
-            dashboard_name=ctx.name(naming.DASHBOARD),
-            dashboard_body=json.dumps(dashboard.body(dashboard_data(ctx)), sort_keys=True),
-            opts=ctx.child_opts(self),
-        )
-        self.register_outputs({"dashboardName": self.dashboard.dashboard_name})

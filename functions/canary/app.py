@@ -343,7 +343,7 @@ _SDK_CONFIG = Config(
 )
 cloudwatch = boto3.client("cloudwatch", config=_SDK_CONFIG)
 # One attempt of 1 s connect + 2 s read: within the HTTP timeout (5 s), so the round's length and the
-# function's timeout (region_factory/canary.py) stay what the HTTP probes make them.
+# function's timeout (global_resources/canary.py) stay what the HTTP probes make them.
 _DESCRIBE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1})
 regional = {
     region: boto3.client("cloudwatch", region_name=region, config=_DESCRIBE_CONFIG)

@@ -85,7 +85,7 @@ def health_server(script: Script) -> Iterator[str]:
 
 
 def canary_env(region: str, chain: Sequence[str], base: str, **overrides: str) -> dict[str, str]:
-    """What region_factory/canary.py sets (names from core/routing.py), the URLs on the local server."""
+    """What global_resources/canary.py sets (names from core/routing.py), the URLs on the local server."""
     targets = {target: f"{base}/{target}/health" for target in [*chain, routing.PUBLIC_TARGET]}
     return {
         "AWS_REGION": region,

@@ -1,4 +1,4 @@
-"""The canary in every region (region_factory/canary.py), as the global layer declares it."""
+"""The canary in every region (global_resources/canary.py), as the global layer declares it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import pytest
 
 from core import routing
+from global_resources import canary
 from plan.engine import MOCK_ACCOUNT_ID, Evaluation, ResourceRecord
-from region_factory import canary, probe
+from region_factory import probe
 from tests.infra.helpers import policy_statements
 
 FUNCTION = "aws:lambda/function:Function"

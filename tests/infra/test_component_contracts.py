@@ -14,6 +14,7 @@ import dataclasses
 import importlib
 import inspect
 import pkgutil
+import re
 import typing
 from collections.abc import Iterator
 
@@ -23,6 +24,7 @@ import pytest
 import global_resources
 import region_factory
 from global_resources.aurora import AuroraOutputs
+from plan import engine
 from region_factory.context import RegionContext
 from region_factory.outputs import RegionalOutputs
 
@@ -79,7 +81,7 @@ def test_the_components_are_found() -> None:
     names = {component.__name__ for component in COMPONENTS}
     assert {"RegionalStack", "Network", "PaymentService", "PaymentApi", "DatabaseProbe", "LinkMonitoring"} <= names
     assert {"GlobalResources", "AuroraGlobalDatabase", "AuroraRegionalCluster", "Failover", "LedgerLinks"} <= names
-    assert len(REGIONAL) >= 12 and len(COMPONENTS) >= 25
+    assert len(REGIONAL) >= 11 and len(COMPONENTS) >= 25
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
@@ -154,3 +156,35 @@ def test_the_detector_sees_a_resource_in_args() -> None:
         "key": ["Key"],
         "ready_network": ["Network"],
     }
+
+
+def _type_token(component: type[pulumi.ComponentResource]) -> str:
+    [token] = set(re.findall(r'"payment-dr:(\w+):\w+"', inspect.getsource(component)))
+    return token
+
+
+@pytest.mark.parametrize("component", COMPONENTS, ids=lambda c: c.__name__)
+def test_a_component_lives_in_the_layer_its_type_names(component: type[pulumi.ComponentResource]) -> None:
+    """The layout rule (docs/CONTRIBUTING-infra.md, "Where a component lives"): what the regional stack creates is
+    `payment-dr:region:*` and lives in region_factory/; what the global layer creates, per-region members of a link
+    included (LinkMonitoring, RegionCanary, AuroraRegionalCluster), is `payment-dr:global:*` in global_resources/."""
+    package = {"region": "region_factory", "global": "global_resources"}[_type_token(component)]
+    assert component.__module__.split(".")[0] == package
+
+
+def test_each_layer_creates_its_own_components(dev: engine.Evaluation) -> None:
+    components = [r for r in dev.resources if not r.custom and r.type.startswith("payment-dr:")]
+    layers = {"payment-dr:region:RegionalStack": "region", "payment-dr:global:GlobalResources": "global"}
+    roots = [r for r in components if r.type in layers]
+    assert len(roots) == 3  # two regions and the global layer
+    for record in components:
+        if record.type in layers:
+            continue
+        [root] = [a for a in dev.ancestors(record) if a.type in layers]
+        layer = layers[root.type]
+        # The global layer reuses two regional classes for its us-east-1 topic (global_resources/health_alarms.py);
+        # the regional stack never creates a global component.
+        reused = {"payment-dr:region:Key", "payment-dr:region:Alerts"}
+        assert record.type.startswith(f"payment-dr:{layer}:") or (layer == "global" and record.type in reused), (
+            f"{record.type} {record.name} is created under {root.type}"
+        )

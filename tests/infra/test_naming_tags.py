@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from core import config as stack_config
 from core import naming, tags
+from global_resources import canary
 from plan import engine, policies
 from policy import rules
-from region_factory import canary, probe
+from region_factory import probe
 
 # Where each resource type takes its physical name. A type the program uses must be listed here
 # or in UNNAMED, so that no resource silently falls back to an auto-generated name.

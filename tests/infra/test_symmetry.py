@@ -59,7 +59,7 @@ def grows_with_regions(before: engine.ResourceRecord, after: engine.ResourceReco
     """Two link resources list every region in their inputs, and a new region may only ADD to them:
     a region's CALCULATED routing check has one hold child per other region (global_resources/failover.py;
     the threshold stays "every child"), and each region's canary lists the chain and every target in its
-    environment (region_factory/canary.py), and its role may describe every other region's probe alarm.
+    environment (global_resources/canary.py), and its role may describe every other region's probe alarm.
     Nothing else of either may change."""
     if json.dumps(before.inputs, sort_keys=True) == json.dumps(after.inputs, sort_keys=True):
         return False  # unchanged (no region was added)

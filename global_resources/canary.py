@@ -12,7 +12,7 @@ it probes public endpoints, as clients reach them). It needs nothing private.
 
 The canary names every region (its targets and the chain are in its environment), so it is a link between
 regions and the global layer declares it with this region's context (like the replication alarms,
-region_factory/monitoring.py LinkMonitoring): every region gets the same canary from this one code path;
+global_resources/link_monitoring.py): every region gets the same canary from this one code path;
 a new region adds targets to the existing canaries' environment and alarms next to them.
 """
 
