@@ -30,7 +30,6 @@ from core import iam, naming, routing
 from region_factory import lambda_runtime, probe
 from region_factory.alarms import AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
-from region_factory.service import lambda_trust
 
 SOURCE = Path(__file__).resolve().parent.parent / "functions" / "canary" / "app.py"
 HANDLER = "app.lambda_handler"
@@ -131,15 +130,9 @@ class RegionCanary(pulumi.ComponentResource):
         cfg = ctx.cfg
         function_name = ctx.name(naming.CANARY_FUNCTION)
         self.log_group = ctx.log_group("canary", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
-        self.role = aws.iam.Role(
+        self.role, policy = lambda_runtime.execution_role(
             ctx.logical("canary"),
             name=ctx.name(naming.CANARY_ROLE),
-            assume_role_policy=lambda_trust(),
-            opts=ctx.child_opts(self),
-        )
-        policy = aws.iam.RolePolicy(
-            ctx.logical("canary"),
-            role=self.role.id,
             policy=execution_policy(self.log_group.arn, alarm_arns(ctx, cloudwatch_alarms)),
             opts=ctx.child_opts(self),
         )

@@ -30,7 +30,7 @@ from region_factory import lambda_runtime
 from region_factory.database import PORT, postgres_ingress
 from region_factory.ledger import HTTPS, egress
 from region_factory.outputs import RegionalOutputs
-from region_factory.service import lambda_trust, vpc_access_statements
+from region_factory.service import vpc_access_statements
 
 ACCEPTED_FILTER = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": [ledger_db.ACCEPTED]}}}}
 BATCH_SIZE = 100
@@ -197,16 +197,9 @@ class LedgerLinks(pulumi.ComponentResource):
             referenced_security_group_id=group.id,
         )
         log_group = ctx.log_group("ledger-migrator", f"/aws/lambda/{name}", home.kms_key_arn, self)
-        role = aws.iam.Role(
+        role, policy = lambda_runtime.execution_role(
             f"ledger-migrator-{ctx.region}",
             name=ctx.name(naming.LEDGER_MIGRATOR_ROLE),
-            assume_role_policy=lambda_trust(),
-            opts=ctx.opts(self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"ledger-migrator-{ctx.region}",
-            role=role.id,
-            opts=ctx.opts(self),
             policy=iam.document(
                 iam.own_log_group(log_group.arn),
                 # The master secret's primary copy: the migrator is its only user besides the database probe.
@@ -219,6 +212,7 @@ class LedgerLinks(pulumi.ComponentResource):
                 ),
                 *vpc_access_statements(ctx),
             ),
+            opts=ctx.opts(self),
         )
         self.migrator = lambda_runtime.function_in_vpc(
             ctx,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from core import iam
 from region_factory.context import RegionContext
 
 RUNTIME = "python3.13"
@@ -21,6 +22,24 @@ def powertools_layer_arn(region: str) -> str:
         f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
         f"AWSLambdaPowertoolsPythonV3-{python}-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}"
     )
+
+
+def lambda_trust() -> pulumi.Output[str]:
+    """Lambda is not documented to send aws:SourceAccount/SourceArn when it assumes an execution role, and
+    a condition on a missing key denies: unlike core.iam.service_trust, no condition here."""
+    return iam.document(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
+
+
+def execution_role(
+    logical_name: str, *, name: str, policy: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """Every function's execution role: assumed by Lambda only, with one inline policy of what the function does.
+    Functions in a VPC pass the role policy to `function_in_vpc`, which waits for it."""
+    role = aws.iam.Role(logical_name, name=name, assume_role_policy=lambda_trust(), opts=opts)
+    role_policy = aws.iam.RolePolicy(logical_name, role=role.id, policy=policy, opts=opts)
+    return role, role_policy
 
 
 def function_in_vpc(

@@ -21,7 +21,7 @@ from core import iam, naming
 from region_factory import lambda_runtime, packaging
 from region_factory.context import RegionContext
 from region_factory.database import PORT
-from region_factory.service import lambda_trust, vpc_access_statements
+from region_factory.service import vpc_access_statements
 
 HANDLER = "poster.lambda_handler"
 SERVICE_NAME = "payment-ledger-poster"
@@ -167,15 +167,9 @@ class LedgerPoster(pulumi.ComponentResource):
             opts=ctx.child_opts(self),
         )
         log_group = ctx.log_group("ledger-poster", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
-        self.role = aws.iam.Role(
+        self.role, self.role_policy = lambda_runtime.execution_role(
             ctx.logical("ledger-poster"),
             name=ctx.name(naming.LEDGER_POSTER_ROLE),
-            assume_role_policy=lambda_trust(),
-            opts=ctx.child_opts(self),
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            ctx.logical("ledger-poster"),
-            role=self.role.id,
             policy=execution_policy(ctx, log_group.arn, args.kms_key_arn, self.failure_queue.arn),
             opts=ctx.child_opts(self),
         )

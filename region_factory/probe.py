@@ -32,7 +32,7 @@ from region_factory import lambda_runtime, packaging
 from region_factory.alarms import Actions, AlarmSpec, declare_alarm
 from region_factory.context import RegionContext
 from region_factory.database import DATABASE_NAME, PORT
-from region_factory.service import lambda_trust, vpc_access_statements
+from region_factory.service import vpc_access_statements
 
 HANDLER = "app.lambda_handler"
 # The probe's own database login (functions/ledger/migrations/0002_probe_role.sql): IAM authentication only.
@@ -181,15 +181,9 @@ class DatabaseProbe(pulumi.ComponentResource):
             opts=ctx.child_opts(self),
         )
         self.log_group = ctx.log_group("db-probe", f"/aws/lambda/{function_name}", args.kms_key_arn, self)
-        self.role = aws.iam.Role(
+        self.role, policy = lambda_runtime.execution_role(
             ctx.logical("db-probe"),
             name=ctx.name(naming.DB_PROBE_ROLE),
-            assume_role_policy=lambda_trust(),
-            opts=ctx.child_opts(self),
-        )
-        policy = aws.iam.RolePolicy(
-            ctx.logical("db-probe"),
-            role=self.role.id,
             policy=execution_policy(ctx, self.log_group.arn),
             opts=ctx.child_opts(self),
         )

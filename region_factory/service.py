@@ -184,14 +184,6 @@ def execution_policy(
     )
 
 
-def lambda_trust() -> pulumi.Output[str]:
-    """Lambda is not documented to send aws:SourceAccount/SourceArn when it assumes an execution role, and
-    a condition on a missing key denies: unlike core.iam.service_trust, no condition here."""
-    return iam.document(
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class PaymentServiceArgs:
     context: RegionContext
@@ -251,15 +243,9 @@ class PaymentService(pulumi.ComponentResource):
             tags={"Name": ctx.name(naming.VALIDATOR_SG)},
             opts=ctx.child_opts(self),
         )
-        self.role = aws.iam.Role(
+        self.role, policy = lambda_runtime.execution_role(
             ctx.logical("validator"),
             name=ctx.name(naming.VALIDATOR_ROLE),
-            assume_role_policy=lambda_trust(),
-            opts=ctx.child_opts(self),
-        )
-        policy = aws.iam.RolePolicy(
-            ctx.logical("validator"),
-            role=self.role.id,
             policy=execution_policy(
                 ctx,
                 log_group_arn=self.log_group.arn,
