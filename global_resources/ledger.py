@@ -28,7 +28,7 @@ from global_resources.aurora import AuroraClusterRef, AuroraOutputs
 from global_resources.secrets import DATABASE_NAME
 from region_factory import lambda_runtime
 from region_factory.database import PORT, postgres_ingress
-from region_factory.ledger import HTTPS, egress
+from region_factory.ledger import egress
 from region_factory.outputs import RegionalOutputs
 from region_factory.service import vpc_access_statements
 
@@ -171,7 +171,7 @@ class LedgerLinks(pulumi.ComponentResource):
                 "ledger-migrator-https",
                 group.id,
                 self,
-                port=HTTPS,
+                port=lambda_runtime.HTTPS,
                 cidr="0.0.0.0/0",
                 description="Secrets Manager over HTTPS",
             )

@@ -24,6 +24,16 @@ def powertools_layer_arn(region: str) -> str:
     )
 
 
+HTTPS = 443
+
+
+def aws_apis_egress() -> aws.ec2.SecurityGroupEgressArgs:
+    """What every function in a VPC needs: HTTPS to AWS APIs (through the NAT gateways or gateway endpoints)."""
+    return aws.ec2.SecurityGroupEgressArgs(
+        protocol="tcp", from_port=HTTPS, to_port=HTTPS, cidr_blocks=["0.0.0.0/0"], description="AWS APIs over HTTPS"
+    )
+
+
 def lambda_trust() -> pulumi.Output[str]:
     """Lambda is not documented to send aws:SourceAccount/SourceArn when it assumes an execution role, and
     a condition on a missing key denies: unlike core.iam.service_trust, no condition here."""

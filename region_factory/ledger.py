@@ -35,7 +35,6 @@ TIMEOUT_SECONDS = 60
 RESERVED_CONCURRENCY = 10
 CONNECT_TIMEOUT_SECONDS = 5
 FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: time to investigate and replay
-HTTPS = 443
 
 
 def environment(ctx: RegionContext) -> dict[str, str]:
@@ -144,7 +143,7 @@ class LedgerPoster(pulumi.ComponentResource):
             ctx.logical("ledger-poster-https"),
             self.security_group.id,
             self,
-            port=HTTPS,
+            port=lambda_runtime.HTTPS,
             cidr="0.0.0.0/0",
             description="AWS APIs over HTTPS (RDS, CloudWatch, SQS)",
         )

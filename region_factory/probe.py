@@ -64,7 +64,6 @@ RESERVED_CONCURRENCY = 1
 # A tick older than this is stale, the next one is on its way: never queue or retry probe events
 # (Lambda would otherwise retry a throttled asynchronous invocation for up to 6 hours).
 MAX_EVENT_AGE_SECONDS = 60
-HTTPS = 443
 
 
 def failures_to_alarm(failure_threshold: int) -> int:
@@ -169,13 +168,7 @@ class DatabaseProbe(pulumi.ComponentResource):
                     description="PostgreSQL in this VPC",
                 ),
                 # RDS and CloudWatch APIs through the NAT gateways.
-                aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp",
-                    from_port=HTTPS,
-                    to_port=HTTPS,
-                    cidr_blocks=["0.0.0.0/0"],
-                    description="AWS APIs over HTTPS",
-                ),
+                lambda_runtime.aws_apis_egress(),
             ],
             tags={"Name": ctx.name(naming.DB_PROBE_SG)},
             opts=ctx.child_opts(self),

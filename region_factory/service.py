@@ -38,7 +38,6 @@ LOG_LEVEL = "INFO"
 # Where the function writes (functions/payment_validation/payment_store.py): "<prefix>/YYYY/MM/DD/<id>.json".
 RECEIPTS_PREFIX = "receipts"
 AUDIT_PREFIX = "audit"
-HTTPS = 443
 # Failed asynchronous invocations: kept for the longest time SQS allows, to be investigated by a person.
 FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 FAILED_EVENT_MAX_AGE_SECONDS = 3600
@@ -231,15 +230,7 @@ class PaymentService(pulumi.ComponentResource):
             description="payment-dr payment validator: no inbound, HTTPS out only",
             vpc_id=args.vpc_id,
             # DynamoDB and S3 through the gateway endpoints, Secrets Manager through the NAT: all HTTPS.
-            egress=[
-                aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp",
-                    from_port=HTTPS,
-                    to_port=HTTPS,
-                    cidr_blocks=["0.0.0.0/0"],
-                    description="AWS APIs over HTTPS",
-                )
-            ],
+            egress=[lambda_runtime.aws_apis_egress()],
             tags={"Name": ctx.name(naming.VALIDATOR_SG)},
             opts=ctx.child_opts(self),
         )
