@@ -202,6 +202,11 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
         """A child's options: under this component, known by its URN under the global database."""
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(parent=self, aliases=self._moved_from))
 
+    @property
+    def resources(self) -> tuple[pulumi.Resource, ...]:
+        """The cluster and its instances: what a dependant of this member waits for."""
+        return (self.cluster, *self.instances)
+
     def ref(self) -> AuroraClusterRef:
         cluster = self.cluster
         return AuroraClusterRef(
@@ -224,8 +229,6 @@ class AuroraGlobalDatabaseArgs:
 class AuroraGlobalDatabase(pulumi.ComponentResource):
     global_cluster: aws.rds.GlobalCluster
     members: dict[str, AuroraRegionalCluster]
-    clusters: dict[str, aws.rds.Cluster]
-    instances: dict[str, list[aws.rds.ClusterInstance]]
     outputs: AuroraOutputs
 
     def __init__(self, name: str, args: AuroraGlobalDatabaseArgs, opts: pulumi.ResourceOptions | None = None):
@@ -248,34 +251,29 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
         )
         self.members = {}
         primary = cfg.primary.name
-        self._member(primary, args.master_password, ready_primary=[])
+        self._member(primary, args.master_password, ready_primary=())
         # Secondaries join once the primary and its instances exist; the same edges make `pulumi destroy` delete the
         # secondaries first: a primary cannot be deleted while members remain
         # (https://github.com/hashicorp/terraform-provider-aws/issues/12499).
-        primary_member = self.members[primary]
         for spec in cfg.secondaries:
-            self._member(spec.name, None, ready_primary=[primary_member.cluster, *primary_member.instances])
-        self.clusters = {region: member.cluster for region, member in self.members.items()}
-        self.instances = {region: member.instances for region, member in self.members.items()}
+            self._member(spec.name, None, ready_primary=self.members[primary].resources)
         self._peer_access()
         self.outputs = AuroraOutputs(
             global_cluster_identifier=self.global_cluster.global_cluster_identifier,
             writer_endpoint=self.global_cluster.endpoint,
             clusters={region: member.ref() for region, member in self.members.items()},
             ready_global_cluster=self.global_cluster,
-            ready_members=tuple(
-                resource for member in self.members.values() for resource in (member.cluster, *member.instances)
-            ),
+            ready_members=tuple(resource for member in self.members.values() for resource in member.resources),
         )
         self.register_outputs(
             {
                 "globalClusterIdentifier": self.global_cluster.global_cluster_identifier,
-                "clusterEndpoints": {region: cluster.endpoint for region, cluster in self.clusters.items()},
+                "clusterEndpoints": {region: member.cluster.endpoint for region, member in self.members.items()},
             }
         )
 
     def _member(
-        self, region: str, master_password: pulumi.Input[str] | None, ready_primary: list[pulumi.Resource]
+        self, region: str, master_password: pulumi.Input[str] | None, ready_primary: tuple[pulumi.Resource, ...]
     ) -> None:
         stack = self.regions[region]
         member = AuroraRegionalCluster(
@@ -285,7 +283,7 @@ class AuroraGlobalDatabase(pulumi.ComponentResource):
                 region=stack,
                 global_cluster_identifier=self.global_cluster.global_cluster_identifier,
                 master_password=master_password,
-                ready_primary=tuple(ready_primary),
+                ready_primary=ready_primary,
             ),
             pulumi.ResourceOptions(parent=self),
         )
