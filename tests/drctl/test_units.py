@@ -10,6 +10,7 @@ from drctl import dns
 from drctl.aws import Unreachable
 from drctl.waiters import WaitTimeout, wait_for
 from tests.drctl.conftest import FakeClock
+from tests.drctl.failover_records import CHAIN, PAIR
 
 
 def test_wait_retries_unreadable_states_and_reports_progress() -> None:
@@ -65,25 +66,6 @@ def test_what_routing_sees(flags: dns.Flags, measured: bool | None, effective: b
     assert check.effective(measured) is effective
 
 
-def record(
-    name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False
-) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "Name": f"{name}.",
-        "Type": "A",
-        "Failover": role,
-        "SetIdentifier": identifier,
-        "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate},
-    }
-    return {**found, "HealthCheckId": check} if check else found
-
-
-PAIR = [
-    record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-    record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2"),
-]
-
-
 @pytest.mark.parametrize(
     ("health", "region"),
     [
@@ -101,12 +83,7 @@ def test_failover_pair(health: dict[str, bool | None], region: str) -> None:
 
 
 def test_nested_chain_with_evaluate_target_health() -> None:
-    chain = [
-        record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-        record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
-        record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
-        record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3"),
-    ]
+    chain = CHAIN
     route = dns.resolve(chain, {"hc1": False, "hc2": False, "hc3": True}, "api.example.com")
     assert route.region == "us-west-2" and len(route.path) == 2
     # Every region down: the nested pair is unhealthy, so the top answers with its primary.

@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 
 from drctl import dns
 from tests.drctl.conftest import TWO_REGIONS, RecordingClients, World, dead_endpoint, flat
+from tests.drctl.failover_records import CHAIN, PAIR
 from tests.drctl.test_switchover import expect_switchover
 
 DOMAIN = "api.payments.example.com"
@@ -177,23 +178,6 @@ def test_status_still_names_the_region_when_the_health_that_decides_is_known(
 # resolve: which health decides the answer
 
 
-def record(
-    name: str, role: str, identifier: str, target: str, check: str | None = None, evaluate: bool = False
-) -> dict[str, object]:
-    found: dict[str, object] = {
-        "Name": f"{name}.",
-        "Type": "A",
-        "Failover": role,
-        "SetIdentifier": identifier,
-        "AliasTarget": {"HostedZoneId": "Z1", "DNSName": f"{target}.", "EvaluateTargetHealth": evaluate},
-    }
-    return {**found, "HealthCheckId": check} if check else found
-
-
-PAIR = [
-    record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-    record("api.example.com", "SECONDARY", "us-east-2", "b.aws", "hc2"),
-]
 WHY = {"hc1": "metric unreadable", "hc2": "metric unreadable"}
 
 
@@ -219,12 +203,7 @@ def test_unknown_health_decides_only_where_it_could_change_the_answer(
 
 
 def test_unknown_health_in_a_nested_pair_is_reported_with_its_record() -> None:
-    chain = [
-        record("api.example.com", "PRIMARY", "us-east-1", "a.aws", "hc1"),
-        record("api.example.com", "SECONDARY", "chain", "next.api.example.com", evaluate=True),
-        record("next.api.example.com", "PRIMARY", "us-east-2", "b.aws", "hc2"),
-        record("next.api.example.com", "SECONDARY", "us-west-2", "c.aws", "hc3"),
-    ]
+    chain = CHAIN
     # The nested pair is healthy (us-west-2), so the top goes there; there us-east-2's unknown health decides.
     route = dns.resolve(chain, {"hc1": False, "hc2": None, "hc3": True}, "api.example.com", {"hc2": "no datapoint"})
     assert route.region is None and route.unknown == "health unreadable: us-east-2: no datapoint"
