@@ -130,22 +130,27 @@ class FakeContext:
 CONTEXT = FakeContext()
 
 
-def lag_points() -> list[float]:
-    metrics = boto3.client("cloudwatch", "us-east-2").get_metric_data(
+def lag_published() -> tuple[int, float]:
+    """How many OldestUnpostedSeconds points were published, and the largest. One period spans the whole
+    window: moto cuts periods from StartTime (truncated to the second), so with 60-s periods two points a
+    few ms apart could land in two periods."""
+    window = timedelta(minutes=5)
+    now = datetime.now(UTC)
+    metric = {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"}
+    results = boto3.client("cloudwatch", "us-east-2").get_metric_data(
         MetricDataQueries=[
             {
-                "Id": "lag",
-                "MetricStat": {
-                    "Metric": {"Namespace": "PaymentDR/Ledger", "MetricName": "OldestUnpostedSeconds"},
-                    "Period": 60,
-                    "Stat": "Maximum",
-                },
+                "Id": stat.lower(),
+                "MetricStat": {"Metric": metric, "Period": int(2 * window.total_seconds()), "Stat": stat},
             }
+            for stat in ("SampleCount", "Maximum")
         ],
-        StartTime=datetime.now(UTC) - timedelta(minutes=5),
-        EndTime=datetime.now(UTC) + timedelta(minutes=5),
-    )
-    return metrics["MetricDataResults"][0]["Values"]
+        StartTime=now - window,
+        EndTime=now + window,
+    )["MetricDataResults"]
+    values = {r["Id"]: r["Values"] for r in results}
+    assert len(values["samplecount"]) == 1, values  # one period, so one value per statistic
+    return int(values["samplecount"][0]), values["maximum"][0]
 
 
 def ledger_rows(ledger_servers: LedgerServers, database: str) -> list[list[Any]]:
@@ -176,7 +181,8 @@ def test_every_region_posts_the_same_batch_and_the_ledger_holds_it_once(
         "DBClusters"
     ][0]
     assert token_calls == [(writer["Endpoint"], writer["Port"], "ledger_poster", "us-east-1")]  # one login, reused
-    assert sorted(lag_points()) == [99.0]  # 1_000_100 - 1_000_001: the oldest of the batch waited 99 s
+    # Both posters publish; 1_000_100 - 1_000_001: the oldest of the batch waited 99 s.
+    assert lag_published() == (2, 99.0)
 
 
 def test_an_unreachable_writer_fails_the_batch_from_its_first_record(
@@ -189,7 +195,7 @@ def test_an_unreachable_writer_fails_the_batch_from_its_first_record(
     batch = [stream_record(payment_item(n), 10 + n, 1_000_000.0) for n in (1, 2)]
     assert poster.lambda_handler({"Records": batch}, CONTEXT) == {"batchItemFailures": [{"itemIdentifier": "11"}]}
     assert ledger_rows(ledger_servers, database) == []
-    assert lag_points() == [100.0]
+    assert lag_published() == (1, 100.0)
 
 
 def test_a_conflicting_payment_is_reported_and_the_ledger_kept(
@@ -212,7 +218,7 @@ def test_a_batch_with_nothing_postable_reports_no_lag(poster: ModuleType) -> Non
     assert poster.lambda_handler({"Records": [stream_record(payment_item(7, status="PENDING"), 7, 1.0)]}, CONTEXT) == {
         "batchItemFailures": []
     }
-    assert lag_points() == [0.0]
+    assert lag_published() == (1, 0.0)
 
 
 def test_the_poster_refuses_to_start_without_its_settings() -> None:

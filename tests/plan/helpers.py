@@ -70,8 +70,9 @@ def broken(
     change: Callable[[ResourceRecord], None],
     which: Callable[[ResourceRecord], bool] = lambda r: True,
 ) -> tuple[Evaluation, ResourceRecord]:
-    """A deep copy of `original` with `change` applied to the first record of `type_` matching `which`."""
+    """A deep copy of `original` with `change` applied to the record of `type_` matching `which` that
+    comes first by URN (the mock engine registers resources in no fixed order)."""
     copied = copy.deepcopy(original)
-    target = next(r for r in copied.resources if r.type == type_ and which(r))
+    target = min((r for r in copied.resources if r.type == type_ and which(r)), key=lambda r: r.urn)
     change(target)
     return copied, target
