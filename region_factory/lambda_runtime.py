@@ -72,7 +72,8 @@ def function_in_vpc(
     role_policy: pulumi.Resource,
     active_tracing: bool = False,
 ) -> aws.lambda_.Function:
-    """Every function of the stack: one runtime, architecture and layer, private subnets, its own log group."""
+    """Every function in the VPC: one runtime, architecture and layer, private subnets, its own log group. (The
+    canary alone runs outside the VPC and without the layer: global_resources/canary.py.)"""
     return aws.lambda_.Function(
         logical_name,
         name=name,
